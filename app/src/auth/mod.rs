@@ -1,0 +1,4 @@
+//! Administrator accounts. Sign-in and sessions come with the admin portal.
+
+pub mod password;
+pub mod users;

@@ -1,0 +1,530 @@
+//! The one path a ballot's status changes by. In the caller's transaction it:
+//! 1. locks the ballots (in id order, so concurrent batches cannot deadlock),
+//! 2. asks the status machine about every proposed change, in order,
+//! 3. appends the accepted events to the timelines,
+//! 4. updates each ballot's current status,
+//! 5. writes the audit row, and
+//! 6. queues the notifications the events cause (the outbox), superseding queued ones that are
+//!    now out of date, so a voter gets the latest news rather than a burst.
+//!
+//! Single changes (staff, API) and bulk ones (imports, scans) both come through here; the work
+//! is done set-wise so a million-row import costs a handful of statements, not a million.
+
+use super::EventSource;
+use crate::audit::{self, AuditAction, AuditEntry};
+use crate::domain::{Current, NotCountedReason, Refusal, StatusChange, transition};
+use chrono::{DateTime, NaiveDate, Utc};
+use sqlx::PgConnection;
+use std::collections::HashMap;
+
+/// Who or what causes a batch of changes.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Cause {
+    Staff {
+        user_id: i64,
+    },
+    Import {
+        import_id: i64,
+    },
+    PostalScan {
+        import_id: Option<i64>,
+        api_token_id: Option<i64>,
+    },
+    Api {
+        api_token_id: i64,
+    },
+    /// The system itself: demo data, maintenance.
+    System,
+}
+
+impl Cause {
+    fn source(&self) -> EventSource {
+        match self {
+            Cause::Staff { .. } => EventSource::Staff,
+            Cause::Import { .. } => EventSource::Import,
+            Cause::PostalScan { .. } => EventSource::PostalScan,
+            Cause::Api { .. } => EventSource::Api,
+            Cause::System => EventSource::System,
+        }
+    }
+    fn user_id(&self) -> Option<i64> {
+        match self {
+            Cause::Staff { user_id } => Some(*user_id),
+            _ => None,
+        }
+    }
+    fn import_id(&self) -> Option<i64> {
+        match self {
+            Cause::Import { import_id } => Some(*import_id),
+            Cause::PostalScan { import_id, .. } => *import_id,
+            _ => None,
+        }
+    }
+    fn api_token_id(&self) -> Option<i64> {
+        match self {
+            Cause::Api { api_token_id } => Some(*api_token_id),
+            Cause::PostalScan { api_token_id, .. } => *api_token_id,
+            _ => None,
+        }
+    }
+    fn actor_kind(&self) -> audit::ActorKind {
+        match self {
+            Cause::Staff { .. } => audit::ActorKind::User,
+            Cause::Import { .. }
+            | Cause::PostalScan {
+                import_id: Some(_), ..
+            } => audit::ActorKind::Import,
+            Cause::Api { .. } | Cause::PostalScan { .. } => audit::ActorKind::Api,
+            Cause::System => audit::ActorKind::System,
+        }
+    }
+}
+
+/// Details a postal scan adds to its event.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PostalScan {
+    pub facility_zip: String,
+    pub operation: String,
+}
+
+/// One proposed change to one ballot.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Proposal {
+    pub ballot_id: i64,
+    pub change: StatusChange,
+    pub expected_delivery: Option<NaiveDate>,
+    pub scan: Option<PostalScan>,
+    /// Staff's note; required of staff by the portal, optional elsewhere.
+    pub note: Option<String>,
+}
+
+impl Proposal {
+    pub fn new(ballot_id: i64, change: StatusChange) -> Self {
+        Self {
+            ballot_id,
+            change,
+            expected_delivery: None,
+            scan: None,
+            note: None,
+        }
+    }
+}
+
+/// A ballot to issue: its first status, "issued", is asked of the machine like any other.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct NewBallot {
+    pub voter_id: i64,
+    pub county_fips: String,
+    pub election_id: i64,
+    pub ballot_number: String,
+    pub outbound_imb: Option<String>,
+    pub inbound_imb: Option<String>,
+    /// The ballot this one replaces; it must already be "replaced" (apply that first, in the
+    /// same transaction).
+    pub replaces: Option<i64>,
+    pub issued_at: DateTime<Utc>,
+}
+
+/// Issues a ballot: the ballot row, its first event and the audit row, in the caller's
+/// transaction. Returns the new ballot's id, or the machine's refusal (a planned date).
+#[tracing::instrument(skip_all, fields(county.fips = %new.county_fips, source = cause.source().code()), err)]
+pub async fn issue(
+    tx: &mut PgConnection,
+    cause: &Cause,
+    new: &NewBallot,
+    now: DateTime<Utc>,
+) -> Result<Result<i64, Refusal>, sqlx::Error> {
+    let change = StatusChange::new(crate::domain::BallotStatus::Issued, new.issued_at);
+    let applied = match transition(None, change, now) {
+        Ok(applied) => applied,
+        Err(refusal) => return Ok(Err(refusal)),
+    };
+    let ballot_id = sqlx::query_scalar!(
+        r#"insert into ballots
+             (county_fips, election_id, voter_id, ballot_number, outbound_imb, inbound_imb,
+              status, status_at, replaces_ballot_id)
+           values ($1, $2, $3, $4, $5, $6, $7, $8, $9)
+           returning id"#,
+        new.county_fips,
+        new.election_id,
+        new.voter_id,
+        new.ballot_number,
+        new.outbound_imb,
+        new.inbound_imb,
+        change.status.code(),
+        change.occurred_at,
+        new.replaces,
+    )
+    .fetch_one(&mut *tx)
+    .await?;
+    let ids = reserve_event_ids(tx, 1).await?;
+    let accepted: Vec<Accepted> = ids
+        .into_iter()
+        .map(|event_id| Accepted {
+            index: 0,
+            event_id,
+            county_fips: new.county_fips.clone(),
+            notify: applied.notify,
+        })
+        .collect();
+    insert_events(tx, cause, &[Proposal::new(ballot_id, change)], &accepted).await?;
+    let entry = AuditEntry {
+        county_fips: Some(new.county_fips.clone()),
+        entity: Some(("ballot", ballot_id.to_string())),
+        after: Some(serde_json::json!({
+            "election_id": new.election_id,
+            "ballot_number": new.ballot_number,
+            "replaces": new.replaces,
+        })),
+        ..AuditEntry::new(
+            cause.actor_kind(),
+            cause.user_id(),
+            AuditAction::BallotIssued,
+        )
+    };
+    audit::record(tx, entry).await?;
+    Ok(Ok(ballot_id))
+}
+
+/// What became of one proposal.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Outcome {
+    Recorded { event_id: i64, notified: bool },
+    Refused(Refusal),
+    UnknownBallot,
+}
+
+struct Locked {
+    county_fips: String,
+    current: Current,
+    expected_delivery: Option<NaiveDate>,
+}
+
+struct Accepted {
+    index: usize,
+    event_id: i64,
+    county_fips: String,
+    notify: bool,
+}
+
+/// Records whatever of `proposals` the status machine accepts, with their audit row and
+/// notifications, in the caller's transaction. Returns one outcome per proposal, in order.
+#[tracing::instrument(skip_all, fields(proposals = proposals.len(), source = cause.source().code()), err)]
+pub async fn apply(
+    tx: &mut PgConnection,
+    cause: &Cause,
+    proposals: &[Proposal],
+    now: DateTime<Utc>,
+) -> Result<Vec<Outcome>, sqlx::Error> {
+    let mut locked = lock(tx, proposals).await?;
+    let before: HashMap<i64, Current> = locked.iter().map(|(id, l)| (*id, l.current)).collect();
+
+    // Decide, in order, against the status as it evolves within this batch.
+    let mut outcomes = Vec::with_capacity(proposals.len());
+    let mut decided: Vec<(usize, String, bool)> = Vec::new();
+    for (index, p) in proposals.iter().enumerate() {
+        let Some(ballot) = locked.get_mut(&p.ballot_id) else {
+            outcomes.push(Outcome::UnknownBallot);
+            continue;
+        };
+        match transition(Some(ballot.current), p.change, now) {
+            Ok(applied) => {
+                ballot.current = p.change.into_current();
+                if p.expected_delivery.is_some() {
+                    ballot.expected_delivery = p.expected_delivery;
+                }
+                decided.push((index, ballot.county_fips.clone(), applied.notify));
+                outcomes.push(Outcome::Recorded {
+                    event_id: 0,
+                    notified: false,
+                });
+            }
+            Err(refusal) => outcomes.push(Outcome::Refused(refusal)),
+        }
+    }
+    if decided.is_empty() {
+        return Ok(outcomes);
+    }
+
+    let ids = reserve_event_ids(tx, decided.len()).await?;
+    let accepted: Vec<Accepted> = decided
+        .into_iter()
+        .zip(ids)
+        .map(|((index, county_fips, notify), event_id)| Accepted {
+            index,
+            event_id,
+            county_fips,
+            notify,
+        })
+        .collect();
+    insert_events(tx, cause, proposals, &accepted).await?;
+    update_ballots(tx, &locked, &accepted, proposals).await?;
+    let notified = queue_notifications(tx, proposals, &accepted, now).await?;
+    write_audit(tx, cause, proposals, &accepted, &before).await?;
+
+    for a in &accepted {
+        outcomes[a.index] = Outcome::Recorded {
+            event_id: a.event_id,
+            notified: notified.contains(&a.event_id),
+        };
+    }
+    Ok(outcomes)
+}
+
+async fn lock(
+    tx: &mut PgConnection,
+    proposals: &[Proposal],
+) -> Result<HashMap<i64, Locked>, sqlx::Error> {
+    let mut ids: Vec<i64> = proposals.iter().map(|p| p.ballot_id).collect();
+    ids.sort_unstable();
+    ids.dedup();
+    let rows = sqlx::query!(
+        r#"select id, county_fips, status, status_reason, status_at, expected_delivery
+           from ballots where id = any($1) order by id for update"#,
+        &ids
+    )
+    .fetch_all(&mut *tx)
+    .await?;
+    rows.into_iter()
+        .map(|r| {
+            let status = crate::domain::BallotStatus::parse(&r.status)
+                .map_err(|e| sqlx::Error::Decode(Box::new(e)))?;
+            let reason = r
+                .status_reason
+                .as_deref()
+                .map(NotCountedReason::parse)
+                .transpose()
+                .map_err(|e| sqlx::Error::Decode(Box::new(e)))?;
+            Ok((
+                r.id,
+                Locked {
+                    county_fips: r.county_fips,
+                    current: Current {
+                        status,
+                        reason,
+                        at: r.status_at,
+                    },
+                    expected_delivery: r.expected_delivery,
+                },
+            ))
+        })
+        .collect()
+}
+
+/// Takes a block of event ids up front, so each event's id is known without relying on the
+/// order of `RETURNING`.
+pub async fn reserve_event_ids(tx: &mut PgConnection, n: usize) -> Result<Vec<i64>, sqlx::Error> {
+    let n = i64::try_from(n).unwrap_or(i64::MAX);
+    sqlx::query_scalar!(
+        r#"select nextval('ballot_events_id_seq') as "id!" from generate_series(1, $1::bigint)"#,
+        n
+    )
+    .fetch_all(&mut *tx)
+    .await
+}
+
+async fn insert_events(
+    tx: &mut PgConnection,
+    cause: &Cause,
+    proposals: &[Proposal],
+    accepted: &[Accepted],
+) -> Result<(), sqlx::Error> {
+    let mut ids = Vec::with_capacity(accepted.len());
+    let mut ballot_ids = Vec::with_capacity(accepted.len());
+    let mut counties = Vec::with_capacity(accepted.len());
+    let mut statuses = Vec::with_capacity(accepted.len());
+    let mut reasons: Vec<Option<String>> = Vec::with_capacity(accepted.len());
+    let mut times = Vec::with_capacity(accepted.len());
+    let mut notes: Vec<Option<String>> = Vec::with_capacity(accepted.len());
+    let mut zips: Vec<Option<String>> = Vec::with_capacity(accepted.len());
+    let mut operations: Vec<Option<String>> = Vec::with_capacity(accepted.len());
+    let mut expected: Vec<Option<NaiveDate>> = Vec::with_capacity(accepted.len());
+    let mut notify = Vec::with_capacity(accepted.len());
+    for a in accepted {
+        let p = &proposals[a.index];
+        ids.push(a.event_id);
+        ballot_ids.push(p.ballot_id);
+        counties.push(a.county_fips.clone());
+        statuses.push(p.change.status.code().to_owned());
+        reasons.push(p.change.reason.map(|r| r.code().to_owned()));
+        times.push(p.change.occurred_at);
+        notes.push(p.note.clone());
+        zips.push(p.scan.as_ref().map(|s| s.facility_zip.clone()));
+        operations.push(p.scan.as_ref().map(|s| s.operation.clone()));
+        expected.push(p.expected_delivery);
+        notify.push(a.notify);
+    }
+    sqlx::query!(
+        r#"insert into ballot_events
+             (id, ballot_id, county_fips, status, reason, occurred_at, source,
+              actor_user_id, import_id, api_token_id, note, postal_facility_zip,
+              postal_operation, expected_delivery, notify)
+           select u.id, u.ballot_id, u.county_fips, u.status, u.reason, u.occurred_at, $12,
+                  $13, $14, $15, u.note, u.zip, u.operation, u.expected, u.notify
+           from unnest($1::bigint[], $2::bigint[], $3::text[], $4::text[], $5::text[],
+                       $6::timestamptz[], $7::text[], $8::text[], $9::text[], $10::date[],
+                       $11::bool[])
+                as u(id, ballot_id, county_fips, status, reason, occurred_at, note, zip,
+                     operation, expected, notify)"#,
+        &ids,
+        &ballot_ids,
+        &counties,
+        &statuses,
+        &reasons as &[Option<String>],
+        &times,
+        &notes as &[Option<String>],
+        &zips as &[Option<String>],
+        &operations as &[Option<String>],
+        &expected as &[Option<NaiveDate>],
+        &notify,
+        cause.source().code(),
+        cause.user_id(),
+        cause.import_id(),
+        cause.api_token_id(),
+    )
+    .execute(&mut *tx)
+    .await?;
+    Ok(())
+}
+
+async fn update_ballots(
+    tx: &mut PgConnection,
+    locked: &HashMap<i64, Locked>,
+    accepted: &[Accepted],
+    proposals: &[Proposal],
+) -> Result<(), sqlx::Error> {
+    let mut touched: Vec<i64> = accepted
+        .iter()
+        .map(|a| proposals[a.index].ballot_id)
+        .collect();
+    touched.sort_unstable();
+    touched.dedup();
+    let mut statuses = Vec::with_capacity(touched.len());
+    let mut reasons: Vec<Option<String>> = Vec::with_capacity(touched.len());
+    let mut times = Vec::with_capacity(touched.len());
+    let mut expected: Vec<Option<NaiveDate>> = Vec::with_capacity(touched.len());
+    for id in &touched {
+        let Some(l) = locked.get(id) else { continue };
+        statuses.push(l.current.status.code().to_owned());
+        reasons.push(l.current.reason.map(|r| r.code().to_owned()));
+        times.push(l.current.at);
+        expected.push(l.expected_delivery);
+    }
+    sqlx::query!(
+        r#"update ballots b
+           set status = u.status, status_reason = u.reason, status_at = u.at,
+               expected_delivery = u.expected, updated_at = now()
+           from unnest($1::bigint[], $2::text[], $3::text[], $4::timestamptz[], $5::date[])
+                as u(id, status, reason, at, expected)
+           where b.id = u.id"#,
+        &touched,
+        &statuses,
+        &reasons as &[Option<String>],
+        &times,
+        &expected as &[Option<NaiveDate>],
+    )
+    .execute(&mut *tx)
+    .await?;
+    Ok(())
+}
+
+/// Queues one message per confirmed, active subscription for the last notifying event of each
+/// ballot in the batch; earlier queued status messages for those ballots are superseded.
+async fn queue_notifications(
+    tx: &mut PgConnection,
+    proposals: &[Proposal],
+    accepted: &[Accepted],
+    now: DateTime<Utc>,
+) -> Result<std::collections::HashSet<i64>, sqlx::Error> {
+    let mut latest: HashMap<i64, i64> = HashMap::new();
+    for a in accepted.iter().filter(|a| a.notify) {
+        latest.insert(proposals[a.index].ballot_id, a.event_id);
+    }
+    if latest.is_empty() {
+        return Ok(Default::default());
+    }
+    let (ballot_ids, event_ids): (Vec<i64>, Vec<i64>) = latest.into_iter().unzip();
+    sqlx::query!(
+        r#"update notifications set state = 'superseded'
+           where ballot_id = any($1) and kind in ('status', 'current_status') and state = 'queued'"#,
+        &ballot_ids
+    )
+    .execute(&mut *tx)
+    .await?;
+    let rows = sqlx::query_scalar!(
+        r#"insert into notifications
+             (county_fips, subscription_id, kind, ballot_id, event_id, channel, language,
+              template, not_before)
+           select e.county_fips, s.id, 'status', e.ballot_id, e.id, s.channel, s.language,
+                  e.status, $3
+           from unnest($1::bigint[], $2::bigint[]) as u(ballot_id, event_id)
+           join ballot_events e on e.ballot_id = u.ballot_id and e.id = u.event_id
+           join ballots b on b.id = e.ballot_id
+           join subscriptions s on s.voter_id = b.voter_id
+           where s.confirmed_at is not null and s.cancelled_at is null
+           on conflict (event_id, subscription_id) where event_id is not null do nothing
+           returning event_id as "event_id!""#,
+        &ballot_ids,
+        &event_ids,
+        now
+    )
+    .fetch_all(&mut *tx)
+    .await?;
+    Ok(rows.into_iter().collect())
+}
+
+async fn write_audit(
+    tx: &mut PgConnection,
+    cause: &Cause,
+    proposals: &[Proposal],
+    accepted: &[Accepted],
+    before: &HashMap<i64, Current>,
+) -> Result<(), sqlx::Error> {
+    let entry = match accepted {
+        [one] => {
+            let p = &proposals[one.index];
+            AuditEntry {
+                county_fips: Some(one.county_fips.clone()),
+                entity: Some(("ballot", p.ballot_id.to_string())),
+                before: before.get(&p.ballot_id).map(|c| serde_json::json!(c)),
+                after: Some(serde_json::json!({
+                    "current": p.change.into_current(),
+                    "event_id": one.event_id,
+                    "note": p.note,
+                })),
+                ..AuditEntry::new(
+                    cause.actor_kind(),
+                    cause.user_id(),
+                    AuditAction::BallotStatusChanged,
+                )
+            }
+        }
+        many => {
+            let mut by_status: std::collections::BTreeMap<&str, usize> = Default::default();
+            for a in many {
+                *by_status
+                    .entry(proposals[a.index].change.status.code())
+                    .or_default() += 1;
+            }
+            let counties: std::collections::BTreeSet<&str> =
+                many.iter().map(|a| a.county_fips.as_str()).collect();
+            AuditEntry {
+                county_fips: (counties.len() == 1)
+                    .then(|| counties.first().map(|c| (*c).to_owned()))
+                    .flatten(),
+                entity: cause.import_id().map(|id| ("import", id.to_string())),
+                after: Some(serde_json::json!({ "events": many.len(), "by_status": by_status })),
+                ..AuditEntry::new(
+                    cause.actor_kind(),
+                    cause.user_id(),
+                    AuditAction::BallotStatusesChanged,
+                )
+            }
+        }
+    };
+    audit::record(tx, entry).await
+}
+
+#[cfg(test)]
+#[path = "spine_tests.rs"]
+mod tests;

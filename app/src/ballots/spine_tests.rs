@@ -1,0 +1,483 @@
+//! The spine against a real PostgreSQL: a fresh database per test (`#[sqlx::test]`).
+
+use super::*;
+use crate::domain::{BallotStatus, NotCountedReason};
+use chrono::Duration;
+use sqlx::PgPool;
+
+struct World {
+    ballot_id: i64,
+    voter_id: i64,
+    staff_id: i64,
+}
+
+fn t0() -> DateTime<Utc> {
+    Utc::now() - Duration::days(20)
+}
+
+/// One election, one voter in Los Angeles County with a confirmed email subscription, one
+/// ballot issued through the spine, and one staff account.
+async fn world(pool: &PgPool) -> World {
+    let mut tx = pool.begin().await.unwrap();
+    let election_id: i64 = sqlx::query_scalar(
+        "insert into elections (state_code, name, election_day, ballots_mailed_from,
+           receipt_deadline, cure_deadline, certification_date)
+         values ('CA', 'Test General', current_date, current_date - 29, current_date + 7,
+                 now() + interval '28 days', current_date + 30) returning id",
+    )
+    .fetch_one(&mut *tx)
+    .await
+    .unwrap();
+    let voter_id: i64 = sqlx::query_scalar(
+        "insert into voters (county_fips, county_voter_id, first_name, last_name, first_name_norm,
+           last_name_norm, date_of_birth, residential_zip)
+         values ('06037', 'T1', 'José', 'O''Brien', 'jose', 'obrien', '1970-01-02', '90012')
+         returning id",
+    )
+    .fetch_one(&mut *tx)
+    .await
+    .unwrap();
+    sqlx::query(
+        "insert into subscriptions (voter_id, county_fips, channel, address, language, confirmed_at)
+         values ($1, '06037', 'email', 'jose@example.com', 'es', now()),
+                ($1, '06037', 'sms', '+12135550100', 'es', null)",
+    )
+    .bind(voter_id)
+    .execute(&mut *tx)
+    .await
+    .unwrap();
+    let staff_id: i64 = sqlx::query_scalar(
+        "insert into admin_users (email, display_name, password_hash, role, county_fips)
+         values ('staff@example.org', 'Staff', '$argon2id$x', 'county_staff', '06037') returning id",
+    )
+    .fetch_one(&mut *tx)
+    .await
+    .unwrap();
+    let new = NewBallot {
+        voter_id,
+        county_fips: "06037".into(),
+        election_id,
+        ballot_number: "B-1".into(),
+        outbound_imb: Some("00040123456000000001".into()),
+        inbound_imb: None,
+        replaces: None,
+        issued_at: t0(),
+    };
+    let ballot_id = issue(&mut tx, &Cause::System, &new, Utc::now())
+        .await
+        .unwrap()
+        .unwrap();
+    tx.commit().await.unwrap();
+    World {
+        ballot_id,
+        voter_id,
+        staff_id,
+    }
+}
+
+async fn count(pool: &PgPool, sql: &str) -> i64 {
+    sqlx::query_scalar(sql).fetch_one(pool).await.unwrap()
+}
+
+async fn apply_now(pool: &PgPool, cause: Cause, proposals: &[Proposal]) -> Vec<Outcome> {
+    let mut tx = pool.begin().await.unwrap();
+    let out = apply(&mut tx, &cause, proposals, Utc::now()).await.unwrap();
+    tx.commit().await.unwrap();
+    out
+}
+
+fn change(ballot_id: i64, status: BallotStatus, days: i64) -> Proposal {
+    Proposal::new(
+        ballot_id,
+        StatusChange::new(status, t0() + Duration::days(days)),
+    )
+}
+
+#[sqlx::test(migrator = "crate::state::MIGRATOR")]
+async fn issuing_records_the_first_event_and_tells_no_one(pool: PgPool) {
+    let w = world(&pool).await;
+    let status: String = sqlx::query_scalar("select status from ballots where id = $1")
+        .bind(w.ballot_id)
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    assert_eq!(status, "issued");
+    assert_eq!(
+        count(
+            &pool,
+            "select count(*) from ballot_events where status = 'issued' and not notify"
+        )
+        .await,
+        1
+    );
+    assert_eq!(
+        count(
+            &pool,
+            "select count(*) from audit_log where action = 'ballot.issued'"
+        )
+        .await,
+        1
+    );
+    assert_eq!(count(&pool, "select count(*) from notifications").await, 0);
+}
+
+#[sqlx::test(migrator = "crate::state::MIGRATOR")]
+async fn a_change_writes_event_status_audit_and_outbox_together(pool: PgPool) {
+    let w = world(&pool).await;
+    let mut p = change(w.ballot_id, BallotStatus::Mailed, 1);
+    p.note = Some("mailed with the first batch".into());
+    let out = apply_now(
+        &pool,
+        Cause::Staff {
+            user_id: w.staff_id,
+        },
+        &[p],
+    )
+    .await;
+    let Outcome::Recorded { event_id, notified } = out[0] else {
+        panic!("{out:?}")
+    };
+    assert!(notified);
+
+    let (status, at): (String, DateTime<Utc>) =
+        sqlx::query_as("select status, status_at from ballots where id = $1")
+            .bind(w.ballot_id)
+            .fetch_one(&pool)
+            .await
+            .unwrap();
+    assert_eq!(status, "mailed");
+    assert_eq!(at.timestamp(), (t0() + Duration::days(1)).timestamp());
+
+    let (source, actor, note): (String, Option<i64>, Option<String>) = sqlx::query_as(
+        "select source, actor_user_id, note from ballot_events where ballot_id = $1 and id = $2",
+    )
+    .bind(w.ballot_id)
+    .bind(event_id)
+    .fetch_one(&pool)
+    .await
+    .unwrap();
+    assert_eq!(
+        (source.as_str(), actor, note.as_deref()),
+        (
+            "staff",
+            Some(w.staff_id),
+            Some("mailed with the first batch")
+        )
+    );
+
+    let (before, after): (serde_json::Value, serde_json::Value) = sqlx::query_as(
+        "select before, after from audit_log where action = 'ballot.status_changed' and actor_user_id = $1",
+    )
+    .bind(w.staff_id)
+    .fetch_one(&pool)
+    .await
+    .unwrap();
+    assert_eq!(before["status"], "issued");
+    assert_eq!(after["current"]["status"], "mailed");
+
+    // Only the confirmed subscription gets a message, in its language.
+    let rows: Vec<(String, String, String, String)> = sqlx::query_as(
+        "select channel, language, template, state from notifications where event_id = $1",
+    )
+    .bind(event_id)
+    .fetch_all(&pool)
+    .await
+    .unwrap();
+    assert_eq!(
+        rows,
+        [(
+            "email".into(),
+            "es".into(),
+            "mailed".into(),
+            "queued".into()
+        )]
+    );
+}
+
+#[sqlx::test(migrator = "crate::state::MIGRATOR")]
+async fn refused_changes_write_nothing(pool: PgPool) {
+    let w = world(&pool).await;
+    let before = count(&pool, "select count(*) from ballot_events").await;
+    let out = apply_now(
+        &pool,
+        Cause::System,
+        &[change(w.ballot_id, BallotStatus::Counted, 1)],
+    )
+    .await;
+    assert_eq!(
+        out,
+        [Outcome::Refused(Refusal::Illegal {
+            from: BallotStatus::Issued,
+            to: BallotStatus::Counted
+        })]
+    );
+    let planned = Proposal::new(
+        w.ballot_id,
+        StatusChange::new(BallotStatus::Mailed, Utc::now() + Duration::days(2)),
+    );
+    assert_eq!(
+        apply_now(&pool, Cause::System, &[planned]).await,
+        [Outcome::Refused(Refusal::InFuture)]
+    );
+    assert_eq!(
+        apply_now(&pool, Cause::System, &[change(-1, BallotStatus::Mailed, 1)]).await,
+        [Outcome::UnknownBallot]
+    );
+    assert_eq!(
+        count(&pool, "select count(*) from ballot_events").await,
+        before
+    );
+    assert_eq!(
+        count(
+            &pool,
+            "select count(*) from audit_log where action like 'ballot.status%'"
+        )
+        .await,
+        0
+    );
+    assert_eq!(
+        count(
+            &pool,
+            "select count(*) from ballots where status = 'issued'"
+        )
+        .await,
+        1
+    );
+}
+
+#[sqlx::test(migrator = "crate::state::MIGRATOR")]
+async fn a_batch_follows_the_machine_in_order_and_coalesces_messages(pool: PgPool) {
+    let w = world(&pool).await;
+    // An earlier change whose message is still queued...
+    apply_now(
+        &pool,
+        Cause::System,
+        &[change(w.ballot_id, BallotStatus::Mailed, 1)],
+    )
+    .await;
+    // ...then a batch that moves the ballot on twice, with a refused step in between.
+    let batch = [
+        change(w.ballot_id, BallotStatus::InTransit, 2),
+        change(w.ballot_id, BallotStatus::Counted, 3),
+        change(w.ballot_id, BallotStatus::Delivered, 4),
+        change(w.ballot_id, BallotStatus::Received, 10),
+    ];
+    let out = apply_now(
+        &pool,
+        Cause::Import {
+            import_id: import(&pool).await,
+        },
+        &batch,
+    )
+    .await;
+    assert!(
+        matches!(
+            out[0],
+            Outcome::Recorded {
+                notified: false,
+                ..
+            }
+        ),
+        "superseded within the batch: {out:?}"
+    );
+    assert!(matches!(out[1], Outcome::Refused(Refusal::Illegal { .. })));
+    assert!(matches!(
+        out[2],
+        Outcome::Recorded {
+            notified: false,
+            ..
+        }
+    ));
+    assert!(matches!(out[3], Outcome::Recorded { notified: true, .. }));
+
+    let states: Vec<(String, String)> =
+        sqlx::query_as("select template, state from notifications order by id")
+            .fetch_all(&pool)
+            .await
+            .unwrap();
+    assert_eq!(
+        states,
+        [
+            ("mailed".into(), "superseded".into()),
+            ("received".into(), "queued".into())
+        ]
+    );
+    assert_eq!(
+        count(
+            &pool,
+            "select count(*) from ballot_events where import_id is not null"
+        )
+        .await,
+        3
+    );
+    let after: serde_json::Value =
+        sqlx::query_scalar("select after from audit_log where action = 'ballot.statuses_changed'")
+            .fetch_one(&pool)
+            .await
+            .unwrap();
+    assert_eq!(after["events"], 3);
+    let status: String = sqlx::query_scalar("select status from ballots where id = $1")
+        .bind(w.ballot_id)
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    assert_eq!(status, "received");
+}
+
+#[sqlx::test(migrator = "crate::state::MIGRATOR")]
+async fn not_counted_carries_its_reason_and_cure_clears_it(pool: PgPool) {
+    let w = world(&pool).await;
+    let nc = Proposal::new(
+        w.ballot_id,
+        StatusChange::not_counted(
+            NotCountedReason::SignatureMissing,
+            t0() + Duration::days(12),
+        ),
+    );
+    let out = apply_now(
+        &pool,
+        Cause::System,
+        &[
+            change(w.ballot_id, BallotStatus::Received, 10),
+            nc,
+            change(w.ballot_id, BallotStatus::Cured, 14),
+        ],
+    )
+    .await;
+    assert!(
+        out.iter().all(|o| matches!(o, Outcome::Recorded { .. })),
+        "{out:?}"
+    );
+    let row: (String, Option<String>) =
+        sqlx::query_as("select status, status_reason from ballots where id = $1")
+            .bind(w.ballot_id)
+            .fetch_one(&pool)
+            .await
+            .unwrap();
+    assert_eq!(row, ("cured".into(), None));
+    assert_eq!(
+        count(&pool, "select count(*) from ballot_events where status = 'not_counted' and reason = 'signature_missing'").await,
+        1
+    );
+}
+
+#[sqlx::test(migrator = "crate::state::MIGRATOR")]
+async fn cancelled_subscriptions_hear_nothing(pool: PgPool) {
+    let w = world(&pool).await;
+    sqlx::query(
+        "update subscriptions set cancelled_at = now(), cancelled_via = 'web' where voter_id = $1",
+    )
+    .bind(w.voter_id)
+    .execute(&pool)
+    .await
+    .unwrap();
+    let out = apply_now(
+        &pool,
+        Cause::System,
+        &[change(w.ballot_id, BallotStatus::Mailed, 1)],
+    )
+    .await;
+    assert!(matches!(
+        out[0],
+        Outcome::Recorded {
+            notified: false,
+            ..
+        }
+    ));
+    assert_eq!(count(&pool, "select count(*) from notifications").await, 0);
+}
+
+#[sqlx::test(migrator = "crate::state::MIGRATOR")]
+async fn timelines_and_the_audit_log_are_append_only(pool: PgPool) {
+    world(&pool).await;
+    for sql in [
+        "update ballot_events set status = 'counted'",
+        "delete from ballot_events",
+        "truncate ballot_events cascade",
+        "update audit_log set action = 'x.y'",
+        "delete from audit_log",
+    ] {
+        let err = sqlx::query(sql).execute(&pool).await.unwrap_err();
+        assert!(err.to_string().contains("append-only"), "{sql}: {err}");
+    }
+}
+
+#[sqlx::test(migrator = "crate::state::MIGRATOR")]
+async fn a_ballot_cannot_belong_to_another_county_than_its_voter(pool: PgPool) {
+    let w = world(&pool).await;
+    let err = sqlx::query(
+        "with e as (insert into elections (state_code, name, election_day, ballots_mailed_from,
+                      receipt_deadline, cure_deadline, certification_date)
+                    values ('CA', 'Special', current_date, current_date, current_date, now(),
+                            current_date)
+                    returning id)
+         insert into ballots (county_fips, election_id, voter_id, ballot_number, status, status_at)
+         select '06073', e.id, b.voter_id, 'B-2', 'issued', now() from ballots b, e where b.id = $1",
+    )
+    .bind(w.ballot_id)
+    .execute(&pool)
+    .await
+    .unwrap_err();
+    assert!(err.to_string().contains("foreign key"), "{err}");
+}
+
+#[sqlx::test(migrator = "crate::state::MIGRATOR")]
+async fn the_database_knows_exactly_the_domain_codes(pool: PgPool) {
+    async fn codes(pool: &PgPool, constraint: &str) -> std::collections::BTreeSet<String> {
+        let def: String = sqlx::query_scalar(
+            "select pg_get_constraintdef(oid) from pg_constraint where conname = $1",
+        )
+        .bind(constraint)
+        .fetch_one(pool)
+        .await
+        .unwrap();
+        def.split('\'')
+            .skip(1)
+            .step_by(2)
+            .map(str::to_owned)
+            .collect()
+    }
+    let statuses: std::collections::BTreeSet<String> = BallotStatus::ALL
+        .iter()
+        .map(|s| s.code().to_owned())
+        .collect();
+    assert_eq!(codes(&pool, "ballots_status_check").await, statuses);
+    assert_eq!(codes(&pool, "ballot_events_status_check").await, statuses);
+    let reasons: std::collections::BTreeSet<String> = NotCountedReason::ALL
+        .iter()
+        .map(|r| r.code().to_owned())
+        .collect();
+    assert_eq!(codes(&pool, "ballots_status_reason_check").await, reasons);
+    let languages: std::collections::BTreeSet<String> = crate::domain::Language::ALL
+        .iter()
+        .map(|l| l.code().to_owned())
+        .collect();
+    assert_eq!(codes(&pool, "voters_language_check").await, languages);
+}
+
+#[sqlx::test(migrator = "crate::state::MIGRATOR")]
+async fn the_58_california_counties_are_seeded(pool: PgPool) {
+    assert_eq!(
+        count(
+            &pool,
+            "select count(*) from counties where state_code = 'CA'"
+        )
+        .await,
+        58
+    );
+    let la: String = sqlx::query_scalar("select name from counties where fips = '06037'")
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    assert_eq!(la, "Los Angeles");
+}
+
+async fn import(pool: &PgPool) -> i64 {
+    sqlx::query_scalar(
+        "insert into imports (county_fips, kind, file_name, file_sha256, state)
+         values ('06037', 'elg', 'elg.csv', repeat('a', 64), 'applying') returning id",
+    )
+    .fetch_one(pool)
+    .await
+    .unwrap()
+}

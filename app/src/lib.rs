@@ -1,0 +1,93 @@
+//! Ballot Tracker: pages, components, server functions and domain types.
+//!
+//! Organised by feature. Server-only code (database, hashing, network) sits in modules that are
+//! declared once behind `#[cfg(feature = "ssr")]` and never reach the browser build.
+
+pub mod ballots;
+pub mod counties;
+pub mod domain;
+pub mod error;
+pub mod home;
+pub mod layout;
+pub mod pages;
+pub mod prefs;
+pub mod voter;
+
+#[cfg(feature = "ssr")]
+pub mod audit;
+#[cfg(feature = "ssr")]
+pub mod auth;
+#[cfg(feature = "ssr")]
+pub mod ratelimit;
+#[cfg(feature = "ssr")]
+pub mod state;
+
+use leptos::prelude::*;
+use leptos_meta::{Html, Link, MetaTags, Stylesheet, Title, provide_meta_context};
+use leptos_router::{
+    SsrMode, StaticSegment,
+    components::{Route, Router, Routes},
+};
+
+pub use error::AppError;
+
+/// The HTML document around the app, rendered on the server only, for pages that hydrate.
+pub fn shell(options: LeptosOptions) -> impl IntoView {
+    html_document(options, true)
+}
+
+/// The same document without hydration scripts: for answers rendered to a form posted without
+/// JavaScript, which then have nothing to hydrate against.
+pub fn static_shell(options: LeptosOptions) -> impl IntoView {
+    html_document(options, false)
+}
+
+fn html_document(options: LeptosOptions, hydrate: bool) -> impl IntoView {
+    view! {
+        <!DOCTYPE html>
+        <html lang="en">
+            <head>
+                <meta charset="utf-8" />
+                <meta name="viewport" content="width=device-width, initial-scale=1" />
+                <meta name="color-scheme" content="light" />
+                {hydrate.then(|| view! {
+                    <AutoReload options=options.clone() />
+                    <HydrationScripts options=options.clone() />
+                })}
+                <MetaTags />
+            </head>
+            <body>
+                <App />
+            </body>
+        </html>
+    }
+}
+
+#[component]
+pub fn App() -> impl IntoView {
+    provide_meta_context();
+    let language = prefs::provide_language();
+    // Runs only in the browser, once hydrated: lets tests (and styles) tell the two apart.
+    Effect::new(|_| {
+        if let Some(body) = document().body() {
+            let _ = body.set_attribute("data-hydrated", "true");
+        }
+    });
+
+    view! {
+        <Html attr:lang=move || language.get().code() />
+        <Stylesheet id="leptos" href="/pkg/ballot-tracker.css" />
+        <Link rel="icon" href="/favicon.svg" type_="image/svg+xml" />
+        <Title formatter=|page: String| format!("{page} · Ballot Tracker") />
+        <Router>
+            <layout::Page>
+                <Routes fallback=pages::NotFound>
+                    <Route path=StaticSegment("") view=home::HomePage ssr=SsrMode::InOrder />
+                    <Route path=StaticSegment("ballot") view=voter::page::BallotPage ssr=SsrMode::InOrder />
+                    <Route path=StaticSegment("accessibility") view=pages::Accessibility ssr=SsrMode::InOrder />
+                    <Route path=StaticSegment("privacy") view=pages::Privacy ssr=SsrMode::InOrder />
+                </Routes>
+            </layout::Page>
+        </Router>
+    }
+}

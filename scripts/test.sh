@@ -1,0 +1,66 @@
+#!/usr/bin/env bash
+# `make test`: every check and test the project has, browser tests in Chromium included.
+source "$(dirname "$0")/lib.sh"
+
+started=$SECONDS
+step() { log "[$((SECONDS - started))s] $*"; }
+
+ensure_rust_tools
+ensure_sqlx_cli
+ensure_node_packages
+ensure_chromium
+# Always a database of the tests' own: never one named by the caller's DATABASE_URL, since
+# the tests drop and recreate it.
+find_postgres
+export DATABASE_URL="$PG_BASE/ballot_tracker_test"
+# Builds read the committed query metadata (app/.sqlx); `sqlx prepare --check` proves it current.
+export SQLX_OFFLINE=true
+# The same flags cargo-leptos uses for debug builds, so its artifacts and ours are shared.
+export RUSTFLAGS="--cfg erase_components"
+
+step "format"
+cargo fmt --all -- --check
+
+step "clippy, server build"
+cargo clippy -p app -p server --all-targets -- -D warnings
+
+step "clippy, wasm build"
+cargo clippy -p frontend --target wasm32-unknown-unknown -- -D warnings
+
+step "wasm dependency guard"
+# `cargo tree -i` prints the crate's reverse tree when it is in the build, and "nothing to
+# print" or "did not match any packages" when it is not.
+for crate in sqlx argon2 lettre tokio; do
+  tree="$(cargo tree -p frontend --target wasm32-unknown-unknown -e normal -i "$crate" 2>&1 || true)"
+  if printf '%s' "$tree" | grep -q "^$crate v"; then
+    echo "error: $crate is in the wasm build:"; printf '%s\n' "$tree"
+    exit 1
+  fi
+done
+echo "none of sqlx, argon2, lettre, tokio is in the wasm build"
+
+step "build (cargo leptos build)"
+cargo leptos build
+bin=target/debug/ballot-tracker
+
+step "migrate a fresh test database"
+cargo sqlx database drop -y --database-url "$DATABASE_URL" >/dev/null
+"$bin" migrate
+
+step "query metadata is current (sqlx prepare --check)"
+(cd app && SQLX_OFFLINE=false cargo sqlx prepare --check -- --features ssr --all-targets)
+
+step "unit, property and database tests"
+cargo test -p app -p server
+
+step "browser tests (Playwright, Chromium)"
+e2e_url="$PG_BASE/ballot_tracker_e2e"
+cargo sqlx database drop -y --database-url "$e2e_url" >/dev/null
+DATABASE_URL="$e2e_url" "$bin" demo --voters 300 >/dev/null
+port="${E2E_PORT:-3100}"
+DATABASE_URL="$e2e_url" LEPTOS_SITE_ADDR="127.0.0.1:$port" RUST_LOG=warn "$bin" serve &
+server_pid=$!
+trap 'kill $server_pid 2>/dev/null || true' EXIT
+(cd end2end && BASE_URL="http://127.0.0.1:$port" npx playwright test)
+
+step "all checks passed"

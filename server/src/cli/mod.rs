@@ -1,0 +1,62 @@
+//! `ballot-tracker [serve] | migrate | demo | admin create`.
+
+mod admin;
+mod serve;
+
+use crate::config::Config;
+use crate::{db, demo, telemetry};
+use anyhow::Context;
+use clap::{Parser, Subcommand};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "ballot-tracker",
+    version,
+    about = "Vote-by-mail ballot tracking for a state and its counties"
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Serve the web app (the default).
+    Serve,
+    /// Apply pending database migrations and exit.
+    Migrate,
+    /// Load a synthetic election: voters, ballots in every status, postal scans, subscriptions.
+    Demo(demo::DemoArgs),
+    /// Manage administrator accounts.
+    Admin {
+        #[command(subcommand)]
+        command: admin::AdminCommand,
+    },
+}
+
+pub async fn run(cli: Cli) -> anyhow::Result<()> {
+    let config = Config::from_env()?;
+    telemetry::init(config.log_format);
+    let command = cli.command.unwrap_or(Command::Serve);
+    if !matches!(command, Command::Admin { .. }) {
+        db::ensure_database(&config)
+            .await
+            .context("creating the database")?;
+    }
+    let pool = db::connect(&config)
+        .await
+        .context("connecting to PostgreSQL (DATABASE_URL)")?;
+    match command {
+        Command::Serve => serve::serve(&config, pool).await,
+        Command::Migrate => {
+            db::migrate(&pool).await.context("applying migrations")?;
+            println!("migrations applied");
+            Ok(())
+        }
+        Command::Demo(args) => {
+            db::migrate(&pool).await.context("applying migrations")?;
+            demo::run(&pool, &args).await
+        }
+        Command::Admin { command } => admin::run(&pool, command).await,
+    }
+}

@@ -1,0 +1,64 @@
+use crate::config::Config;
+use crate::{build_router, db};
+use anyhow::Context;
+use app::state::AppState;
+use leptos::prelude::get_configuration;
+use sqlx::PgPool;
+
+pub async fn serve(config: &Config, pool: PgPool) -> anyhow::Result<()> {
+    if config.migrate_on_start {
+        db::migrate(&pool).await.context("applying migrations")?;
+    }
+    let leptos_options = get_configuration(None)
+        .context("reading LEPTOS_* settings")?
+        .leptos_options;
+    let addr = leptos_options.site_addr;
+    spawn_rate_limit_purge(pool.clone());
+    let app = build_router(AppState {
+        leptos_options,
+        pool,
+    });
+    let listener = tokio::net::TcpListener::bind(addr)
+        .await
+        .with_context(|| format!("binding {addr}"))?;
+    tracing::info!(%addr, "serving on http://{addr}");
+    axum::serve(
+        listener,
+        app.into_make_service_with_connect_info::<std::net::SocketAddr>(),
+    )
+    .with_graceful_shutdown(shutdown_signal())
+    .await
+    .context("serving")
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! { () = ctrl_c => {}, () = term => {} }
+    tracing::info!("shutting down");
+}
+
+/// Every five minutes, deletes rate-limit windows that ended long ago. Each instance runs it;
+/// the deletes are idempotent.
+fn spawn_rate_limit_purge(pool: PgPool) {
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(std::time::Duration::from_secs(300));
+        loop {
+            tick.tick().await;
+            // The error is logged by the function's instrumentation.
+            let _ = app::ratelimit::purge_expired(&pool).await;
+        }
+    });
+}

@@ -1,0 +1,564 @@
+//! Generates the demo election and streams it into PostgreSQL with COPY, in chunks of voters,
+//! all in one transaction: a failed load leaves nothing behind.
+
+use super::DemoArgs;
+use super::copy::CopyBuffer;
+use super::counties::{CONTACT_SQL, COUNTIES, DemoCounty};
+use super::history::{self, Calendar, Scenario, Timeline};
+use super::names::COMMUNITIES;
+use super::showcase::SHOWCASE;
+use app::audit::{self, ActorKind, AuditAction, AuditEntry};
+use app::domain::{Language, NormalizedName};
+use chrono::{DateTime, Datelike, Duration, NaiveDate, NaiveTime, TimeZone, Utc, Weekday};
+use chrono_tz::America::Los_Angeles;
+use rand::rngs::StdRng;
+use rand::{Rng, SeedableRng};
+use sqlx::{PgConnection, PgPool};
+
+const CHUNK: usize = 50_000;
+
+#[derive(Debug, Default)]
+pub struct Summary {
+    pub voters: u64,
+    pub ballots: u64,
+    pub events: u64,
+    pub subscriptions: u64,
+}
+
+struct Person {
+    county: &'static DemoCounty,
+    county_voter_id: String,
+    first: String,
+    last: String,
+    dob: NaiveDate,
+    zip: String,
+    language: Language,
+    confidential: bool,
+    scenario: Scenario,
+    subscribe: bool,
+    /// One of the fixed showcase voters (printed by `make run`, used by the browser tests).
+    showcase: bool,
+}
+
+struct Election {
+    id: i64,
+    calendar: Calendar,
+}
+
+pub async fn load(pool: &PgPool, args: &DemoArgs) -> anyhow::Result<Summary> {
+    let mut tx = pool.begin().await?;
+    // Index builds and foreign-key validation sort and hash in memory rather than on disk.
+    sqlx::query("set local maintenance_work_mem = '256MB'")
+        .execute(&mut *tx)
+        .await?;
+    sqlx::query("set local work_mem = '256MB'")
+        .execute(&mut *tx)
+        .await?;
+    let bulk: bool = sqlx::query_scalar("select not exists (select 1 from voters)")
+        .fetch_one(&mut *tx)
+        .await?;
+    let foreign_keys = suspend_foreign_keys(&mut tx).await?;
+    let indexes = if bulk {
+        suspend_indexes(&mut tx).await?
+    } else {
+        Vec::new()
+    };
+    let election = ensure_election(&mut tx).await?;
+    let fips: Vec<String> = COUNTIES.iter().map(|c| c.fips.to_owned()).collect();
+    sqlx::query(CONTACT_SQL)
+        .bind(&fips)
+        .execute(&mut *tx)
+        .await?;
+
+    let showcase_loaded: bool =
+        sqlx::query_scalar("select exists (select 1 from voters where county_voter_id = $1)")
+            .bind(SHOWCASE[0].county_voter_id)
+            .fetch_one(&mut *tx)
+            .await?;
+    let mut rng = StdRng::seed_from_u64(args.seed);
+    let mut people: Vec<Person> = Vec::with_capacity(CHUNK);
+    let mut summary = Summary::default();
+    let showcase = if showcase_loaded { 0 } else { SHOWCASE.len() };
+    let random = args.voters.saturating_sub(showcase);
+    let mut made = 0;
+    if !showcase_loaded {
+        people.extend(SHOWCASE.iter().map(showcase_person));
+    }
+    while made < random || !people.is_empty() {
+        while people.len() < CHUNK && made < random {
+            let mut person = random_person(&mut rng);
+            // However small the election, every reason a ballot is not counted appears.
+            if let Some(reason) = app::domain::NotCountedReason::ALL.get(made) {
+                person.scenario = Scenario::NotCounted(*reason);
+            }
+            people.push(person);
+            made += 1;
+        }
+        write_chunk(&mut tx, &mut rng, &election, &people, &mut summary).await?;
+        people.clear();
+    }
+    let entry = AuditEntry {
+        after: Some(serde_json::json!({
+            "voters": summary.voters, "ballots": summary.ballots,
+            "events": summary.events, "subscriptions": summary.subscriptions,
+            "seed": args.seed,
+        })),
+        entity: Some(("election", election.id.to_string())),
+        ..AuditEntry::new(ActorKind::Cli, None, AuditAction::DemoDataLoaded)
+    };
+    audit::record(&mut tx, entry).await?;
+    for (_, definition) in &indexes {
+        sqlx::query(definition).execute(&mut *tx).await?;
+    }
+    restore_foreign_keys(&mut tx, &foreign_keys).await?;
+    tx.commit().await?;
+    // The events' statistics come from autovacuum; the look-up tables' are needed at once.
+    for table in ["voters", "ballots", "subscriptions"] {
+        sqlx::query(&format!("analyze {table}"))
+            .execute(pool)
+            .await?;
+    }
+    Ok(summary)
+}
+
+/// The tables the loader fills. Their foreign keys are checked row by row during COPY, which is
+/// two thirds of the load's time; re-adding a foreign key checks every row in one join instead.
+const LOADED_TABLES: [&str; 4] = ["voters", "ballots", "ballot_events", "subscriptions"];
+
+/// Drops the loaded tables' foreign keys inside the load's transaction and returns them, to be
+/// re-added — and so validated against everything loaded — before commit. Other sessions wait
+/// on these tables meanwhile; the demo loader is for demo and test databases.
+async fn suspend_foreign_keys(
+    tx: &mut PgConnection,
+) -> Result<Vec<(String, String, String)>, sqlx::Error> {
+    let keys: Vec<(String, String, String)> = sqlx::query_as(
+        "select c.conrelid::regclass::text, c.conname::text, pg_get_constraintdef(c.oid)
+         from pg_constraint c
+         where c.contype = 'f' and c.conrelid = any($1::regclass[]) and c.conparentid = 0",
+    )
+    .bind(LOADED_TABLES)
+    .fetch_all(&mut *tx)
+    .await?;
+    for (table, name, _) in &keys {
+        sqlx::query(&format!("alter table {table} drop constraint {name}"))
+            .execute(&mut *tx)
+            .await?;
+    }
+    Ok(keys)
+}
+
+/// In bulk mode (no voters yet) the plain secondary indexes of voters and ballots — never one a
+/// constraint uses — are dropped and rebuilt after the load: one sorted build each instead of a
+/// million random inserts into indexes larger than PostgreSQL's buffers. Unique ones check
+/// everything loaded as they are rebuilt.
+async fn suspend_indexes(tx: &mut PgConnection) -> Result<Vec<(String, String)>, sqlx::Error> {
+    let indexes: Vec<(String, String)> = sqlx::query_as(
+        "select i.indexrelid::regclass::text, pg_get_indexdef(i.indexrelid)
+         from pg_index i
+         where i.indrelid = any($1::regclass[])
+           and not exists (select 1 from pg_constraint c where c.conindid = i.indexrelid)",
+    )
+    .bind(["voters", "ballots"])
+    .fetch_all(&mut *tx)
+    .await?;
+    for (name, _) in &indexes {
+        sqlx::query(&format!("drop index {name}"))
+            .execute(&mut *tx)
+            .await?;
+    }
+    Ok(indexes)
+}
+
+async fn restore_foreign_keys(
+    tx: &mut PgConnection,
+    keys: &[(String, String, String)],
+) -> Result<(), sqlx::Error> {
+    for (table, name, definition) in keys {
+        sqlx::query(&format!(
+            "alter table {table} add constraint {name} {definition}"
+        ))
+        .execute(&mut *tx)
+        .await?;
+    }
+    Ok(())
+}
+
+/// The demo's statewide general election: Election Day the Tuesday ten or more days ago, so
+/// ballots are in every stage and cure deadlines are still ahead.
+async fn ensure_election(tx: &mut PgConnection) -> anyhow::Result<Election> {
+    let now = Utc::now();
+    let mut day = (now - Duration::days(10))
+        .with_timezone(&Los_Angeles)
+        .date_naive();
+    while day.weekday() != Weekday::Tue {
+        day = day.pred_opt().unwrap_or(day);
+    }
+    let local = |d: NaiveDate, h: u32| -> DateTime<Utc> {
+        let naive = d.and_time(NaiveTime::from_hms_opt(h, 0, 0).unwrap_or_default());
+        Los_Angeles
+            .from_local_datetime(&naive)
+            .earliest()
+            .map_or(now, |t| t.with_timezone(&Utc))
+    };
+    let mail_from = day - Duration::days(29);
+    let receipt_deadline = day + Duration::days(7);
+    let certification = day + Duration::days(30);
+    let cure_deadline = local(certification - Duration::days(2), 17);
+    let name = format!("{} Statewide General Election", day.year());
+    let existing: Option<i64> = sqlx::query_scalar(
+        "select id from elections where county_fips is null and name = $1 and election_day = $2",
+    )
+    .bind(&name)
+    .bind(day)
+    .fetch_optional(&mut *tx)
+    .await?;
+    let id = match existing {
+        Some(id) => id,
+        None => {
+            sqlx::query_scalar(
+                "insert into elections (state_code, name, election_day, ballots_mailed_from,
+                    receipt_deadline, cure_deadline, certification_date)
+                 values ('CA', $1, $2, $3, $4, $5, $6) returning id",
+            )
+            .bind(&name)
+            .bind(day)
+            .bind(mail_from)
+            .bind(receipt_deadline)
+            .bind(cure_deadline)
+            .bind(certification)
+            .fetch_one(&mut *tx)
+            .await?
+        }
+    };
+    Ok(Election {
+        id,
+        calendar: Calendar {
+            mail_from: local(mail_from, 9),
+            election_day: local(day, 20),
+            receipt_deadline: local(receipt_deadline, 17),
+            now,
+        },
+    })
+}
+
+fn showcase_person(v: &super::showcase::ShowcaseVoter) -> Person {
+    let county = COUNTIES
+        .iter()
+        .find(|c| c.fips == v.county_fips)
+        .unwrap_or(&COUNTIES[0]);
+    Person {
+        county,
+        county_voter_id: v.county_voter_id.to_owned(),
+        first: v.first.to_owned(),
+        last: v.last.to_owned(),
+        dob: NaiveDate::from_ymd_opt(v.dob.0, v.dob.1, v.dob.2).unwrap_or_default(),
+        zip: v.zip.to_owned(),
+        language: v.language,
+        confidential: v.confidential,
+        scenario: v.scenario,
+        subscribe: true,
+        showcase: true,
+    }
+}
+
+fn pick<'a, T>(rng: &mut StdRng, items: &'a [T], weight: impl Fn(&T) -> u32) -> &'a T {
+    let total: u32 = items.iter().map(&weight).sum();
+    let mut x = rng.random_range(0..total.max(1));
+    for item in items {
+        let w = weight(item);
+        if x < w {
+            return item;
+        }
+        x -= w;
+    }
+    &items[0]
+}
+
+fn random_person(rng: &mut StdRng) -> Person {
+    let county = pick(rng, COUNTIES, |c| c.weight);
+    let community = pick(rng, COMMUNITIES, |c| c.weight);
+    let (lo, hi) = county.zips[rng.random_range(0..county.zips.len())];
+    let days = rng.random_range(0..28_000);
+    Person {
+        county,
+        county_voter_id: String::new(),
+        first: community.first[rng.random_range(0..community.first.len())].to_owned(),
+        last: community.last[rng.random_range(0..community.last.len())].to_owned(),
+        dob: NaiveDate::from_ymd_opt(1930, 1, 1).unwrap_or_default() + Duration::days(days),
+        zip: format!("{:05}", rng.random_range(lo..=hi)),
+        language: if rng.random_bool(community.prefers_own_language) {
+            community.language
+        } else {
+            Language::En
+        },
+        confidential: rng.random_bool(0.001),
+        scenario: history::random_scenario(rng),
+        subscribe: rng.random_bool(0.03),
+        showcase: false,
+    }
+}
+
+/// Reserves a block of `n` ids in one statement. Another writer's `nextval` landing inside the
+/// block between the two calls would make one of the two inserts fail on the primary key —
+/// loudly, never a silent duplicate — so the demo loader accepts that microsecond window.
+async fn reserve(tx: &mut PgConnection, sequence: &str, n: usize) -> Result<Vec<i64>, sqlx::Error> {
+    let n = i64::try_from(n).unwrap_or(0);
+    if n == 0 {
+        return Ok(Vec::new());
+    }
+    let last: i64 =
+        sqlx::query_scalar("select setval($1::regclass, nextval($1::regclass) + $2 - 1)")
+            .bind(sequence)
+            .bind(n)
+            .fetch_one(&mut *tx)
+            .await?;
+    Ok((last - n + 1..=last).collect())
+}
+
+struct BallotPlan {
+    voter: usize,
+    replaces: Option<usize>,
+    timeline: Timeline,
+}
+
+async fn write_chunk(
+    tx: &mut PgConnection,
+    rng: &mut StdRng,
+    election: &Election,
+    people: &[Person],
+    summary: &mut Summary,
+) -> anyhow::Result<()> {
+    let cal = &election.calendar;
+    let started = std::time::Instant::now();
+    // Plan every ballot's history first, so the ids needed are known.
+    let mut plans: Vec<BallotPlan> = Vec::with_capacity(people.len() + people.len() / 20);
+    for (i, p) in people.iter().enumerate() {
+        let start = cal.mail_from - Duration::hours(rng.random_range(24..120));
+        let timeline = history::build(rng, cal, &p.zip, start, p.scenario)?;
+        anyhow::ensure!(
+            timeline.last.status == p.scenario.final_status(),
+            "a demo history ended in {:?} instead of {:?}",
+            timeline.last.status,
+            p.scenario.final_status()
+        );
+        let replaced_at = timeline.last.at;
+        let reissued = p.scenario == Scenario::Reissued;
+        plans.push(BallotPlan {
+            voter: i,
+            replaces: None,
+            timeline,
+        });
+        if reissued {
+            let next = if p.showcase {
+                Scenario::InTransit
+            } else {
+                history::replacement_scenario(rng)
+            };
+            let timeline = history::build(rng, cal, &p.zip, replaced_at, next)?;
+            plans.push(BallotPlan {
+                voter: i,
+                replaces: Some(plans.len() - 1),
+                timeline,
+            });
+        }
+    }
+    let n_events: usize = plans.iter().map(|b| b.timeline.steps.len()).sum();
+    let voter_ids = reserve(tx, "voters_id_seq", people.len()).await?;
+    let ballot_ids = reserve(tx, "ballots_id_seq", plans.len()).await?;
+    let mut event_ids = reserve(tx, "ballot_events_id_seq", n_events)
+        .await?
+        .into_iter();
+
+    let mut voters = CopyBuffer::new(
+        "voters",
+        &[
+            "id",
+            "county_fips",
+            "county_voter_id",
+            "first_name",
+            "last_name",
+            "first_name_norm",
+            "last_name_norm",
+            "date_of_birth",
+            "residential_zip",
+            "precinct",
+            "language",
+            "confidential",
+            "email",
+            "phone",
+        ],
+    );
+    let mut subs = CopyBuffer::new(
+        "subscriptions",
+        &[
+            "voter_id",
+            "county_fips",
+            "channel",
+            "address",
+            "language",
+            "confirmed_at",
+        ],
+    );
+    for (p, id) in people.iter().zip(&voter_ids) {
+        let county_voter_id = if p.county_voter_id.is_empty() {
+            format!("{}{:08}", p.county.short, id)
+        } else {
+            p.county_voter_id.clone()
+        };
+        let first_norm = NormalizedName::parse(&p.first)?.into_inner();
+        let last_norm = NormalizedName::parse(&p.last)?.into_inner();
+        let ascii = |s: &str| {
+            s.chars()
+                .filter(char::is_ascii_alphanumeric)
+                .collect::<String>()
+        };
+        let email = format!(
+            "{}.{}{}@example.com",
+            ascii(&first_norm),
+            ascii(&last_norm),
+            id % 1000
+        );
+        let phone = format!("+1{}55501{:02}", area_code(p.county), id % 100);
+        let has_email = p.subscribe || rng.random_bool(0.35);
+        let has_phone = rng.random_bool(0.25);
+        voters
+            .plain(id)
+            .plain(p.county.fips)
+            .text(&county_voter_id)
+            .text(&p.first)
+            .text(&p.last)
+            .text(&first_norm)
+            .text(&last_norm)
+            .plain(p.dob)
+            .plain(&p.zip)
+            .plain(format!(
+                "{}-{:04}",
+                p.county.short,
+                rng.random_range(1..=1500)
+            ))
+            .plain(p.language.code())
+            .plain(p.confidential)
+            .opt_text(has_email.then_some(email.as_str()))
+            .opt_plain(has_phone.then_some(&phone));
+        voters.end_row();
+        if p.subscribe {
+            let (channel, address) = match rng.random_range(0..10) {
+                0..6 => ("email", email.clone()),
+                6..9 => ("sms", phone.clone()),
+                _ => ("voice", phone.clone()),
+            };
+            let channel = if p.showcase { "email" } else { channel };
+            let address = if channel == "email" { email } else { address };
+            subs.plain(id)
+                .plain(p.county.fips)
+                .plain(channel)
+                .text(&address)
+                .plain(p.language.code())
+                .plain((cal.mail_from - Duration::days(rng.random_range(3..60))).to_rfc3339());
+            subs.end_row();
+        }
+    }
+
+    let mut ballots = CopyBuffer::new(
+        "ballots",
+        &[
+            "id",
+            "county_fips",
+            "election_id",
+            "voter_id",
+            "ballot_number",
+            "outbound_imb",
+            "inbound_imb",
+            "status",
+            "status_reason",
+            "status_at",
+            "expected_delivery",
+            "replaces_ballot_id",
+        ],
+    );
+    let mut events = CopyBuffer::new(
+        "ballot_events",
+        &[
+            "id",
+            "ballot_id",
+            "county_fips",
+            "status",
+            "reason",
+            "occurred_at",
+            "source",
+            "postal_facility_zip",
+            "postal_operation",
+            "expected_delivery",
+            "notify",
+        ],
+    );
+    for (plan, ballot_id) in plans.iter().zip(&ballot_ids) {
+        let p = &people[plan.voter];
+        let serial = ballot_id % 1_000_000_000;
+        let last = plan.timeline.last;
+        ballots
+            .plain(ballot_id)
+            .plain(p.county.fips)
+            .plain(election.id)
+            .plain(voter_ids[plan.voter])
+            .plain(format!("{}-{:09}", p.county.short, ballot_id))
+            .plain(format!("00040123456{serial:09}{}", p.zip))
+            .plain(format!("00700654321{serial:09}{}", return_zip(p.county)))
+            .plain(last.status.code())
+            .opt_plain(last.reason.map(|r| r.code()))
+            .plain(last.at.to_rfc3339())
+            .opt_plain(plan.timeline.expected_delivery)
+            .opt_plain(plan.replaces.map(|i| ballot_ids[i]));
+        ballots.end_row();
+        for step in &plan.timeline.steps {
+            // Ids in step order: time order per ballot.
+            let Some(event_id) = event_ids.next() else {
+                break;
+            };
+            events
+                .plain(event_id)
+                .plain(ballot_id)
+                .plain(p.county.fips)
+                .plain(step.change.status.code())
+                .opt_plain(step.change.reason.map(|r| r.code()))
+                .plain(step.change.occurred_at.to_rfc3339())
+                .plain("system")
+                .opt_plain(step.scan.as_ref().map(|s| &s.0))
+                .opt_plain(step.scan.as_ref().map(|s| s.1))
+                .opt_plain(step.expected_delivery)
+                .plain(step.notify);
+            events.end_row();
+        }
+    }
+    tracing::debug!(
+        elapsed_secs = started.elapsed().as_secs_f64(),
+        copy.statement = "generate",
+        "generated a chunk"
+    );
+    summary.voters += voters.rows;
+    summary.ballots += ballots.rows;
+    summary.events += events.rows;
+    summary.subscriptions += subs.rows;
+    voters.flush(tx).await?;
+    ballots.flush(tx).await?;
+    events.flush(tx).await?;
+    subs.flush(tx).await?;
+    Ok(())
+}
+
+fn area_code(county: &DemoCounty) -> u32 {
+    match county.short {
+        "LA" => 213,
+        "SD" => 619,
+        "OR" => 714,
+        "SC" => 408,
+        "AL" => 510,
+        "SF" => 415,
+        _ => 559,
+    }
+}
+
+/// The ZIP printed on the county's return envelopes.
+fn return_zip(county: &DemoCounty) -> String {
+    format!("{:05}", county.zips[0].0)
+}

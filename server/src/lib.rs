@@ -1,0 +1,11 @@
+//! The `ballot-tracker` process: configuration, start-up, the router, and the CLI subcommands.
+
+pub mod cli;
+pub mod config;
+pub mod db;
+pub mod demo;
+pub mod health;
+pub mod router;
+pub mod telemetry;
+
+pub use router::build_router;

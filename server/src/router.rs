@@ -1,0 +1,82 @@
+//! The whole HTTP application, buildable without a socket (tests call it directly).
+
+use crate::health;
+use app::state::AppState;
+use app::{App, shell};
+use axum::Router;
+use axum::extract::MatchedPath;
+use axum::http::{HeaderName, HeaderValue, Request, header};
+use axum::routing::{get, post};
+use leptos_axum::{LeptosRoutes, generate_route_list};
+use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
+use tower_http::set_header::SetResponseHeaderLayer;
+use tower_http::trace::{DefaultOnResponse, TraceLayer};
+
+const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
+
+pub fn build_router(state: AppState) -> Router {
+    let routes = generate_route_list(App);
+    let options = state.leptos_options.clone();
+    Router::new()
+        .route("/healthz", get(health::healthz))
+        .route("/readyz", get(health::readyz))
+        .route("/ballot", post(lookup_without_javascript))
+        .leptos_routes(&state, routes, move || shell(options.clone()))
+        .fallback(leptos_axum::file_and_error_handler::<AppState, _>(shell))
+        .layer(TraceLayer::new_for_http().make_span_with(|req: &Request<_>| {
+            // The matched route pattern, never the raw path or query: those could carry
+            // what a voter typed.
+            let route = req
+                .extensions()
+                .get::<MatchedPath>()
+                .map_or("(unmatched)", MatchedPath::as_str)
+                .to_owned();
+            let request_id = req
+                .headers()
+                .get(&REQUEST_ID)
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or("")
+                .to_owned();
+            tracing::info_span!("request", http.method = %req.method(), http.route = %route, request.id = %request_id)
+        }).on_response(DefaultOnResponse::new().level(tracing::Level::INFO)))
+        .layer(PropagateRequestIdLayer::new(REQUEST_ID))
+        .layer(SetRequestIdLayer::new(REQUEST_ID, MakeRequestUuid))
+        .layer(SetResponseHeaderLayer::if_not_present(
+            header::X_CONTENT_TYPE_OPTIONS,
+            HeaderValue::from_static("nosniff"),
+        ))
+        .layer(SetResponseHeaderLayer::if_not_present(
+            header::REFERRER_POLICY,
+            HeaderValue::from_static("same-origin"),
+        ))
+        .layer(SetResponseHeaderLayer::if_not_present(
+            header::X_FRAME_OPTIONS,
+            HeaderValue::from_static("DENY"),
+        ))
+        .with_state(state)
+}
+
+/// A look-up form posted without JavaScript: the `/ballot` page rendered with the answer, on the
+/// server only. The answer has no URL of its own (no redirect, no query string).
+async fn lookup_without_javascript(
+    axum::extract::State(state): axum::extract::State<AppState>,
+    connect_info: axum::extract::ConnectInfo<std::net::SocketAddr>,
+    headers: axum::http::HeaderMap,
+    axum::Form(fields): axum::Form<app::voter::LookupFields>,
+) -> axum::response::Response {
+    use leptos::prelude::provide_context;
+    let mut request = Request::new(axum::body::Body::empty());
+    *request.uri_mut() = axum::http::Uri::from_static("/ballot");
+    *request.headers_mut() = headers;
+    request.extensions_mut().insert(connect_info);
+    let options = state.leptos_options.clone();
+    // In order: the answer is in the HTML where it belongs, not swapped in by JavaScript.
+    let render = leptos_axum::render_app_to_stream_in_order_with_context(
+        move || {
+            provide_context(state.clone());
+            provide_context(app::voter::page::PostedLookup(fields.clone()));
+        },
+        move || app::static_shell(options.clone()),
+    );
+    render(request).await
+}

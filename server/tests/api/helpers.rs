@@ -1,0 +1,106 @@
+use app::state::AppState;
+use leptos::prelude::LeptosOptions;
+use sqlx::PgPool;
+
+/// A running app on an ephemeral port, with one method per endpoint the tests call.
+///
+/// It serves from a multi-thread runtime of its own, on its own thread, with its own pool to
+/// the test's database — as in production. (`#[sqlx::test]` runs the test on a current-thread
+/// runtime.) Dropping it stops the server and closes that pool, so the test's database can be
+/// dropped afterwards without waiting for our connections.
+pub struct TestApp {
+    pub base: String,
+    pub client: reqwest::Client,
+    shutdown: Option<tokio::sync::oneshot::Sender<()>>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl TestApp {
+    pub async fn spawn(pool: PgPool) -> Self {
+        let options = (*pool.connect_options()).clone();
+        let (addr_tx, addr_rx) = std::sync::mpsc::channel();
+        let (shutdown, stop) = tokio::sync::oneshot::channel::<()>();
+        let thread = std::thread::spawn(move || {
+            let runtime = tokio::runtime::Builder::new_multi_thread()
+                .worker_threads(2)
+                .enable_all()
+                .build()
+                .unwrap();
+            runtime.block_on(async move {
+                let pool = sqlx::postgres::PgPoolOptions::new()
+                    .max_connections(5)
+                    .connect_lazy_with(options);
+                let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+                let addr = listener.local_addr().unwrap();
+                let leptos_options = LeptosOptions::builder()
+                    .output_name("ballot-tracker")
+                    .site_addr(addr)
+                    .build();
+                let router = server::build_router(AppState {
+                    leptos_options,
+                    pool: pool.clone(),
+                });
+                addr_tx.send(addr).unwrap();
+                axum::serve(
+                    listener,
+                    router.into_make_service_with_connect_info::<std::net::SocketAddr>(),
+                )
+                .with_graceful_shutdown(async move {
+                    let _ = stop.await;
+                })
+                .await
+                .unwrap();
+                pool.close().await;
+            });
+        });
+        let addr = addr_rx.recv().unwrap();
+        // No keep-alive: graceful shutdown then has no idle connection to wait for.
+        let client = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .pool_max_idle_per_host(0)
+            .timeout(std::time::Duration::from_secs(10))
+            .build()
+            .unwrap();
+        Self {
+            base: format!("http://{addr}"),
+            client,
+            shutdown: Some(shutdown),
+            thread: Some(thread),
+        }
+    }
+
+    pub async fn get(&self, path: &str) -> reqwest::Response {
+        self.client
+            .get(format!("{}{path}", self.base))
+            .send()
+            .await
+            .unwrap()
+    }
+
+    /// Calls a server function the way a form without JavaScript does.
+    pub async fn post_form(
+        &self,
+        path: &str,
+        form: &[(&str, &str)],
+        accept_html: bool,
+    ) -> reqwest::Response {
+        let mut req = self.client.post(format!("{}{path}", self.base)).form(form);
+        if accept_html {
+            req = req
+                .header("accept", "text/html")
+                .header("referer", format!("{}/privacy", self.base));
+        }
+        req.send().await.unwrap()
+    }
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        if let Some(shutdown) = self.shutdown.take() {
+            let _ = shutdown.send(());
+        }
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+}
