@@ -26,3 +26,102 @@ printf '%-36s %12s\n' "benchmark" "figure"
 printf '%-36s %12s\n' "demo load, voters" "$voters"
 awk -v s="$start" -v e="$end" 'BEGIN { printf "%-36s %11.1fs\n", "demo load, wall time", e - s }'
 awk -v s="$start" -v e="$end" -v n="$voters" 'BEGIN { printf "%-36s %12.0f\n", "demo load, voters per second", n / (e - s) }'
+
+# --- Look-ups: the full app against a bare axum + sqlx endpoint running the same queries -------
+ensure_wrk
+log "building the bare look-up endpoint (server/examples/bare_lookup.rs)"
+cargo build --release -p server --example bare_lookup
+bare=target/release/examples/bare_lookup
+work="$(mktemp -d)"
+app_port="${BENCH_APP_PORT:-3210}"
+bare_port="${BENCH_BARE_PORT:-3211}"
+connections="${BENCH_CONNECTIONS:-16}"
+seconds="${BENCH_SECONDS:-15}"
+
+# 2,000 real identities (9 in 10 found, 1 in 10 with a wrong birth date), drawn at random.
+psql "$bench_url" -Atc "copy (
+    select v.first_name, v.last_name, v.date_of_birth, v.residential_zip
+    from voters v tablesample system (1)
+    where not v.confidential and exists (select 1 from ballots b where b.voter_id = v.id)
+    limit 2000) to stdout with csv" > "$work/identities.csv"
+python3 - "$work" <<'PY'
+import csv, sys, urllib.parse, datetime
+work = sys.argv[1]
+rows = list(csv.reader(open(f"{work}/identities.csv")))
+def body(r, miss):
+    dob = datetime.date.fromisoformat(r[2])
+    if miss:
+        dob += datetime.timedelta(days=1)
+    return urllib.parse.urlencode({"first_name": r[0], "last_name": r[1],
+        "date_of_birth": dob.isoformat(), "zip": r[3], "voter_id": ""})
+def script(name, bodies):
+    with open(f"{work}/{name}.lua", "w") as f:
+        f.write("local bodies = {\n")
+        f.writelines('  "%s",\n' % b for b in bodies)
+        f.write("}\nlocal headers = { [\"Content-Type\"] = \"application/x-www-form-urlencoded\" }\n")
+        f.write("request = function()\n  return wrk.format(\"POST\", \"/api/lookup\", headers, bodies[math.random(#bodies)])\nend\n")
+script("mixed", [body(r, i % 10 == 9) for i, r in enumerate(rows)])
+script("found", [body(r, False) for r in rows])
+script("missed", [body(r, True) for r in rows])
+PY
+echo "identities for the look-up load: $(wc -l < "$work/identities.csv")"
+
+# The full app as deployed (JSON logs at info, to /dev/null), its look-up limits lifted so the
+# load from one address measures the work rather than the 429s. The bare endpoint has the same
+# pool size.
+DATABASE_URL="$bench_url" LEPTOS_SITE_ADDR="127.0.0.1:$app_port" LOG_FORMAT=json RUST_LOG=info \
+  LOOKUP_LIMIT_PER_CLIENT=1000000000 LOOKUP_LIMIT_PER_IDENTITY=1000000000 \
+  "$bin" serve >/dev/null 2>&1 &
+app_pid=$!
+DATABASE_URL="$bench_url" BARE_ADDR="127.0.0.1:$bare_port" "$bare" >/dev/null 2>&1 &
+bare_pid=$!
+trap 'kill $app_pid $bare_pid 2>/dev/null || true; rm -rf "$work"' EXIT
+for port in "$app_port" "$bare_port"; do
+  for _ in $(seq 1 100); do port_open 127.0.0.1 "$port" && break; sleep 0.1; done
+done
+
+# Runs wrk and prints "requests/s p50_ms p99_ms non-2xx".
+load() { # url script connections seconds
+  wrk -t1 -c"$3" -d"$4"s --latency -s "$work/$2.lua" "$1" | awk '
+    function ms(v) { if (v ~ /us$/) return v / 1000; if (v ~ /ms$/) return v + 0; if (v ~ /s$/) return v * 1000; return v }
+    /^ +50%/ { p50 = ms($2) } /^ +99%/ { p99 = ms($2) }
+    /Requests\/sec/ { rps = $2 } /Non-2xx/ { bad = $NF }
+    END { printf "%.0f %.2f %.2f %d\n", rps, p50, p99, bad }'
+}
+# Warm both (and PostgreSQL's cache) before measuring.
+load "http://127.0.0.1:$app_port" mixed 4 3 >/dev/null
+load "http://127.0.0.1:$bare_port" mixed 4 3 >/dev/null
+read -r app_rps app_p50 app_p99 app_bad <<<"$(load "http://127.0.0.1:$app_port" mixed "$connections" "$seconds")"
+read -r bare_rps bare_p50 bare_p99 bare_bad <<<"$(load "http://127.0.0.1:$bare_port" mixed "$connections" "$seconds")"
+# Found and not found, one at a time, through the full app: the failed look-up should cost the same.
+read -r _ found_p50 found_p99 _ <<<"$(load "http://127.0.0.1:$app_port" found 1 10)"
+read -r _ missed_p50 missed_p99 _ <<<"$(load "http://127.0.0.1:$app_port" missed 1 10)"
+
+echo
+echo "Look-ups, $voters voters, wrk: $connections connections, ${seconds}s, 9 in 10 found"
+printf '%-34s %12s %10s %10s %8s\n' "endpoint" "lookups/s" "p50 ms" "p99 ms" "non-2xx"
+printf '%-34s %12s %10s %10s %8s\n' "full app (POST /api/lookup)" "$app_rps" "$app_p50" "$app_p99" "$app_bad"
+printf '%-34s %12s %10s %10s %8s\n' "bare axum + sqlx, same queries" "$bare_rps" "$bare_p50" "$bare_p99" "$bare_bad"
+awk -v a="$app_rps" -v b="$bare_rps" 'BEGIN { printf "%-34s %12.2f   (target 0.6 or better)\n", "ratio full / bare", a / b }'
+echo
+echo "Found vs not found, full app, one connection, 10s each"
+printf '%-34s %10s %10s\n' "look-up" "p50 ms" "p99 ms"
+printf '%-34s %10s %10s\n' "found" "$found_p50" "$found_p99"
+printf '%-34s %10s %10s\n' "not found (wrong birth date)" "$missed_p50" "$missed_p99"
+
+echo
+echo "Query plan of the look-up by name (one of the identities above):"
+IFS=, read -r first last dob zip < "$work/identities.csv"
+psql "$bench_url" -v first="$first" -v last="$last" -v dob="$dob" -v zip="$zip" -X -q <<'SQL'
+\set ON_ERROR_STOP on
+-- The app compares normalised names; these identities are demo names, whose stored normalised
+-- forms are looked up here by the stored raw name.
+select first_name_norm as f, last_name_norm as l from voters
+ where first_name = :'first' and last_name = :'last' and date_of_birth = :'dob' and residential_zip = :'zip'
+ limit 1 \gset
+explain (analyze, buffers, costs off)
+select id from voters
+ where last_name_norm = :'l' and first_name_norm = :'f' and date_of_birth = :'dob'
+   and residential_zip = :'zip' and not confidential
+ limit 2;
+SQL

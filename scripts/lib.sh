@@ -66,6 +66,20 @@ ensure_chromium() {
     log "installing Debian's chromium"
     apt_install chromium
   fi
+  # Voters' phones and computers have Chinese, Japanese and Korean fonts, which the site does
+  # not serve (style/main.css); give the test browser them too, so screenshots read true.
+  if command -v fc-list >/dev/null && [ -z "$(fc-list :lang=zh 2>/dev/null)" ]; then
+    log "installing Debian's fonts-noto-cjk for the browser tests"
+    apt_install fonts-noto-cjk
+  fi
+}
+
+# wrk, the HTTP load generator `make bench` uses (Debian's package).
+ensure_wrk() {
+  if ! command -v wrk >/dev/null; then
+    log "installing Debian's wrk"
+    apt_install wrk
+  fi
 }
 
 port_open() { (exec 3<>"/dev/tcp/$1/$2") 2>/dev/null; }

@@ -1,15 +1,49 @@
 //! The one error type every server function returns. What reaches the browser is safe to show:
 //! internal failures arrive only as "internal error" with a request id to quote to support.
 
+use crate::domain::Language;
+use crate::i18n::td_string;
 use leptos::server_fn::codec::JsonEncoding;
 use leptos::server_fn::error::{FromServerFnError, ServerFnErrorErr};
 use serde::{Deserialize, Serialize};
 
-/// A message about one form field, shown next to that field.
+/// A problem with one form field, shown next to that field in the reader's language.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct FieldError {
     pub field: String,
-    pub message: String,
+    pub problem: Problem,
+}
+
+/// What is wrong with a field. It travels as a code, and the page words it in its language.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Problem {
+    DobMissing,
+    DobFormat,
+    DobRange,
+    VoterId,
+    FirstName,
+    LastName,
+    Zip,
+    County,
+    Language,
+}
+
+impl Problem {
+    pub fn text(self, language: Language) -> &'static str {
+        let l = language.locale();
+        match self {
+            Problem::DobMissing => td_string!(l, problem.dob_missing),
+            Problem::DobFormat => td_string!(l, problem.dob_format),
+            Problem::DobRange => td_string!(l, problem.dob_range),
+            Problem::VoterId => td_string!(l, problem.voter_id),
+            Problem::FirstName => td_string!(l, problem.first_name),
+            Problem::LastName => td_string!(l, problem.last_name),
+            Problem::Zip => td_string!(l, problem.zip),
+            Problem::County => td_string!(l, problem.county),
+            Problem::Language => td_string!(l, problem.language),
+        }
+    }
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, thiserror::Error)]
@@ -34,21 +68,37 @@ pub enum AppError {
 }
 
 impl AppError {
-    pub fn field(field: &str, message: impl Into<String>) -> Self {
+    pub fn field(field: &str, problem: Problem) -> Self {
         AppError::Validation(vec![FieldError {
             field: field.to_owned(),
-            message: message.into(),
+            problem,
         }])
     }
 
-    /// The message for one field, if this is a validation error that names it.
-    pub fn field_message(&self, field: &str) -> Option<String> {
+    /// The problem with one field, if this is a validation error that names it.
+    pub fn field_problem(&self, field: &str) -> Option<Problem> {
         match self {
-            AppError::Validation(errors) => errors
-                .iter()
-                .find(|e| e.field == field)
-                .map(|e| e.message.clone()),
+            AppError::Validation(errors) => {
+                errors.iter().find(|e| e.field == field).map(|e| e.problem)
+            }
             _ => None,
+        }
+    }
+
+    /// What a voter reads, in their language. (`Display` stays English, for logs and staff.)
+    pub fn text(&self, language: Language) -> String {
+        let l = language.locale();
+        match self {
+            AppError::Validation(_) => td_string!(l, error.validation).to_owned(),
+            AppError::Unauthorized => td_string!(l, error.unauthorized).to_owned(),
+            AppError::Forbidden => td_string!(l, error.forbidden).to_owned(),
+            AppError::NotFound => td_string!(l, error.not_found).to_owned(),
+            AppError::Conflict(message) => message.clone(),
+            AppError::RateLimited => td_string!(l, error.rate_limited).to_owned(),
+            AppError::Internal { request_id } => {
+                td_string!(l, error.internal, reference = request_id.clone())
+            }
+            AppError::Transport(_) => td_string!(l, error.transport).to_owned(),
         }
     }
 }

@@ -3,6 +3,23 @@
 //! Organised by feature. Server-only code (database, hashing, network) sits in modules that are
 //! declared once behind `#[cfg(feature = "ssr")]` and never reach the browser build.
 
+// The words on every page, one file per language in `app/locales/`, compiled in by leptos_i18n
+// (`build.rs` fails the build when a language lacks a key).
+#[allow(clippy::all, clippy::expect_used, clippy::unwrap_used)]
+mod generated {
+    include!(concat!(env!("OUT_DIR"), "/i18n/mod.rs"));
+}
+pub use generated::i18n;
+
+/// A sentence from the locale files in the page's language, as a view that follows the
+/// language menu: `tr!(lookup.title)`.
+macro_rules! tr {
+    ($($key:ident).+) => {{
+        let language = $crate::prefs::use_language();
+        move || $crate::i18n::td_string!(language.get().locale(), $($key).+)
+    }};
+}
+
 pub mod ballots;
 pub mod counties;
 pub mod domain;
@@ -17,6 +34,8 @@ pub mod voter;
 pub mod audit;
 #[cfg(feature = "ssr")]
 pub mod auth;
+#[cfg(feature = "ssr")]
+pub mod client;
 #[cfg(feature = "ssr")]
 pub mod ratelimit;
 #[cfg(feature = "ssr")]

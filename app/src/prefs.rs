@@ -57,7 +57,8 @@ fn initial_language() -> Language {
 /// (the server redirects back to the page) and as a call from the hydrated menu.
 #[server(endpoint = "set_language")]
 pub async fn set_language(lang: String) -> Result<Language, AppError> {
-    let language = Language::parse(&lang).map_err(|e| AppError::field("lang", e.to_string()))?;
+    let language = Language::parse(&lang)
+        .map_err(|_| AppError::field("lang", crate::error::Problem::Language))?;
     let cookie = format!(
         "{LANGUAGE_COOKIE}={}; Path=/; Max-Age=31536000; SameSite=Lax; HttpOnly",
         language.code()

@@ -1,9 +1,15 @@
 //! What server functions reach through context: the database pool and Leptos' options.
 
+use crate::counties::StateContact;
+use crate::ratelimit::{self, Limit};
 use axum::extract::FromRef;
+use ipnetwork::IpNetwork;
 use leptos::prelude::*;
 use sqlx::PgPool;
 use sqlx::migrate::Migrator;
+use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::{Arc, RwLock};
+use std::time::{Duration, Instant};
 
 /// The schema, shared by start-up, `ballot-tracker migrate` and every `#[sqlx::test]`.
 pub static MIGRATOR: Migrator = sqlx::migrate!("../migrations");
@@ -12,6 +18,75 @@ pub static MIGRATOR: Migrator = sqlx::migrate!("../migrations");
 pub struct AppState {
     pub leptos_options: LeptosOptions,
     pub pool: PgPool,
+    pub settings: Arc<Settings>,
+    pub cache: Arc<Cache>,
+}
+
+impl AppState {
+    pub fn new(leptos_options: LeptosOptions, pool: PgPool, settings: Settings) -> Self {
+        Self {
+            leptos_options,
+            pool,
+            settings: Arc::new(settings),
+            cache: Arc::default(),
+        }
+    }
+}
+
+/// What the operator configures that server functions need (`server/src/config.rs` reads it).
+#[derive(Clone, Debug)]
+pub struct Settings {
+    pub lookup_per_client: Limit,
+    pub lookup_per_identity: Limit,
+    /// Proxies whose `X-Forwarded-For` is believed (`TRUSTED_PROXIES`).
+    pub trusted_proxies: Vec<IpNetwork>,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Self {
+            lookup_per_client: ratelimit::LOOKUP_PER_CLIENT,
+            lookup_per_identity: ratelimit::LOOKUP_PER_IDENTITY,
+            trusted_proxies: Vec::new(),
+        }
+    }
+}
+
+/// Reference data each instance may keep for a short while. Nothing here must agree between
+/// instances: a stale entry lives at most [`Cache::TTL`].
+#[derive(Default)]
+pub struct Cache {
+    state_contact: RwLock<Option<(Instant, StateContact)>>,
+    /// A voter with a ballot, whose story a failed look-up reads too (and throws away), so
+    /// that a failed look-up costs what a successful one does.
+    decoy_voter: AtomicI64,
+}
+
+impl Cache {
+    pub const TTL: Duration = Duration::from_secs(60);
+
+    /// The state's contact block for every page's footer, read at most once a minute.
+    pub async fn state_contact(&self, pool: &PgPool) -> Result<Option<StateContact>, sqlx::Error> {
+        if let Ok(guard) = self.state_contact.read()
+            && let Some((at, contact)) = guard.as_ref()
+            && at.elapsed() < Self::TTL
+        {
+            return Ok(Some(contact.clone()));
+        }
+        let fresh = crate::counties::store::state_contact(pool, "CA").await?;
+        if let (Some(contact), Ok(mut guard)) = (&fresh, self.state_contact.write()) {
+            *guard = Some((Instant::now(), contact.clone()));
+        }
+        Ok(fresh)
+    }
+
+    pub fn decoy_voter(&self) -> Option<i64> {
+        Some(self.decoy_voter.load(Ordering::Relaxed)).filter(|id| *id > 0)
+    }
+
+    pub fn set_decoy_voter(&self, id: Option<i64>) {
+        self.decoy_voter.store(id.unwrap_or(0), Ordering::Relaxed);
+    }
 }
 
 impl FromRef<AppState> for LeptosOptions {
@@ -20,13 +95,16 @@ impl FromRef<AppState> for LeptosOptions {
     }
 }
 
+/// The app's state, from the context every request handler provides.
+pub fn state() -> Result<AppState, crate::AppError> {
+    use_context::<AppState>().ok_or_else(|| crate::AppError::Internal {
+        request_id: "no-state".to_owned(),
+    })
+}
+
 /// The pool, from the context every request handler provides.
 pub fn pool() -> Result<PgPool, crate::AppError> {
-    use_context::<AppState>()
-        .map(|s| s.pool)
-        .ok_or_else(|| crate::AppError::Internal {
-            request_id: "no-state".to_owned(),
-        })
+    state().map(|s| s.pool)
 }
 
 /// The request id the router's middleware assigned (`x-request-id`), when inside a request.

@@ -1,4 +1,5 @@
 import { expect, type Page } from '@playwright/test';
+import { readFileSync } from 'node:fs';
 import AxeBuilder from '@axe-core/playwright';
 
 /** Waits until the wasm has hydrated the page (the app sets this from a browser-only effect). */
@@ -15,4 +16,43 @@ export async function expectNoAxeViolations(page: Page) {
     (v) => `${v.id}: ${v.help} (${v.nodes.map((n) => n.target.join(' ')).join(', ')})`,
   );
   expect(summary).toEqual([]);
+}
+
+// The demo's showcase voters (server/src/demo/showcase.rs), loaded by `make test`.
+export type Voter = [first: string, last: string, dob: string, zip: string];
+export const MAILED: Voter = ['Guadalupe', 'Hernández', '1958-03-14', '90012'];
+export const IN_TRANSIT: Voter = ['Minh', 'Nguyễn', '1990-07-02', '92103'];
+export const DELIVERED: Voter = ['Sean', "O'Brien", '1975-11-30', '94110'];
+export const UNDELIVERABLE: Voter = ['Priya', 'Patel', '1988-01-21', '94536'];
+export const COUNTED: Voter = ['Aisha', 'Washington', '1983-04-25', '93721'];
+export const CURABLE: Voter = ['José', 'Ramírez', '1979-06-11', '90033'];
+export const LATE: Voter = ['Somchai', 'Srisai', '1961-08-08', '91601'];
+export const REISSUED: Voter = ['Hannah', 'St. John', '1991-12-12', '94607'];
+export const CONFIDENTIAL: Voter = ['Alex', 'Rivera', '1980-01-01', '90012'];
+export const ISSUED: Voter = ['Tuấn', 'Lê', '2004-09-30', '92701'];
+export const RETURNING: Voter = ['Ji-woo', 'Kim', '2001-05-09', '90020'];
+export const RECEIVED: Voter = ['Maricel', 'de la Cruz', '1969-09-17', '91911'];
+export const IN_REVIEW: Voter = ['Kenji', 'Tanaka', '1952-12-03', '92618'];
+export const CURED: Voter = ['Lucía', 'Nguyen-Tran', '1998-10-10', '92683'];
+export const IN_PERSON: Voter = ['Rohan', 'Sharma', '1985-07-19', '95014'];
+// The suite's look-ups all come from 127.0.0.1; `make test` raises the per-client limit for
+// its server (LOOKUP_LIMIT_PER_CLIENT) and keeps the per-identity limit, which the
+// rate-limit test below meets. The per-client limit is tested over HTTP (server/tests/api).
+export const NO_MATCH = 'We could not find a ballot with those details.';
+
+/** Fills the form by field id, so it works in every language. */
+export async function lookUp(page: Page, [first, last, dob, zip]: Voter) {
+  await page.locator('#lookup-first_name').fill(first);
+  await page.locator('#lookup-last_name').fill(last);
+  await page.locator('#lookup-date_of_birth').fill(dob);
+  await page.locator('#lookup-zip').fill(zip);
+  await page.locator('.lookup-form button[type="submit"]').click();
+}
+
+/** A sentence from a locale file (app/locales/<lang>.json), by its dotted key. */
+export function sentence(lang: string, key: string): string {
+  const file = JSON.parse(readFileSync(`../app/locales/${lang}.json`, 'utf8'));
+  const value = key.split('.').reduce((node, part) => node?.[part], file);
+  if (typeof value !== 'string') throw new Error(`${lang}.json has no ${key}`);
+  return value;
 }

@@ -24,7 +24,7 @@ test.describe('home page, JavaScript on', () => {
     // And it is remembered.
     await page.reload();
     await expect(page.locator('html')).toHaveAttribute('lang', 'es');
-    await expect(page.getByLabel('Language')).toHaveValue('es');
+    await expect(page.locator('#language-select')).toHaveValue('es');
   });
 
   test('the county finder shows a county office without reloading', async ({ page }) => {

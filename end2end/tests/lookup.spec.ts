@@ -1,34 +1,9 @@
-import { test, expect, type Page } from '@playwright/test';
-import { expectNoAxeViolations, hydrated } from './helpers';
-
-// The demo's showcase voters (server/src/demo/showcase.rs), loaded by `make test`.
-type Voter = [first: string, last: string, dob: string, zip: string];
-const MAILED: Voter = ['Guadalupe', 'Hernández', '1958-03-14', '90012'];
-const IN_TRANSIT: Voter = ['Minh', 'Nguyễn', '1990-07-02', '92103'];
-const DELIVERED: Voter = ['Sean', "O'Brien", '1975-11-30', '94110'];
-const UNDELIVERABLE: Voter = ['Priya', 'Patel', '1988-01-21', '94536'];
-const COUNTED: Voter = ['Aisha', 'Washington', '1983-04-25', '93721'];
-const CURABLE: Voter = ['José', 'Ramírez', '1979-06-11', '90033'];
-const LATE: Voter = ['Somchai', 'Srisai', '1961-08-08', '91601'];
-const REISSUED: Voter = ['Hannah', 'St. John', '1991-12-12', '94607'];
-const CONFIDENTIAL: Voter = ['Alex', 'Rivera', '1980-01-01', '90012'];
-const ISSUED: Voter = ['Tuấn', 'Lê', '2004-09-30', '92701'];
-const RETURNING: Voter = ['Ji-woo', 'Kim', '2001-05-09', '90020'];
-const RECEIVED: Voter = ['Maricel', 'de la Cruz', '1969-09-17', '91911'];
-const IN_REVIEW: Voter = ['Kenji', 'Tanaka', '1952-12-03', '92618'];
-const CURED: Voter = ['Lucía', 'Nguyen-Tran', '1998-10-10', '92683'];
-const IN_PERSON: Voter = ['Rohan', 'Sharma', '1985-07-19', '95014'];
-// The suite's look-ups all come from 127.0.0.1: keep them under the per-client limit (20 a
-// minute); the limit itself is tested over HTTP in server/tests/api/lookup.rs.
-const NO_MATCH = 'We could not find a ballot with those details.';
-
-async function lookUp(page: Page, [first, last, dob, zip]: Voter) {
-  await page.getByLabel('First name').fill(first);
-  await page.getByLabel('Last name').fill(last);
-  await page.getByLabel('Date of birth', { exact: true }).fill(dob);
-  await page.getByLabel('ZIP code of your home address').fill(zip);
-  await page.getByRole('button', { name: 'Find my ballot' }).click();
-}
+import { test, expect } from '@playwright/test';
+import {
+  CONFIDENTIAL, COUNTED, CURABLE, CURED, DELIVERED, IN_PERSON, IN_REVIEW, IN_TRANSIT, ISSUED, LATE,
+  NO_MATCH, RECEIVED, REISSUED, RETURNING, UNDELIVERABLE, type Voter, expectNoAxeViolations,
+  hydrated, lookUp,
+} from './helpers';
 
 test.describe('look-up, JavaScript on', () => {
   test.beforeEach(async ({ page }) => {
@@ -108,6 +83,8 @@ test.describe('look-up, JavaScript on', () => {
     await lookUp(page, LATE);
     await expect(page.locator('.story__headline')).toHaveText('Your ballot was not counted.');
     await page.screenshot({ path: 'screenshots/not-counted-desktop.png', fullPage: true });
+    await page.setViewportSize({ width: 390, height: 844 });
+    await page.screenshot({ path: 'screenshots/not-counted-phone.png', fullPage: true });
   });
 });
 

@@ -1,6 +1,8 @@
 //! Typed configuration, from environment variables only (`.env.example` documents each one).
 //! Leptos reads its own `LEPTOS_*` variables.
 
+use app::ratelimit::{LOOKUP_PER_CLIENT, LOOKUP_PER_IDENTITY, Limit};
+use app::state::Settings;
 use secrecy::SecretString;
 use std::str::FromStr;
 
@@ -18,6 +20,8 @@ pub struct Config {
     pub database_max_connections: u32,
     pub migrate_on_start: bool,
     pub log_format: LogFormat,
+    /// Look-up limits, per minute, and the proxies whose `X-Forwarded-For` is believed.
+    pub settings: Settings,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -62,11 +66,32 @@ impl Config {
                 });
             }
         };
+        let per_minute = |name: &'static str, limit: Limit| -> Result<Limit, ConfigError> {
+            let max: i32 = parse_or(&lookup, name, limit.max)?;
+            if max < 1 {
+                return Err(ConfigError::Invalid {
+                    name,
+                    reason: "must be at least 1".into(),
+                });
+            }
+            Ok(Limit { max, ..limit })
+        };
+        let trusted_proxies =
+            app::client::parse_trusted_proxies(&lookup("TRUSTED_PROXIES").unwrap_or_default())
+                .map_err(|reason| ConfigError::Invalid {
+                    name: "TRUSTED_PROXIES",
+                    reason,
+                })?;
         Ok(Config {
             database_url: SecretString::from(database_url),
             database_max_connections: parse_or(&lookup, "DATABASE_MAX_CONNECTIONS", 10)?,
             migrate_on_start: parse_or(&lookup, "MIGRATE_ON_START", true)?,
             log_format,
+            settings: Settings {
+                lookup_per_client: per_minute("LOOKUP_LIMIT_PER_CLIENT", LOOKUP_PER_CLIENT)?,
+                lookup_per_identity: per_minute("LOOKUP_LIMIT_PER_IDENTITY", LOOKUP_PER_IDENTITY)?,
+                trusted_proxies,
+            },
         })
     }
 }
@@ -126,6 +151,21 @@ mod tests {
         assert!(err.to_string().starts_with("DATABASE_MAX_CONNECTIONS"));
         assert!(config(&[("DATABASE_URL", "mysql://x")]).is_err());
         assert!(config(&[("LOG_FORMAT", "xml")]).is_err());
+    }
+
+    #[test]
+    fn limits_and_proxies_are_configurable() {
+        let c = config(&[
+            ("LOOKUP_LIMIT_PER_CLIENT", "500"),
+            ("TRUSTED_PROXIES", "10.0.0.0/8, ::1"),
+        ])
+        .unwrap();
+        assert_eq!(c.settings.lookup_per_client.max, 500);
+        assert_eq!(c.settings.lookup_per_identity.max, 20);
+        assert_eq!(c.settings.trusted_proxies.len(), 2);
+        assert!(config(&[("LOOKUP_LIMIT_PER_IDENTITY", "0")]).is_err());
+        let err = config(&[("TRUSTED_PROXIES", "lb.internal")]).unwrap_err();
+        assert!(err.to_string().starts_with("TRUSTED_PROXIES"));
     }
 
     #[test]

@@ -46,15 +46,17 @@ pub async fn list_counties() -> Result<Vec<CountySummary>, AppError> {
 #[server(endpoint = "county_contact")]
 pub async fn load_county_contact(fips: String) -> Result<CountyContact, AppError> {
     let fips = crate::domain::CountyFips::parse(&fips)
-        .map_err(|e| AppError::field("county", e.to_string()))?;
+        .map_err(|_| AppError::field("county", crate::error::Problem::County))?;
     let pool = crate::state::pool()?;
     store::contact(&pool, fips).await?.ok_or(AppError::NotFound)
 }
 
 #[server(endpoint = "state_contact")]
 pub async fn load_state_contact() -> Result<StateContact, AppError> {
-    let pool = crate::state::pool()?;
-    store::state_contact(&pool, "CA")
+    let state = crate::state::state()?;
+    state
+        .cache
+        .state_contact(&state.pool)
         .await?
         .ok_or(AppError::NotFound)
 }

@@ -52,6 +52,23 @@ impl Language {
         }
     }
 
+    /// The locale files' language (`app/locales/<code>.json`).
+    pub const fn locale(self) -> crate::i18n::Locale {
+        use crate::i18n::Locale;
+        match self {
+            Language::En => Locale::en,
+            Language::Es => Locale::es,
+            Language::Zh => Locale::zh,
+            Language::Hi => Locale::hi,
+            Language::Ja => Locale::ja,
+            Language::Km => Locale::km,
+            Language::Ko => Locale::ko,
+            Language::Tl => Locale::tl,
+            Language::Th => Locale::th,
+            Language::Vi => Locale::vi,
+        }
+    }
+
     /// The language's name in itself, as a menu shows it to the people who read it.
     pub const fn native_name(self) -> &'static str {
         match self {

@@ -1,6 +1,7 @@
 //! Domain types, compiled for the server and the browser alike. Raw input becomes one of these
 //! values in exactly one place (`parse`); everything past that point can trust it.
 
+pub mod dates;
 pub mod language;
 pub mod names;
 pub mod place;

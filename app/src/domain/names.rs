@@ -5,6 +5,7 @@ use serde::{Deserialize, Serialize};
 use std::fmt;
 use unicode_normalization::UnicodeNormalization;
 use unicode_normalization::char::is_combining_mark;
+use unicode_script::{Script, UnicodeScript};
 
 /// A name reduced to the form both the stored record and a look-up are compared in. Holds part
 /// of a voter's identity, so `Debug` never prints it.
@@ -23,10 +24,12 @@ impl NormalizedName {
     /// the letter and kept, so different names in those scripts stay different.
     pub fn parse(raw: &str) -> Result<Self, EmptyName> {
         let mut out = String::with_capacity(raw.len());
-        let mut after_latin = false;
         for c in raw.nfkd() {
             if is_combining_mark(c) {
-                if !after_latin {
+                // Decided on the letter the mark sits on as written out, not as read in, so
+                // that normalising the result again decides the same way.
+                let base = out.chars().rev().find(|&b| !is_combining_mark(b));
+                if !base.is_some_and(accents_drop_after) {
                     out.push(c);
                 }
                 continue;
@@ -34,8 +37,6 @@ impl NormalizedName {
             if !c.is_alphanumeric() {
                 continue;
             }
-            // Latin, Greek and Cyrillic end where Armenian begins.
-            after_latin = u32::from(c) < 0x0530;
             match fold(c) {
                 Some(folded) => out.push_str(folded),
                 None => out.extend(c.to_lowercase()),
@@ -59,6 +60,15 @@ impl NormalizedName {
     pub fn into_inner(self) -> String {
         self.0
     }
+}
+
+/// Accents on Latin, Greek and Cyrillic letters are dropped ("é" finds "e"); in other scripts a
+/// combining mark is a vowel sign that makes a different name.
+fn accents_drop_after(letter: char) -> bool {
+    matches!(
+        letter.script(),
+        Script::Latin | Script::Greek | Script::Cyrillic
+    )
 }
 
 /// Latin letters with a stroke or a ligature have no decomposition to strip.
@@ -108,6 +118,14 @@ mod tests {
         assert_eq!(n("សុខ ចាន់"), n("សុខចាន់"));
         assert_eq!(n("Đặng"), n("DANG"));
         assert_eq!(n("Søren Łukasz Straße"), "sorenlukaszstrasse");
+    }
+
+    #[test]
+    fn a_letter_that_lower_cases_into_latin_decides_as_latin() {
+        // Found by the property below: "Ɦ" (U+A7AA) lower-cases to "ɦ" (U+0266).
+        let once = n("Ɦ\u{1a60}");
+        assert_eq!(once, "ɦ");
+        assert_eq!(n(&once), once);
     }
 
     #[test]

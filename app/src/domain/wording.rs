@@ -2,9 +2,11 @@
 //! every message and in staff reports alike. Keep "received" and "counted" apart: a received
 //! ballot has not been counted yet, and no sentence may suggest it will be.
 //!
-//! English lives here; the other languages follow the same keys.
+//! The sentences live in `app/locales/<language>.json` under `status.<code>` and
+//! `reason.<code>`; this module is the one place that picks them by status and reason.
 
-use super::{BallotStatus, NotCountedReason};
+use super::{BallotStatus, Language, NotCountedReason};
+use crate::i18n::td_string;
 
 /// The three sentences a voter reads for a status: what happened, what it means, what to do.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -14,139 +16,52 @@ pub struct Wording {
     pub next_step: Option<&'static str>,
 }
 
-pub const fn status(status: BallotStatus) -> Wording {
+macro_rules! wording {
+    ($locale:expr, $group:ident . $key:ident) => {
+        Wording {
+            headline: td_string!($locale, $group.$key.headline),
+            meaning: td_string!($locale, $group.$key.meaning),
+            // A status with nothing to do has an empty `next` in every language.
+            next_step: Some(td_string!($locale, $group.$key.next)).filter(|s| !s.is_empty()),
+        }
+    };
+}
+
+pub fn status(status: BallotStatus, language: Language) -> Wording {
     use BallotStatus::*;
+    let l = language.locale();
     match status {
-        Issued => Wording {
-            headline: "Your ballot is being prepared.",
-            meaning: "Your county has assigned you a ballot. It has not been mailed yet.",
-            next_step: Some("We will tell you when it is mailed."),
-        },
-        Mailed => Wording {
-            headline: "Your ballot was mailed.",
-            meaning: "Your county handed your ballot to the U.S. Postal Service. The Postal Service has not scanned it yet; that is normal in the first days.",
-            next_step: Some(
-                "If it has not arrived within 7 days, contact your county elections office.",
-            ),
-        },
-        InTransit => Wording {
-            headline: "Your ballot is on its way to you.",
-            meaning: "The U.S. Postal Service has scanned your ballot on its way to your mailbox.",
-            next_step: Some(
-                "If it has not arrived by the expected date, contact your county elections office.",
-            ),
-        },
-        Delivered => Wording {
-            headline: "Your ballot should have been delivered.",
-            meaning: "Postal tracking shows your ballot was delivered to your address.",
-            next_step: Some(
-                "Vote, sign the envelope, and return it by Election Day. If you cannot find it, contact your county elections office.",
-            ),
-        },
-        Undeliverable => Wording {
-            headline: "Your ballot could not be delivered.",
-            meaning: "The U.S. Postal Service returned your ballot to the county as undeliverable.",
-            next_step: Some(
-                "Contact your county elections office to confirm your address and get a replacement ballot, or vote in person.",
-            ),
-        },
-        ReturnInTransit => Wording {
-            headline: "Your ballot is on its way to the county.",
-            meaning: "The U.S. Postal Service has scanned your returned ballot. The county has not received it yet.",
-            next_step: None,
-        },
-        Received => Wording {
-            headline: "Your ballot was received.",
-            meaning: "Your county elections office has your ballot. It has not been counted yet: the signature and envelope are checked first.",
-            next_step: Some("We will tell you when it is counted, or if there is a problem."),
-        },
-        InReview => Wording {
-            headline: "Your ballot is being checked.",
-            meaning: "Your county is checking the signature and envelope of your ballot. It has not been counted yet.",
-            next_step: Some("We will tell you when it is counted, or if there is a problem."),
-        },
-        Counted => Wording {
-            headline: "Your ballot was counted.",
-            meaning: "Your county counted your ballot. Thank you for voting.",
-            next_step: None,
-        },
-        NotCounted => Wording {
-            headline: "Your ballot was not counted.",
-            meaning: "Your county could not count your ballot.",
-            next_step: None,
-        },
-        Cured => Wording {
-            headline: "Your signature statement was received.",
-            meaning: "Your county has the statement you returned. Your ballot has not been counted yet: it will be checked again.",
-            next_step: Some("We will tell you when it is counted."),
-        },
-        VotedInPerson => Wording {
-            headline: "You voted in person.",
-            meaning: "Your county's records show that you voted in person. Your mail ballot is no longer needed.",
-            next_step: Some("There is nothing more to do. Do not return the mail ballot."),
-        },
-        Replaced => Wording {
-            headline: "This ballot was replaced.",
-            meaning: "Your county cancelled this ballot and issued you a new one.",
-            next_step: Some("Use only the new ballot."),
-        },
+        Issued => wording!(l, status.issued),
+        Mailed => wording!(l, status.mailed),
+        InTransit => wording!(l, status.in_transit),
+        Delivered => wording!(l, status.delivered),
+        Undeliverable => wording!(l, status.undeliverable),
+        ReturnInTransit => wording!(l, status.return_in_transit),
+        Received => wording!(l, status.received),
+        InReview => wording!(l, status.in_review),
+        Counted => wording!(l, status.counted),
+        NotCounted => wording!(l, status.not_counted),
+        Cured => wording!(l, status.cured),
+        VotedInPerson => wording!(l, status.voted_in_person),
+        Replaced => wording!(l, status.replaced),
     }
 }
 
 /// Why a ballot was not counted, and for curable reasons, what fixes it.
-pub const fn reason(reason: NotCountedReason) -> Wording {
+pub fn reason(reason: NotCountedReason, language: Language) -> Wording {
     use NotCountedReason::*;
+    let l = language.locale();
     match reason {
-        SignatureMismatch => Wording {
-            headline: "The signature on your envelope does not match the signature on file.",
-            meaning: "You can fix this: sign and return a Signature Verification Statement before the deadline, and your ballot will be checked again.",
-            next_step: Some("Return the Signature Verification Statement by the cure deadline."),
-        },
-        SignatureMissing => Wording {
-            headline: "Your ballot envelope was not signed.",
-            meaning: "You can fix this: sign and return an Unsigned Ballot Statement before the deadline, and your ballot will be checked again.",
-            next_step: Some("Return the Unsigned Ballot Statement by the cure deadline."),
-        },
-        ReceivedLate => Wording {
-            headline: "Your ballot arrived too late.",
-            meaning: "Ballots must be postmarked by Election Day and received within the deadline after it.",
-            next_step: None,
-        },
-        AlreadyVoted => Wording {
-            headline: "You had already voted.",
-            meaning: "Your county's records show a vote from you before this ballot arrived.",
-            next_step: None,
-        },
-        BallotMissing => Wording {
-            headline: "Your envelope had no ballot in it.",
-            meaning: "The return envelope reached the county without a ballot inside.",
-            next_step: None,
-        },
-        VoterDeceased => Wording {
-            headline: "The voter is recorded as deceased.",
-            meaning: "County records show the voter died before the ballot was cast.",
-            next_step: None,
-        },
-        MultipleBallots => Wording {
-            headline: "Your envelope held more than one ballot.",
-            meaning: "Each voter's envelope may hold only that voter's ballot.",
-            next_step: None,
-        },
-        UnofficialEnvelope => Wording {
-            headline: "Your ballot came back in an unofficial envelope.",
-            meaning: "Ballots must be returned in the official envelope the county sent.",
-            next_step: None,
-        },
-        NotEligible => Wording {
-            headline: "The voter was not eligible in this election.",
-            meaning: "County records show the voter was not registered or not a resident of the area.",
-            next_step: None,
-        },
-        Other => Wording {
-            headline: "There was another problem with your ballot.",
-            meaning: "Your county elections office can tell you more.",
-            next_step: Some("Contact your county elections office."),
-        },
+        SignatureMismatch => wording!(l, reason.signature_mismatch),
+        SignatureMissing => wording!(l, reason.signature_missing),
+        ReceivedLate => wording!(l, reason.received_late),
+        AlreadyVoted => wording!(l, reason.already_voted),
+        BallotMissing => wording!(l, reason.ballot_missing),
+        VoterDeceased => wording!(l, reason.voter_deceased),
+        MultipleBallots => wording!(l, reason.multiple_ballots),
+        UnofficialEnvelope => wording!(l, reason.unofficial_envelope),
+        NotEligible => wording!(l, reason.not_eligible),
+        Other => wording!(l, reason.other),
     }
 }
 
@@ -160,7 +75,7 @@ mod tests {
             .into_iter()
             .filter(|s| *s != BallotStatus::Counted)
         {
-            let w = status(s);
+            let w = status(s, Language::En);
             for text in [w.headline, w.meaning, w.next_step.unwrap_or_default()] {
                 assert!(!text.contains("will be counted"), "{s:?}: {text}");
                 assert!(!text.contains("was counted"), "{s:?}: {text}");
@@ -171,7 +86,12 @@ mod tests {
     #[test]
     fn no_status_is_worded_as_spoiled() {
         for s in BallotStatus::ALL {
-            assert!(!status(s).headline.to_lowercase().contains("spoil"));
+            assert!(
+                !status(s, Language::En)
+                    .headline
+                    .to_lowercase()
+                    .contains("spoil")
+            );
         }
     }
 
@@ -179,10 +99,49 @@ mod tests {
     fn curable_reasons_say_how_to_fix_them() {
         for r in NotCountedReason::ALL {
             assert_eq!(
-                reason(r).meaning.starts_with("You can fix this"),
+                reason(r, Language::En)
+                    .meaning
+                    .starts_with("You can fix this"),
                 r.is_curable(),
                 "{r:?}"
             );
+        }
+    }
+
+    #[test]
+    fn every_language_words_every_status_apart() {
+        for language in Language::ALL {
+            let headlines: std::collections::HashSet<&str> = BallotStatus::ALL
+                .into_iter()
+                .map(|s| status(s, language).headline)
+                .collect();
+            assert_eq!(headlines.len(), BallotStatus::ALL.len(), "{language:?}");
+            for s in BallotStatus::ALL {
+                let w = status(s, language);
+                assert!(!w.meaning.is_empty(), "{language:?} {s:?}");
+                // Whether there is something to do does not depend on the language.
+                assert_eq!(
+                    w.next_step.is_some(),
+                    status(s, Language::En).next_step.is_some(),
+                    "{language:?} {s:?}"
+                );
+            }
+            for r in NotCountedReason::ALL {
+                assert_eq!(
+                    reason(r, language).next_step.is_some(),
+                    r.is_curable() || r == NotCountedReason::Other,
+                    "{language:?} {r:?}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn the_words_are_the_languages_own() {
+        let received = |l| status(BallotStatus::Received, l).headline;
+        assert_eq!(received(Language::En), "Your ballot was received.");
+        for language in Language::ALL.into_iter().skip(1) {
+            assert_ne!(received(language), received(Language::En), "{language:?}");
         }
     }
 }

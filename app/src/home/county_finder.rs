@@ -7,6 +7,7 @@ use leptos_router::hooks::use_query_map;
 /// hydrated the router updates the page without reloading it.
 #[component]
 pub fn CountyFinder() -> impl IntoView {
+    let language = crate::prefs::use_language();
     let query = use_query_map();
     let selected = move || query.read().get("county").filter(|c| !c.is_empty());
     let counties = Resource::new(|| (), |_| list_counties());
@@ -19,15 +20,15 @@ pub fn CountyFinder() -> impl IntoView {
 
     view! {
         <section class="county-finder" aria-labelledby="county-finder-title">
-            <h2 id="county-finder-title">"Contact your county elections office"</h2>
-            <Suspense fallback=|| view! { <p>"Loading counties…"</p> }>
+            <h2 id="county-finder-title">{tr!(home.finder_title)}</h2>
+            <Suspense fallback=|| view! { <p>{tr!(home.finder_loading)}</p> }>
                 {move || Suspend::new(async move {
                     let list = counties.await.unwrap_or_default();
                     view! {
                         <Form method="GET" action="" attr:class="county-finder__form">
-                            <label for="county-select">"County"</label>
+                            <label for="county-select">{tr!(home.finder_label)}</label>
                             <select id="county-select" name="county">
-                                <option value="">"Choose your county"</option>
+                                <option value="">{tr!(home.finder_choose)}</option>
                                 {list
                                     .into_iter()
                                     .map(|c| {
@@ -40,7 +41,7 @@ pub fn CountyFinder() -> impl IntoView {
                                     })
                                     .collect_view()}
                             </select>
-                            <button type="submit" class="button">"Show contact"</button>
+                            <button type="submit" class="button">{tr!(home.finder_submit)}</button>
                         </Form>
                     }
                 })}
@@ -50,7 +51,7 @@ pub fn CountyFinder() -> impl IntoView {
                     match contact.await {
                         Ok(Some(c)) => view! { <ContactBlock contact=c /> }.into_any(),
                         Ok(None) => ().into_any(),
-                        Err(e) => view! { <p class="error" role="alert">{e.to_string()}</p> }.into_any(),
+                        Err(e) => view! { <p class="error" role="alert">{move || e.text(language.get())}</p> }.into_any(),
                     }
                 })}
             </Suspense>

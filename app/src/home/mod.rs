@@ -9,16 +9,16 @@ use leptos_meta::Title;
 #[component]
 pub fn HomePage() -> impl IntoView {
     view! {
-        <Title text="Track your mail ballot" />
+        <Title text=tr!(home.title) />
         <section class="hero" aria-labelledby="home-title">
-            <h1 id="home-title">"Track your vote-by-mail ballot"</h1>
+            <h1 id="home-title">{tr!(home.heading)}</h1>
             <p class="lead">
-                "See when your county mails your ballot, when it reaches the elections office, and when it is counted — or what to do if there is a problem."
+                {tr!(home.lead)}
             </p>
             <p>
-                "Sign up to be told by email, text message or phone call each time your ballot's status changes, in your language."
+                {tr!(home.signup)}
             </p>
-            <p><a class="button" href="/ballot">"Look up your ballot"</a></p>
+            <p><a class="button" href="/ballot">{tr!(home.cta)}</a></p>
         </section>
         <status_guide::StatusGuide />
         <county_finder::CountyFinder />

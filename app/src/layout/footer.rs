@@ -9,8 +9,8 @@ pub fn Footer() -> impl IntoView {
         <footer class="site-footer">
             <div class="site-footer__inner">
                 <section aria-labelledby="footer-contact">
-                    <h2 id="footer-contact" class="site-footer__heading">"Questions about voting?"</h2>
-                    <Suspense fallback=|| view! { <p>"Loading contact details…"</p> }>
+                    <h2 id="footer-contact" class="site-footer__heading">{tr!(footer.heading)}</h2>
+                    <Suspense fallback=|| view! { <p>{tr!(footer.loading)}</p> }>
                         {move || Suspend::new(async move {
                             match contact.await {
                                 Ok(c) => view! {
@@ -19,19 +19,19 @@ pub fn Footer() -> impl IntoView {
                                         {c.phone.map(|p| view! { <a href=format!("tel:{}", p.replace(['(', ')', ' ', '-'], ""))>{p.clone()}</a> " · " })}
                                         {c.website.map(|w| view! { <a href=w.clone()>{w.trim_start_matches("https://").to_owned()}</a> })}
                                     </p>
-                                    <p>"Or contact your county elections office (see the home page)."</p>
+                                    <p>{tr!(footer.county_hint)}</p>
                                 }.into_any(),
-                                Err(_) => view! { <p>"Contact your county elections office."</p> }.into_any(),
+                                Err(_) => view! { <p>{tr!(footer.fallback)}</p> }.into_any(),
                             }
                         })}
                     </Suspense>
                 </section>
-                <nav aria-label="Site information" class="site-footer__links">
-                    <A href="/accessibility">"Accessibility"</A>
-                    <A href="/privacy">"Privacy"</A>
+                <nav aria-label=tr!(footer.nav_label) class="site-footer__links">
+                    <A href="/accessibility">{tr!(footer.accessibility)}</A>
+                    <A href="/privacy">{tr!(footer.privacy)}</A>
                 </nav>
                 <p class="site-footer__note">
-                    "Ballot Tracker tracks your ballot, never your vote."
+                    {tr!(footer.note)}
                 </p>
             </div>
         </footer>

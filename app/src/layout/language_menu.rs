@@ -23,7 +23,7 @@ pub fn LanguageMenu() -> impl IntoView {
                     <ellipse cx="12" cy="12" rx="4.2" ry="9.5" fill="none" stroke="currentColor" stroke-width="1.6" />
                     <path d="M2.5 12h19M4 7h16M4 17h16" fill="none" stroke="currentColor" stroke-width="1.6" />
                 </svg>
-                "Language"
+                {tr!(site.language)}
             </label>
             <select id="language-select" name="lang">
                 {Language::ALL
@@ -37,7 +37,7 @@ pub fn LanguageMenu() -> impl IntoView {
                     })
                     .collect_view()}
             </select>
-            <button type="submit" class="button button--small">"Change"</button>
+            <button type="submit" class="button button--small">{tr!(site.language_change)}</button>
         </ActionForm>
     }
 }

@@ -13,12 +13,12 @@ use leptos_router::components::A;
 #[component]
 pub fn Page(children: Children) -> impl IntoView {
     view! {
-        <a class="skip-link" href="#main">"Skip to main content"</a>
+        <a class="skip-link" href="#main">{tr!(site.skip)}</a>
         <header class="site-header">
             <div class="site-header__inner">
                 <A href="/" attr:class="site-name">
                     <span class="site-name__mark" aria-hidden="true">"✉"</span>
-                    "Ballot Tracker"
+                    {tr!(site.name)}
                 </A>
                 <LanguageMenu />
             </div>

@@ -10,27 +10,27 @@ pub fn NotFound() -> impl IntoView {
         response.set_status(axum::http::StatusCode::NOT_FOUND);
     }
     view! {
-        <Title text="Page not found" />
-        <h1>"Page not found"</h1>
-        <p>"There is no page at this address. " <a href="/">"Go to the home page"</a> "."</p>
+        <Title text=tr!(not_found.title) />
+        <h1>{tr!(not_found.title)}</h1>
+        <p>{tr!(not_found.body)} " " <a href="/">{tr!(not_found.home)}</a></p>
     }
 }
 
 #[component]
 pub fn Accessibility() -> impl IntoView {
     view! {
-        <Title text="Accessibility" />
+        <Title text=tr!(accessibility.title) />
         <article class="prose">
-            <h1>"Accessibility"</h1>
-            <p>"Ballot Tracker is built to meet the Web Content Accessibility Guidelines (WCAG) 2.1 at level AA, as California law requires of ballot tracking for voters with disabilities."</p>
+            <h1>{tr!(accessibility.title)}</h1>
+            <p>{tr!(accessibility.intro)}</p>
             <ul>
-                <li>"Every page works with a keyboard alone and with screen readers; focus is always visible."</li>
-                <li>"Every page works without JavaScript."</li>
-                <li>"Text can be enlarged to 200% without loss of content, and colours meet AA contrast."</li>
-                <li>"You can choose any of ten languages from the menu at the top of each page."</li>
-                <li>"Notifications can come as an email, a text message, or a voice call read aloud."</li>
+                <li>{tr!(accessibility.keyboard)}</li>
+                <li>{tr!(accessibility.no_js)}</li>
+                <li>{tr!(accessibility.zoom)}</li>
+                <li>{tr!(accessibility.languages)}</li>
+                <li>{tr!(accessibility.channels)}</li>
             </ul>
-            <p>"If something does not work for you, contact your county elections office or the Secretary of State (listed at the bottom of each page). We treat accessibility problems as defects and fix them."</p>
+            <p>{tr!(accessibility.contact)}</p>
         </article>
     }
 }
@@ -38,24 +38,24 @@ pub fn Accessibility() -> impl IntoView {
 #[component]
 pub fn Privacy() -> impl IntoView {
     view! {
-        <Title text="Privacy" />
+        <Title text=tr!(privacy.title) />
         <article class="prose">
-            <h1>"Privacy"</h1>
-            <p>"Ballot Tracker tracks your ballot as it travels to you and back to your county elections office. It never knows how you voted."</p>
-            <h2>"What we keep"</h2>
+            <h1>{tr!(privacy.title)}</h1>
+            <p>{tr!(privacy.intro)}</p>
+            <h2>{tr!(privacy.keep_title)}</h2>
             <ul>
-                <li>"Your county's record of your ballot: when it was mailed, scanned by the Postal Service, received, and counted or not counted."</li>
-                <li>"If you sign up for notifications: your email address or phone number, your language, the hours you accept texts and calls, and a record of when and to what text you agreed."</li>
+                <li>{tr!(privacy.keep_record)}</li>
+                <li>{tr!(privacy.keep_contact)}</li>
             </ul>
-            <h2>"What we do with it"</h2>
+            <h2>{tr!(privacy.use_title)}</h2>
             <ul>
-                <li>"We use your contact details only to send you notices about your ballot and your county's election announcements."</li>
-                <li>"We never sell or share them, and never use them for campaigns."</li>
-                <li>"Looking up a ballot never tells anyone whether a person is registered to vote: a failed look-up says the same thing whatever was wrong."</li>
-                <li>"Voters in confidential programs (Safe at Home) are never shown by a look-up."</li>
+                <li>{tr!(privacy.use_notices)}</li>
+                <li>{tr!(privacy.use_never)}</li>
+                <li>{tr!(privacy.use_lookup)}</li>
+                <li>{tr!(privacy.use_confidential)}</li>
             </ul>
-            <h2>"Stopping notifications"</h2>
-            <p>"Reply STOP to any text message, use the unsubscribe link in any email, or cancel from your ballot's status page. Msg & data rates may apply."</p>
+            <h2>{tr!(privacy.stop_title)}</h2>
+            <p>{tr!(privacy.stop_body)}</p>
         </article>
     }
 }

@@ -3,7 +3,7 @@
 //! voter id with the date of birth is the alternative.
 
 use crate::domain::{NormalizedName, Zip5};
-use crate::error::FieldError;
+use crate::error::{FieldError, Problem};
 use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
 use std::fmt;
@@ -54,17 +54,17 @@ const EARLIEST_BIRTH: NaiveDate = match NaiveDate::from_ymd_opt(1900, 1, 1) {
     None => NaiveDate::MIN,
 };
 
-fn parse_date(raw: &str, today: NaiveDate) -> Result<NaiveDate, &'static str> {
+fn parse_date(raw: &str, today: NaiveDate) -> Result<NaiveDate, Problem> {
     let raw = raw.trim();
     if raw.is_empty() {
-        return Err("Enter your date of birth.");
+        return Err(Problem::DobMissing);
     }
     // <input type="date"> posts YYYY-MM-DD; people typing by hand write MM/DD/YYYY.
     let date = NaiveDate::parse_from_str(raw, "%Y-%m-%d")
         .or_else(|_| NaiveDate::parse_from_str(raw, "%m/%d/%Y"))
-        .map_err(|_| "Enter your date of birth as month, day and year.")?;
+        .map_err(|_| Problem::DobFormat)?;
     if date < EARLIEST_BIRTH || date > today {
-        return Err("Enter your real date of birth.");
+        return Err(Problem::DobRange);
     }
     Ok(date)
 }
@@ -100,10 +100,10 @@ impl LookupFields {
     /// four name fields are needed. Errors name their field.
     pub fn parse(&self, today: NaiveDate) -> Result<Identity, Vec<FieldError>> {
         let mut errors = Vec::new();
-        let mut err = |field: &str, message: &str| {
+        let mut err = |field: &str, problem: Problem| {
             errors.push(FieldError {
                 field: field.to_owned(),
-                message: message.to_owned(),
+                problem,
             })
         };
         let dob = parse_date(&self.date_of_birth, today)
@@ -121,10 +121,7 @@ impl LookupFields {
                     .chars()
                     .all(|c| c.is_ascii_alphanumeric() || c == '-')
             {
-                err(
-                    "voter_id",
-                    "A voter ID has only letters, digits and hyphens.",
-                );
+                err("voter_id", Problem::VoterId);
             }
             return match (dob, errors.is_empty()) {
                 (Some(date_of_birth), true) => Ok(Identity::ByVoterId {
@@ -135,13 +132,13 @@ impl LookupFields {
             };
         }
         let first = NormalizedName::parse(&self.first_name)
-            .map_err(|_| err("first_name", "Enter your first name."))
+            .map_err(|_| err("first_name", Problem::FirstName))
             .ok();
         let last = NormalizedName::parse(&self.last_name)
-            .map_err(|_| err("last_name", "Enter your last name."))
+            .map_err(|_| err("last_name", Problem::LastName))
             .ok();
         let zip = Zip5::parse(&self.zip)
-            .map_err(|_| err("zip", "Enter the five-digit ZIP code of your home address."))
+            .map_err(|_| err("zip", Problem::Zip))
             .ok();
         match (first, last, dob, zip) {
             (Some(first), Some(last), Some(date_of_birth), Some(zip)) if errors.is_empty() => {

@@ -41,15 +41,17 @@ pub async fn lookup_ballot(
         response.set_status(StatusCode::BAD_REQUEST);
         AppError::Validation(errors)
     })?;
-    let pool = crate::state::pool()?;
+    let state = crate::state::state()?;
+    let pool = &state.pool;
 
-    let client = client_address().await;
+    let client =
+        crate::client::rate_limit_subject(client_ip(&state.settings.trusted_proxies).await);
     let subject = identity.rate_limit_subject();
     for (limit, key) in [
-        (&ratelimit::LOOKUP_PER_CLIENT, client.as_str()),
-        (&ratelimit::LOOKUP_PER_IDENTITY, subject.as_str()),
+        (&state.settings.lookup_per_client, client.as_str()),
+        (&state.settings.lookup_per_identity, subject.as_str()),
     ] {
-        if let Decision::Limited { retry_after_secs } = ratelimit::hit(&pool, limit, key).await? {
+        if let Decision::Limited { retry_after_secs } = ratelimit::hit(pool, limit, key).await? {
             response.set_status(StatusCode::TOO_MANY_REQUESTS);
             if let Ok(v) = HeaderValue::from_str(&retry_after_secs.to_string()) {
                 response.insert_header(header::RETRY_AFTER, v);
@@ -59,24 +61,40 @@ pub async fn lookup_ballot(
     }
 
     let mut conn = pool.acquire().await?;
-    let Some(voter) = super::store::find_voter(&mut *conn, &identity).await? else {
-        return Ok(LookupOutcome::NoMatch);
+    let found = match super::store::find_voter(&mut *conn, &identity).await? {
+        Some(voter) => super::store::story(&mut conn, voter, now).await?,
+        None => None,
     };
-    Ok(match super::store::story(&mut conn, voter, now).await? {
+    Ok(match found {
         Some(story) => LookupOutcome::Found(Box::new(story)),
-        // A registered voter with no ballot yet reads exactly as no match: the look-up never
-        // tells a stranger whether someone is registered.
-        None => LookupOutcome::NoMatch,
+        // No voter, or a registered voter with no ballot yet: both read exactly as no match,
+        // so the look-up never tells a stranger whether someone is registered. Reading a
+        // decoy's story makes the failure cost what a success does, so timing tells nothing
+        // either.
+        None => {
+            let decoy = match state.cache.decoy_voter() {
+                Some(id) => Some(id),
+                None => super::store::any_voter_with_ballot(&mut *conn).await?,
+            };
+            if let Some(id) = decoy {
+                let story = super::store::story(&mut conn, id, now).await?;
+                state.cache.set_decoy_voter(story.is_some().then_some(id));
+            }
+            LookupOutcome::NoMatch
+        }
     })
 }
 
-/// The client's address as the socket saw it. Behind a load balancer this is the balancer's
-/// address until trusted-proxy handling is configured (noted in the README).
+/// The client's address: the socket's peer, or behind trusted proxies the address they saw.
 #[cfg(feature = "ssr")]
-async fn client_address() -> String {
+async fn client_ip(trusted: &[ipnetwork::IpNetwork]) -> std::net::IpAddr {
     use axum::extract::ConnectInfo;
-    leptos_axum::extract::<ConnectInfo<std::net::SocketAddr>>()
+    let peer = leptos_axum::extract::<ConnectInfo<std::net::SocketAddr>>()
         .await
-        .map(|ConnectInfo(addr)| addr.ip().to_string())
-        .unwrap_or_else(|_| "unknown".to_owned())
+        .map(|ConnectInfo(addr)| addr.ip())
+        .unwrap_or(std::net::IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED));
+    match use_context::<axum::http::request::Parts>() {
+        Some(parts) => crate::client::client_ip(peer, &parts.headers, trusted),
+        None => peer,
+    }
 }

@@ -8,6 +8,7 @@ use super::LookupFields;
 use super::lookup::{LookupBallot, LookupOutcome, lookup_ballot};
 use super::story::StoryView;
 use crate::AppError;
+use crate::prefs::use_language;
 use leptos::html;
 use leptos::prelude::*;
 use leptos_meta::Title;
@@ -15,8 +16,6 @@ use leptos_meta::Title;
 /// The fields a form without JavaScript posted to `/ballot`, provided by the server's handler.
 #[derive(Clone, Debug)]
 pub struct PostedLookup(pub LookupFields);
-
-pub const NO_MATCH: &str = "We could not find a ballot with those details. Check each field and try again. If you still cannot find it, contact your county elections office.";
 
 #[component]
 pub fn BallotPage() -> impl IntoView {
@@ -61,30 +60,31 @@ pub fn BallotPage() -> impl IntoView {
             },
         )
     });
+    let language = use_language();
     let field_error = move |name: &'static str| {
         move || match action.value().get() {
-            Some(Err(e)) => e.field_message(name),
+            Some(Err(e)) => e.field_problem(name).map(|p| p.text(language.get())),
             _ => None,
         }
     };
 
     view! {
-        <Title text="Look up your ballot" />
-        <h1>"Look up your ballot"</h1>
-        <p>"Enter your details as they are on your voter registration. We use them only to find your ballot."</p>
+        <Title text=tr!(lookup.title) />
+        <h1>{tr!(lookup.title)}</h1>
+        <p>{tr!(lookup.intro)}</p>
         <form method="post" action="/ballot" class="lookup-form" on:submit=on_submit novalidate>
             <fieldset>
-                <legend>"Your name, date of birth and home ZIP code"</legend>
-                <Field name="first_name" label="First name" autocomplete="given-name" node_ref=inputs[0] error=field_error("first_name") />
-                <Field name="last_name" label="Last name" autocomplete="family-name" node_ref=inputs[1] error=field_error("last_name") />
-                <Field name="date_of_birth" label="Date of birth" kind="date" autocomplete="bday" node_ref=inputs[2] error=field_error("date_of_birth") />
-                <Field name="zip" label="ZIP code of your home address" autocomplete="postal-code" inputmode="numeric" node_ref=inputs[3] error=field_error("zip") />
+                <legend>{tr!(lookup.legend)}</legend>
+                <Field name="first_name" label=tr!(lookup.first_name) autocomplete="given-name" node_ref=inputs[0] error=field_error("first_name") />
+                <Field name="last_name" label=tr!(lookup.last_name) autocomplete="family-name" node_ref=inputs[1] error=field_error("last_name") />
+                <Field name="date_of_birth" label=tr!(lookup.date_of_birth) kind="date" autocomplete="bday" node_ref=inputs[2] error=field_error("date_of_birth") />
+                <Field name="zip" label=tr!(lookup.zip) autocomplete="postal-code" inputmode="numeric" node_ref=inputs[3] error=field_error("zip") />
             </fieldset>
             <details class="lookup-form__alt">
-                <summary>"Use your voter ID instead"</summary>
-                <Field name="voter_id" label="County voter ID (with your date of birth)" autocomplete="off" node_ref=inputs[4] error=field_error("voter_id") />
+                <summary>{tr!(lookup.alt)}</summary>
+                <Field name="voter_id" label=tr!(lookup.voter_id) autocomplete="off" node_ref=inputs[4] error=field_error("voter_id") />
             </details>
-            <button type="submit" class="button">"Find my ballot"</button>
+            <button type="submit" class="button">{tr!(lookup.submit)}</button>
         </form>
         <section class="lookup-answer" aria-live="polite" tabindex="-1" node_ref=answer_ref>
             {move || action.value().get().map(|answer| view! { <Answer answer /> })}
@@ -100,12 +100,12 @@ pub fn BallotPage() -> impl IntoView {
 #[component]
 fn Field(
     name: &'static str,
-    label: &'static str,
+    label: impl Fn() -> &'static str + Send + Sync + 'static,
     #[prop(default = "text")] kind: &'static str,
     autocomplete: &'static str,
     #[prop(optional)] inputmode: Option<&'static str>,
     node_ref: NodeRef<html::Input>,
-    error: impl Fn() -> Option<String> + Send + Sync + Copy + 'static,
+    error: impl Fn() -> Option<&'static str> + Send + Sync + Copy + 'static,
 ) -> impl IntoView {
     let id = format!("lookup-{name}");
     let error_id = format!("{id}-error");
@@ -123,20 +123,25 @@ fn Field(
 
 #[component]
 fn Answer(answer: Result<LookupOutcome, AppError>) -> impl IntoView {
+    let language = use_language();
     match answer {
         Ok(LookupOutcome::Found(story)) => view! { <StoryView story=*story /> }.into_any(),
         Ok(LookupOutcome::NoMatch) => {
-            view! { <p class="notice" role="alert">{NO_MATCH}</p> }.into_any()
+            view! { <p class="notice" role="alert">{tr!(lookup.no_match)}</p> }.into_any()
         }
         Err(AppError::Validation(errors)) => view! {
             <div class="notice notice--error" role="alert">
-                <p>"Please correct these details:"</p>
-                <ul>{errors.into_iter().map(|e| view! { <li>{e.message}</li> }).collect_view()}</ul>
+                <p>{tr!(lookup.correct)}</p>
+                <ul>{errors.into_iter().map(|e| view! { <li>{move || e.problem.text(language.get())}</li> }).collect_view()}</ul>
             </div>
         }
         .into_any(),
         Err(e) => {
-            view! { <p class="notice notice--error" role="alert">{e.to_string()}</p> }.into_any()
+            let rate_limited = (e == AppError::RateLimited).then_some("rate-limited");
+            view! {
+                <p class="notice notice--error" role="alert" data-error=rate_limited>{move || e.text(language.get())}</p>
+            }
+            .into_any()
         }
     }
 }

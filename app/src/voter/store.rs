@@ -55,6 +55,18 @@ pub async fn find_voter(
     })
 }
 
+/// Some voter with a ballot, for a failed look-up's decoy read: the newest ballot's voter, who
+/// is not confidential.
+#[tracing::instrument(skip_all, err)]
+pub async fn any_voter_with_ballot(db: impl PgExecutor<'_>) -> Result<Option<i64>, sqlx::Error> {
+    sqlx::query_scalar!(
+        "select b.voter_id from ballots b join voters v on v.id = b.voter_id
+         where not v.confidential order by b.id desc limit 1"
+    )
+    .fetch_optional(db)
+    .await
+}
+
 fn decode<T, E: std::error::Error + Send + Sync + 'static>(
     r: Result<T, E>,
 ) -> Result<T, sqlx::Error> {

@@ -1,53 +1,57 @@
 //! The ballot's story: where it is, what that means, what to do, and every step so far — in the
-//! same sentences the messages and reports use.
+//! same sentences the messages and reports use, in the voter's language.
 
 use super::{BallotStory, BallotView, EventView};
 use crate::counties::ContactBlock;
-use crate::domain::{BallotStatus, wording};
-use chrono::{NaiveDate, NaiveDateTime};
+use crate::domain::{BallotStatus, Language, dates, wording};
+use crate::i18n::td_string;
+use crate::prefs::use_language;
 use leptos::prelude::*;
-
-fn when(t: NaiveDateTime) -> String {
-    t.format("%B %-d, %Y, %-I:%M %p").to_string()
-}
-
-fn day(d: NaiveDate) -> String {
-    d.format("%A, %B %-d, %Y").to_string()
-}
 
 #[component]
 pub fn StoryView(story: BallotStory) -> impl IntoView {
-    let live = story.live().cloned();
-    let replaced: Vec<BallotView> = story
-        .ballots
-        .iter()
-        .filter(|b| b.status == BallotStatus::Replaced)
-        .cloned()
-        .collect();
-    let election = story.election.clone();
-    view! {
-        <div class="story">
-            <h2 id="story-title">{format!("Your ballot: {}", election.name)}</h2>
-            {live.map(|b| view! { <Current ballot=b election=election.clone() /> })}
-            {(!replaced.is_empty()).then(|| view! {
-                <section class="story__replaced" aria-labelledby="replaced-title">
-                    <h3 id="replaced-title">"Your earlier ballot"</h3>
-                    <p>{wording::status(BallotStatus::Replaced).meaning} " " {wording::status(BallotStatus::Replaced).next_step}</p>
-                    {replaced.into_iter().map(|b| view! { <Timeline events=b.events /> }).collect_view()}
+    let language = use_language();
+    move || {
+        let language = language.get();
+        let l = language.locale();
+        let live = story.live().cloned();
+        let replaced: Vec<BallotView> = story
+            .ballots
+            .iter()
+            .filter(|b| b.status == BallotStatus::Replaced)
+            .cloned()
+            .collect();
+        let election = story.election.clone();
+        let was_replaced = wording::status(BallotStatus::Replaced, language);
+        view! {
+            <div class="story">
+                <h2 id="story-title">{td_string!(l, story.title, election = election.name.clone())}</h2>
+                {live.map(|b| view! { <Current ballot=b election=election.clone() language /> })}
+                {(!replaced.is_empty()).then(|| view! {
+                    <section class="story__replaced" aria-labelledby="replaced-title">
+                        <h3 id="replaced-title">{td_string!(l, story.replaced_title)}</h3>
+                        <p>{was_replaced.meaning} " " {was_replaced.next_step}</p>
+                        {replaced.into_iter().map(|b| view! { <Timeline events=b.events language /> }).collect_view()}
+                    </section>
+                })}
+                <section aria-labelledby="county-title">
+                    <h3 id="county-title">{td_string!(l, story.county_title)}</h3>
+                    <ContactBlock contact=story.county.clone() />
                 </section>
-            })}
-            <section aria-labelledby="county-title">
-                <h3 id="county-title">"Questions? Contact your county"</h3>
-                <ContactBlock contact=story.county />
-            </section>
-        </div>
+            </div>
+        }
     }
 }
 
 #[component]
-fn Current(ballot: BallotView, election: super::ElectionDates) -> impl IntoView {
-    let w = wording::status(ballot.status);
-    let reason = ballot.reason.map(wording::reason);
+fn Current(
+    ballot: BallotView,
+    election: super::ElectionDates,
+    language: Language,
+) -> impl IntoView {
+    let l = language.locale();
+    let w = wording::status(ballot.status, language);
+    let reason = ballot.reason.map(|r| wording::reason(r, language));
     let curable = ballot.reason.is_some_and(|r| r.is_curable());
     view! {
         <section class="story__now" data-status=ballot.status.code() aria-labelledby="now-title">
@@ -56,38 +60,40 @@ fn Current(ballot: BallotView, election: super::ElectionDates) -> impl IntoView 
             {reason.map(|r| view! { <p class="story__reason">{r.headline} " " {r.meaning}</p> })}
             {curable.then(|| view! {
                 <p class="story__cure">
-                    <strong>{format!("Deadline: {} ", when(election.cure_deadline))}</strong>
+                    <strong>{td_string!(l, story.deadline, when = dates::moment(election.cure_deadline, language))}</strong>
+                    " "
                     {match election.cure_days_left {
-                        d if d > 1 => format!("({d} days left)."),
-                        1 => "(1 day left).".to_owned(),
-                        0 => "(today).".to_owned(),
-                        _ => "(the deadline has passed; contact your county).".to_owned(),
+                        d if d > 1 => td_string!(l, story.days_left, count = d),
+                        1 => td_string!(l, story.day_left).to_owned(),
+                        0 => td_string!(l, story.deadline_today).to_owned(),
+                        _ => td_string!(l, story.deadline_passed).to_owned(),
                     }}
                     " " {reason.and_then(|r| r.next_step)}
                 </p>
             })}
             {ballot.expected_delivery.filter(|_| ballot.status == BallotStatus::InTransit).map(|d| view! {
-                <p class="story__expected">{format!("Expected delivery: {}.", day(d))}</p>
+                <p class="story__expected">{td_string!(l, story.expected, day = dates::day(d, language))}</p>
             })}
             {w.next_step.map(|n| view! { <p class="story__next">{n}</p> })}
-            <h3>"What has happened so far"</h3>
-            <Timeline events=ballot.events />
+            <h3>{td_string!(l, story.so_far)}</h3>
+            <Timeline events=ballot.events language />
         </section>
     }
 }
 
 #[component]
-fn Timeline(events: Vec<EventView>) -> impl IntoView {
+fn Timeline(events: Vec<EventView>, language: Language) -> impl IntoView {
+    let scan = td_string!(language.locale(), story.postal_scan);
     view! {
         <ol class="timeline" reversed>
             {events.into_iter().rev().map(|e| {
-                let w = wording::status(e.status);
+                let w = wording::status(e.status, language);
                 view! {
                     <li class="timeline__event" data-status=e.status.code()>
-                        <time datetime=e.occurred_at.format("%Y-%m-%dT%H:%M").to_string()>{when(e.occurred_at)}</time>
+                        <time datetime=e.occurred_at.format("%Y-%m-%dT%H:%M").to_string()>{dates::moment(e.occurred_at, language)}</time>
                         " — " {w.headline}
-                        {e.reason.map(|r| view! { " " {wording::reason(r).headline} })}
-                        {e.postal_scan.then_some(" (U.S. Postal Service scan)")}
+                        {e.reason.map(|r| view! { " " {wording::reason(r, language).headline} })}
+                        {e.postal_scan.then_some(view! { " " {scan} })}
                     </li>
                 }
             }).collect_view()}

@@ -14,10 +14,7 @@ pub async fn serve(config: &Config, pool: PgPool) -> anyhow::Result<()> {
         .leptos_options;
     let addr = leptos_options.site_addr;
     spawn_rate_limit_purge(pool.clone());
-    let app = build_router(AppState {
-        leptos_options,
-        pool,
-    });
+    let app = build_router(AppState::new(leptos_options, pool, config.settings.clone()));
     let listener = tokio::net::TcpListener::bind(addr)
         .await
         .with_context(|| format!("binding {addr}"))?;

@@ -1,4 +1,4 @@
-use app::state::AppState;
+use app::state::{AppState, Settings};
 use leptos::prelude::LeptosOptions;
 use sqlx::PgPool;
 
@@ -17,6 +17,10 @@ pub struct TestApp {
 
 impl TestApp {
     pub async fn spawn(pool: PgPool) -> Self {
+        Self::spawn_with(pool, Settings::default()).await
+    }
+
+    pub async fn spawn_with(pool: PgPool, settings: Settings) -> Self {
         let options = (*pool.connect_options()).clone();
         let (addr_tx, addr_rx) = std::sync::mpsc::channel();
         let (shutdown, stop) = tokio::sync::oneshot::channel::<()>();
@@ -36,10 +40,8 @@ impl TestApp {
                     .output_name("ballot-tracker")
                     .site_addr(addr)
                     .build();
-                let router = server::build_router(AppState {
-                    leptos_options,
-                    pool: pool.clone(),
-                });
+                let router =
+                    server::build_router(AppState::new(leptos_options, pool.clone(), settings));
                 addr_tx.send(addr).unwrap();
                 axum::serve(
                     listener,

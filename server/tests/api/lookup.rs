@@ -292,9 +292,9 @@ async fn bad_input_names_the_fields(pool: PgPool) {
     assert_eq!(res.status(), 400);
     let err: app::AppError = serde_json::from_str(&res.text().await.unwrap()).unwrap();
     for field in ["first_name", "date_of_birth", "zip"] {
-        assert!(err.field_message(field).is_some(), "{field}: {err:?}");
+        assert!(err.field_problem(field).is_some(), "{field}: {err:?}");
     }
-    assert!(err.field_message("last_name").is_none());
+    assert!(err.field_problem("last_name").is_none());
 }
 
 #[sqlx::test(migrator = "app::state::MIGRATOR")]
@@ -330,4 +330,52 @@ async fn lookups_are_rate_limited_per_client(pool: PgPool) {
     );
     let err: app::AppError = serde_json::from_str(&res.text().await.unwrap()).unwrap();
     assert_eq!(err, app::AppError::RateLimited);
+}
+
+/// Behind a trusted load balancer each voter has a limit of their own; a client that is not a
+/// trusted proxy cannot escape its limit by writing `X-Forwarded-For` itself.
+#[sqlx::test(migrator = "app::state::MIGRATOR")]
+async fn forwarded_addresses_count_only_from_trusted_proxies(pool: PgPool) {
+    demo(&pool).await;
+    let lookup = |app: &crate::helpers::TestApp, i: usize, forwarded: String| {
+        let zip = format!("9{i:04}");
+        let req = app
+            .client
+            .post(format!("{}/api/lookup", app.base))
+            .header("x-forwarded-for", forwarded)
+            .form(&form("Ana", "Cruz", "1990-01-01", &zip));
+        async move { req.send().await.unwrap().status() }
+    };
+    let settings = app::state::Settings {
+        lookup_per_client: app::ratelimit::Limit {
+            max: 3,
+            ..app::ratelimit::LOOKUP_PER_CLIENT
+        },
+        trusted_proxies: app::client::parse_trusted_proxies("127.0.0.1").unwrap(),
+        ..Default::default()
+    };
+    let app = crate::helpers::TestApp::spawn_with(pool.clone(), settings.clone()).await;
+    // Three look-ups each from four voters behind the proxy: none is limited...
+    for i in 0..12 {
+        let voter = format!("6.6.6.6, 203.0.113.{}", i % 4);
+        assert_eq!(lookup(&app, i, voter).await, 200, "look-up {i}");
+    }
+    // ...and the fourth from one of them is.
+    assert_eq!(lookup(&app, 12, "203.0.113.0".into()).await, 429);
+    drop(app);
+
+    // The same requests from a peer that is not trusted share one limit.
+    let untrusted = app::state::Settings {
+        trusted_proxies: Vec::new(),
+        ..settings
+    };
+    sqlx::query("truncate rate_limit_hits")
+        .execute(&pool)
+        .await
+        .unwrap();
+    let app = crate::helpers::TestApp::spawn_with(pool, untrusted).await;
+    for i in 0..3 {
+        assert_eq!(lookup(&app, i, format!("203.0.113.{i}")).await, 200);
+    }
+    assert_eq!(lookup(&app, 3, "203.0.113.99".into()).await, 429);
 }
