@@ -3,6 +3,10 @@
 //! Organised by feature. Server-only code (database, hashing, network) sits in modules that are
 //! declared once behind `#[cfg(feature = "ssr")]` and never reach the browser build.
 
+// Release builds keep the full view types (debug builds erase them), and the status page's are
+// deep.
+#![recursion_limit = "256"]
+
 // The words on every page, one file per language in `app/locales/`, compiled in by leptos_i18n
 // (`build.rs` fails the build when a language lacks a key).
 #[allow(clippy::all, clippy::expect_used, clippy::unwrap_used)]

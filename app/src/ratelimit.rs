@@ -34,34 +34,69 @@ pub enum Decision {
 }
 
 /// Counts one hit for `subject` and says whether it is within the limit.
-#[tracing::instrument(skip_all, fields(limit = limit.name), err)]
 pub async fn hit(
     db: impl PgExecutor<'_>,
     limit: &Limit,
     subject: &str,
 ) -> Result<Decision, sqlx::Error> {
-    let row = sqlx::query!(
-        r#"insert into rate_limit_hits (key, window_start, hits)
-           select $1 || ':' || encode(sha256(convert_to(s.value || $2, 'UTF8')), 'hex'),
-                  date_bin(make_interval(secs => $3), now(), timestamptz '2000-01-01'), 1
-           from app_secrets s where s.name = 'rate_limit_salt'
-           on conflict (key, window_start) do update set hits = rate_limit_hits.hits + 1
-           returning hits,
-                     ceil(extract(epoch from window_start + make_interval(secs => $3) - now()))::bigint
-                       as "retry_after!""#,
-        limit.name,
-        subject,
-        f64::from(limit.window_secs),
+    hit_each(db, &[(limit, subject)]).await
+}
+
+/// Counts one hit against each limit, in one statement (one round trip), and says whether all
+/// are within their limits; when not, the longest wait. Rows are locked in the order given, the
+/// same for every caller, so concurrent callers cannot deadlock.
+#[tracing::instrument(skip_all, err)]
+pub async fn hit_each(
+    db: impl PgExecutor<'_>,
+    hits: &[(&Limit, &str)],
+) -> Result<Decision, sqlx::Error> {
+    let (names, subjects, windows) = arguments(hits);
+    let rows = sqlx::query!(
+        r#"select limit_name as "limit_name!", hit_count as "hit_count!",
+                  elapsed_secs as "elapsed_secs!"
+           from rate_limit_hit($1, $2, $3)"#,
+        &names as &[&str],
+        &subjects as &[&str],
+        &windows,
     )
-    .fetch_one(db)
+    .fetch_all(db)
     .await?;
-    Ok(if row.hits > limit.max {
-        Decision::Limited {
-            retry_after_secs: row.retry_after.max(1),
+    Ok(decide(
+        hits,
+        rows.iter()
+            .map(|r| (r.limit_name.as_str(), r.hit_count, r.elapsed_secs)),
+    ))
+}
+
+/// The arguments of the `rate_limit_hit` SQL function, for statements that call it.
+pub fn arguments<'a>(hits: &[(&'a Limit, &'a str)]) -> (Vec<&'a str>, Vec<&'a str>, Vec<f64>) {
+    (
+        hits.iter().map(|(l, _)| l.name).collect(),
+        hits.iter().map(|(_, s)| *s).collect(),
+        hits.iter().map(|(l, _)| f64::from(l.window_secs)).collect(),
+    )
+}
+
+/// The decision from what `rate_limit_hit` returned: (limit name, hits, seconds into window).
+pub fn decide<'a>(
+    hits: &[(&Limit, &str)],
+    counted: impl IntoIterator<Item = (&'a str, i32, f64)>,
+) -> Decision {
+    let mut wait = None;
+    for (name, count, elapsed) in counted {
+        let Some((limit, _)) = hits.iter().find(|(l, _)| l.name == name) else {
+            continue;
+        };
+        if count > limit.max {
+            // Whole seconds until the window ends, at least one.
+            let left = (f64::from(limit.window_secs) - elapsed).ceil().max(1.0) as i64;
+            wait = Some(wait.map_or(left, |w: i64| w.max(left)));
         }
-    } else {
-        Decision::Allowed
-    })
+    }
+    match wait {
+        Some(retry_after_secs) => Decision::Limited { retry_after_secs },
+        None => Decision::Allowed,
+    }
 }
 
 /// Deletes windows that ended more than an hour ago. Any instance may run it at any time.
@@ -103,6 +138,28 @@ mod tests {
             hit(&pool, &TEST, "203.0.113.8").await.unwrap(),
             Decision::Allowed
         );
+    }
+
+    #[sqlx::test(migrator = "crate::state::MIGRATOR")]
+    async fn several_limits_count_in_one_statement(pool: PgPool) {
+        const OTHER: Limit = Limit {
+            name: "test.other",
+            max: 1,
+            window_secs: 30,
+        };
+        let both = [(&TEST, "client"), (&OTHER, "identity")];
+        assert_eq!(hit_each(&pool, &both).await.unwrap(), Decision::Allowed);
+        // The second hit is within TEST's 3 but over OTHER's 1.
+        let Decision::Limited { retry_after_secs } = hit_each(&pool, &both).await.unwrap() else {
+            panic!("the stricter limit decides")
+        };
+        assert!((1..=30).contains(&retry_after_secs));
+        // Each limit counted each hit.
+        let counts: Vec<i32> = sqlx::query_scalar("select hits from rate_limit_hits order by key")
+            .fetch_all(&pool)
+            .await
+            .unwrap();
+        assert_eq!(counts, vec![2, 2]);
     }
 
     #[sqlx::test(migrator = "crate::state::MIGRATOR")]

@@ -22,7 +22,7 @@ pub async fn lookup_ballot(
     zip: String,
     voter_id: String,
 ) -> Result<LookupOutcome, AppError> {
-    use crate::ratelimit::{self, Decision};
+    use crate::ratelimit::Decision;
     use axum::http::{HeaderValue, StatusCode, header};
 
     let response = expect_context::<leptos_axum::ResponseOptions>();
@@ -47,21 +47,21 @@ pub async fn lookup_ballot(
     let client =
         crate::client::rate_limit_subject(client_ip(&state.settings.trusted_proxies).await);
     let subject = identity.rate_limit_subject();
-    for (limit, key) in [
+    let limits = [
         (&state.settings.lookup_per_client, client.as_str()),
         (&state.settings.lookup_per_identity, subject.as_str()),
-    ] {
-        if let Decision::Limited { retry_after_secs } = ratelimit::hit(pool, limit, key).await? {
-            response.set_status(StatusCode::TOO_MANY_REQUESTS);
-            if let Ok(v) = HeaderValue::from_str(&retry_after_secs.to_string()) {
-                response.insert_header(header::RETRY_AFTER, v);
-            }
-            return Err(AppError::RateLimited);
-        }
-    }
-
+    ];
     let mut conn = pool.acquire().await?;
-    let found = match super::store::find_voter(&mut *conn, &identity).await? {
+    let (decision, voter) =
+        super::store::find_voter_counting(&mut *conn, &identity, &limits).await?;
+    if let Decision::Limited { retry_after_secs } = decision {
+        response.set_status(StatusCode::TOO_MANY_REQUESTS);
+        if let Ok(v) = HeaderValue::from_str(&retry_after_secs.to_string()) {
+            response.insert_header(header::RETRY_AFTER, v);
+        }
+        return Err(AppError::RateLimited);
+    }
+    let found = match voter {
         Some(voter) => super::store::story(&mut conn, voter, now).await?,
         None => None,
     };

@@ -3,6 +3,7 @@
 use super::{BallotStory, BallotView, ElectionDates, EventView, Identity};
 use crate::counties::CountyContact;
 use crate::domain::{BallotStatus, NotCountedReason};
+use crate::ratelimit::{self, Decision, Limit};
 use chrono::{DateTime, Utc};
 use chrono_tz::Tz;
 use sqlx::PgExecutor;
@@ -65,6 +66,75 @@ pub async fn any_voter_with_ballot(db: impl PgExecutor<'_>) -> Result<Option<i64
     )
     .fetch_optional(db)
     .await
+}
+
+/// [`find_voter`] and the look-up's rate limits in one statement, one round trip: counts a hit
+/// against each limit, and finds the voter (whose id is to be used only when allowed).
+#[tracing::instrument(skip_all, err)]
+pub async fn find_voter_counting(
+    db: impl PgExecutor<'_>,
+    identity: &Identity,
+    limits: &[(&Limit, &str)],
+) -> Result<(Decision, Option<i64>), sqlx::Error> {
+    let (names, subjects, windows) = ratelimit::arguments(limits);
+    // The voters sub-select has no outer reference, so it runs once, whatever the row count.
+    let rows: Vec<(String, i32, f64, Vec<i64>)> = match identity {
+        Identity::ByName {
+            first,
+            last,
+            date_of_birth,
+            zip,
+        } => sqlx::query!(
+            r#"select c.limit_name as "limit_name!", c.hit_count as "hit_count!",
+                      c.elapsed_secs as "elapsed_secs!",
+                      array(select id from voters
+                            where last_name_norm = $4 and first_name_norm = $5
+                              and date_of_birth = $6 and residential_zip = $7
+                              and not confidential
+                            limit 2) as "ids!"
+               from rate_limit_hit($1, $2, $3) c"#,
+            &names as &[&str],
+            &subjects as &[&str],
+            &windows,
+            last.as_str(),
+            first.as_str(),
+            date_of_birth,
+            zip.as_str()
+        )
+        .fetch_all(db)
+        .await?
+        .into_iter()
+        .map(|r| (r.limit_name, r.hit_count, r.elapsed_secs, r.ids))
+        .collect(),
+        Identity::ByVoterId {
+            voter_id,
+            date_of_birth,
+        } => sqlx::query!(
+            r#"select c.limit_name as "limit_name!", c.hit_count as "hit_count!",
+                      c.elapsed_secs as "elapsed_secs!",
+                      array(select id from voters
+                            where county_voter_id = $4 and date_of_birth = $5
+                              and not confidential
+                            limit 2) as "ids!"
+               from rate_limit_hit($1, $2, $3) c"#,
+            &names as &[&str],
+            &subjects as &[&str],
+            &windows,
+            voter_id,
+            date_of_birth
+        )
+        .fetch_all(db)
+        .await?
+        .into_iter()
+        .map(|r| (r.limit_name, r.hit_count, r.elapsed_secs, r.ids))
+        .collect(),
+    };
+    let decision = ratelimit::decide(limits, rows.iter().map(|(n, h, e, _)| (n.as_str(), *h, *e)));
+    let voter = match rows.first().map(|r| r.3.as_slice()) {
+        Some([one]) => Some(*one),
+        _ => None,
+    };
+    Ok((decision, voter))
 }
 
 fn decode<T, E: std::error::Error + Send + Sync + 'static>(
