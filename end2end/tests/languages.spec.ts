@@ -63,19 +63,25 @@ test.describe('JavaScript off', () => {
 });
 
 test('a rate-limited look-up says so in the language, with 429', async ({ page }) => {
-  // One identity, looked up more than 20 times in a minute from anywhere.
+  // One identity, looked up more than 20 times in a minute from anywhere. Limits count in
+  // fixed one-minute windows: if a window ends between the last priming request and the
+  // browser's, the browser starts a fresh count, so prime again (a window ends once a minute).
   const identity = { first_name: 'Rate', last_name: 'Limited', date_of_birth: '1970-01-01', zip: '90001', voter_id: '' };
-  let last = 0;
-  for (let i = 0; i < 21; i++) {
-    last = (await page.request.post('/api/lookup', { form: identity })).status();
-  }
-  expect(last).toBe(429);
   await chooseLanguage(page, 'es');
-  await page.goto('/ballot');
-  await hydrated(page);
-  const answered = page.waitForResponse((r) => r.url().endsWith('/api/lookup'));
-  await lookUp(page, [identity.first_name, identity.last_name, identity.date_of_birth, identity.zip]);
-  expect((await answered).status()).toBe(429);
+  let status = 0;
+  for (let attempt = 0; attempt < 3 && status !== 429; attempt++) {
+    let primed = false;
+    for (let i = 0; i < 25 && !primed; i++) {
+      primed = (await page.request.post('/api/lookup', { form: identity })).status() === 429;
+    }
+    expect(primed).toBe(true);
+    await page.goto('/ballot');
+    await hydrated(page);
+    const answered = page.waitForResponse((r) => r.url().endsWith('/api/lookup'));
+    await lookUp(page, [identity.first_name, identity.last_name, identity.date_of_birth, identity.zip]);
+    status = (await answered).status();
+  }
+  expect(status).toBe(429);
   await expect(page.locator('.lookup-answer [data-error="rate-limited"]')).toHaveText(sentence('es', 'error.rate_limited'));
   // The form is still there to try again: the limit is a message, not an error page.
   await expect(page.locator('#lookup-first_name')).toHaveValue(identity.first_name);

@@ -1,8 +1,8 @@
 import { test, expect } from '@playwright/test';
 import {
   CONFIDENTIAL, COUNTED, CURABLE, CURED, DELIVERED, IN_PERSON, IN_REVIEW, IN_TRANSIT, ISSUED, LATE,
-  NO_MATCH, RECEIVED, REISSUED, RETURNING, UNDELIVERABLE, type Voter, expectNoAxeViolations,
-  hydrated, lookUp,
+  MAILED, NO_MATCH, RECEIVED, REISSUED, RETURNING, UNDELIVERABLE, type Voter, expectNoAxeViolations,
+  hydrated, lookUp, sentence,
 } from './helpers';
 
 test.describe('look-up, JavaScript on', () => {
@@ -115,3 +115,46 @@ test.describe('look-up, JavaScript off', () => {
     await expect(page.locator('.lookup-answer')).toContainText(NO_MATCH);
   });
 });
+
+// Every status the issue names, each with JavaScript on and off, checked against the sentence
+// in the locale file.
+const EVERY_STATUS: [string, Voter, string][] = [
+  ['issued', ISSUED, 'status.issued.headline'],
+  ['mailed, no scan yet', MAILED, 'status.mailed.headline'],
+  ['in transit', IN_TRANSIT, 'status.in_transit.headline'],
+  ['delivered', DELIVERED, 'status.delivered.headline'],
+  ['undeliverable', UNDELIVERABLE, 'status.undeliverable.headline'],
+  ['on its way to the county', RETURNING, 'status.return_in_transit.headline'],
+  ['received', RECEIVED, 'status.received.headline'],
+  ['in review', IN_REVIEW, 'status.in_review.headline'],
+  ['counted', COUNTED, 'status.counted.headline'],
+  ['not counted, curable', CURABLE, 'status.not_counted.headline'],
+  ['not counted, not curable', LATE, 'status.not_counted.headline'],
+  ['cured', CURED, 'status.cured.headline'],
+  ['voted in person', IN_PERSON, 'status.voted_in_person.headline'],
+  ['reissued', REISSUED, 'status.in_transit.headline'],
+];
+
+for (const javaScriptEnabled of [true, false]) {
+  test.describe(`every status, JavaScript ${javaScriptEnabled ? 'on' : 'off'}`, () => {
+    test.use({ javaScriptEnabled });
+    for (const [name, voter, key] of EVERY_STATUS) {
+      test(name, async ({ page }) => {
+        await page.goto('/ballot');
+        if (javaScriptEnabled) await hydrated(page);
+        await lookUp(page, voter);
+        await expect(page.locator('.story__headline')).toHaveText(sentence('en', key));
+        if (name === 'reissued') {
+          await expect(page.locator('.story__replaced')).toContainText(sentence('en', 'status.replaced.meaning'));
+        }
+        if (name === 'not counted, curable') {
+          await expect(page.locator('.story__cure')).toContainText(sentence('en', 'reason.signature_mismatch.next'));
+        }
+        if (name === 'not counted, not curable') {
+          await expect(page.locator('.story__reason')).toContainText(sentence('en', 'reason.received_late.headline'));
+          await expect(page.locator('.story__cure')).toHaveCount(0);
+        }
+      });
+    }
+  });
+}
