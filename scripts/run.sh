@@ -18,5 +18,6 @@ log "loading demo data (first start only)"
 log "demo administrator"
 "$bin" admin create --email admin@demo.example.org --name "Demo Administrator" --role state-admin --replace
 echo
+log "staff sign in at http://${LEPTOS_SITE_ADDR:-127.0.0.1:3000}/admin/sign-in with the login above"
 log "serving at http://${LEPTOS_SITE_ADDR:-127.0.0.1:3000} (Ctrl-C stops)"
 exec "$bin" serve

@@ -60,6 +60,12 @@ step "browser tests (Playwright, Chromium)"
 e2e_url="$PG_BASE/ballot_tracker_e2e"
 cargo sqlx database drop -y --database-url "$e2e_url" >/dev/null
 DATABASE_URL="$e2e_url" "$bin" demo --voters 300 >/dev/null
+# Portal accounts for the browser tests (end2end/tests/admin.spec.ts): Los Angeles staff.
+for who in walker clerk; do
+  printf '%s' 'e2e passphrase for county staff' | DATABASE_URL="$e2e_url" "$bin" admin create \
+    --email "$who@la.demo.example.org" --name "LA ${who^}" --role county-staff --county 06037 \
+    --password-stdin >/dev/null
+done
 port="${E2E_PORT:-3100}"
 # Every browser test comes from 127.0.0.1: raise the per-client limit, keep the per-identity one.
 DATABASE_URL="$e2e_url" LEPTOS_SITE_ADDR="127.0.0.1:$port" LOOKUP_LIMIT_PER_CLIENT=10000 \

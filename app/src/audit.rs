@@ -45,6 +45,14 @@ pub enum AuditAction {
     AdminPasswordSet,
     /// Synthetic demo data was loaded (CLI).
     DemoDataLoaded,
+    /// Someone signed in to the portal (the account itself).
+    SignedIn,
+    /// A sign-in was refused: wrong password or code, unknown or disabled account (anyone).
+    SignInRefused,
+    /// Every session of an account was ended (the account itself).
+    SignedOutEverywhere,
+    /// Two-factor sign-in was turned on (the account itself).
+    TotpEnabled,
 }
 
 impl AuditAction {
@@ -56,6 +64,10 @@ impl AuditAction {
             AuditAction::AdminUserCreated => "admin_user.created",
             AuditAction::AdminPasswordSet => "admin_user.password_set",
             AuditAction::DemoDataLoaded => "demo.loaded",
+            AuditAction::SignedIn => "admin_user.signed_in",
+            AuditAction::SignInRefused => "admin_user.sign_in_refused",
+            AuditAction::SignedOutEverywhere => "admin_user.signed_out_everywhere",
+            AuditAction::TotpEnabled => "admin_user.totp_enabled",
         }
     }
 }

@@ -33,6 +33,20 @@ pub fn client_ip(peer: IpAddr, headers: &HeaderMap, trusted: &[IpNetwork]) -> Ip
     client
 }
 
+/// The address of the client of the request being handled (server functions), through
+/// [`client_ip`].
+pub async fn current_client_ip(trusted: &[IpNetwork]) -> IpAddr {
+    use axum::extract::ConnectInfo;
+    let peer = leptos_axum::extract::<ConnectInfo<std::net::SocketAddr>>()
+        .await
+        .map(|ConnectInfo(addr)| addr.ip())
+        .unwrap_or(IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED));
+    match leptos::prelude::use_context::<axum::http::request::Parts>() {
+        Some(parts) => client_ip(peer, &parts.headers, trusted),
+        None => peer,
+    }
+}
+
 /// What a per-client limit counts against: the address for IPv4, and the /64 network for IPv6,
 /// since one household or phone is given a whole /64.
 pub fn rate_limit_subject(ip: IpAddr) -> String {

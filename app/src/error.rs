@@ -132,9 +132,35 @@ mod server {
         }
     }
 
+    /// Runs a server function's body and gives a failure the HTTP status it stands for, so
+    /// that other clients than the page (tests, scripts) can read it without parsing the body.
+    pub async fn respond<T>(
+        body: impl std::future::Future<Output = Result<T, AppError>>,
+    ) -> Result<T, AppError> {
+        use axum::http::StatusCode;
+        let outcome = body.await;
+        if let Err(e) = &outcome
+            && let Some(response) = leptos::prelude::use_context::<leptos_axum::ResponseOptions>()
+        {
+            response.set_status(match e {
+                AppError::Validation(_) | AppError::Transport(_) => StatusCode::BAD_REQUEST,
+                AppError::Unauthorized => StatusCode::UNAUTHORIZED,
+                AppError::Forbidden => StatusCode::FORBIDDEN,
+                AppError::NotFound => StatusCode::NOT_FOUND,
+                AppError::Conflict(_) => StatusCode::CONFLICT,
+                AppError::RateLimited => StatusCode::TOO_MANY_REQUESTS,
+                AppError::Internal { .. } => StatusCode::INTERNAL_SERVER_ERROR,
+            });
+        }
+        outcome
+    }
+
     impl From<sqlx::Error> for AppError {
         fn from(err: sqlx::Error) -> Self {
             AppError::internal(&err)
         }
     }
 }
+
+#[cfg(feature = "ssr")]
+pub use server::respond;

@@ -24,6 +24,7 @@ macro_rules! tr {
     }};
 }
 
+pub mod admin;
 pub mod ballots;
 pub mod counties;
 pub mod domain;
@@ -48,7 +49,7 @@ pub mod state;
 use leptos::prelude::*;
 use leptos_meta::{Html, Link, MetaTags, Stylesheet, Title, provide_meta_context};
 use leptos_router::{
-    SsrMode, StaticSegment,
+    ParamSegment, SsrMode, StaticSegment,
     components::{Route, Router, Routes},
 };
 
@@ -109,6 +110,12 @@ pub fn App() -> impl IntoView {
                     <Route path=StaticSegment("ballot") view=voter::page::BallotPage ssr=SsrMode::InOrder />
                     <Route path=StaticSegment("accessibility") view=pages::Accessibility ssr=SsrMode::InOrder />
                     <Route path=StaticSegment("privacy") view=pages::Privacy ssr=SsrMode::InOrder />
+                    // The portal waits for the account before it answers, so that a visitor
+                    // who is not signed in gets a plain redirect to the sign-in page.
+                    <Route path=StaticSegment("admin") view=admin::records::RecordsPage ssr=SsrMode::Async />
+                    <Route path=(StaticSegment("admin"), StaticSegment("sign-in")) view=admin::signin::SignInPage ssr=SsrMode::Async />
+                    <Route path=(StaticSegment("admin"), StaticSegment("two-factor")) view=admin::two_factor::TwoFactorPage ssr=SsrMode::Async />
+                    <Route path=(StaticSegment("admin"), StaticSegment("ballots"), ParamSegment("id")) view=admin::ballot::BallotRecordPage ssr=SsrMode::Async />
                 </Routes>
             </layout::Page>
         </Router>

@@ -24,6 +24,20 @@ pub const LOOKUP_PER_IDENTITY: Limit = Limit {
     window_secs: 60,
 };
 
+/// Staff sign-in attempts from one client address.
+pub const SIGN_IN_PER_CLIENT: Limit = Limit {
+    name: "signin.client",
+    max: 30,
+    window_secs: 15 * 60,
+};
+/// Sign-in attempts at one account, from anywhere: past this the account is locked until the
+/// window ends, whatever the password.
+pub const SIGN_IN_PER_ACCOUNT: Limit = Limit {
+    name: "signin.account",
+    max: 10,
+    window_secs: 15 * 60,
+};
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Decision {
     Allowed,

@@ -20,6 +20,8 @@ pub struct AppState {
     pub pool: PgPool,
     pub settings: Arc<Settings>,
     pub cache: Arc<Cache>,
+    /// Password hashes computed at once in this process (`PASSWORD_HASH_CONCURRENCY`).
+    pub hashing: Arc<tokio::sync::Semaphore>,
 }
 
 impl AppState {
@@ -27,6 +29,9 @@ impl AppState {
         Self {
             leptos_options,
             pool,
+            hashing: Arc::new(tokio::sync::Semaphore::new(
+                settings.password_hash_concurrency.max(1),
+            )),
             settings: Arc::new(settings),
             cache: Arc::default(),
         }
@@ -40,6 +45,10 @@ pub struct Settings {
     pub lookup_per_identity: Limit,
     /// Proxies whose `X-Forwarded-For` is believed (`TRUSTED_PROXIES`).
     pub trusted_proxies: Vec<IpNetwork>,
+    pub sign_in_per_client: Limit,
+    pub sign_in_per_account: Limit,
+    /// How many argon2 hashes one process computes at once; sign-ins past it wait.
+    pub password_hash_concurrency: usize,
 }
 
 impl Default for Settings {
@@ -48,8 +57,16 @@ impl Default for Settings {
             lookup_per_client: ratelimit::LOOKUP_PER_CLIENT,
             lookup_per_identity: ratelimit::LOOKUP_PER_IDENTITY,
             trusted_proxies: Vec::new(),
+            sign_in_per_client: ratelimit::SIGN_IN_PER_CLIENT,
+            sign_in_per_account: ratelimit::SIGN_IN_PER_ACCOUNT,
+            password_hash_concurrency: default_hash_concurrency(),
         }
     }
+}
+
+/// Half the cores, at least one: the other half stays free for the voters' pages.
+pub fn default_hash_concurrency() -> usize {
+    std::thread::available_parallelism().map_or(1, |n| (n.get() / 2).max(1))
 }
 
 /// Reference data each instance may keep for a short while. Nothing here must agree between

@@ -91,6 +91,13 @@ impl Config {
                 lookup_per_client: per_minute("LOOKUP_LIMIT_PER_CLIENT", LOOKUP_PER_CLIENT)?,
                 lookup_per_identity: per_minute("LOOKUP_LIMIT_PER_IDENTITY", LOOKUP_PER_IDENTITY)?,
                 trusted_proxies,
+                sign_in_per_client: app::ratelimit::SIGN_IN_PER_CLIENT,
+                sign_in_per_account: app::ratelimit::SIGN_IN_PER_ACCOUNT,
+                password_hash_concurrency: parse_or(
+                    &lookup,
+                    "PASSWORD_HASH_CONCURRENCY",
+                    app::state::default_hash_concurrency(),
+                )?,
             },
         })
     }

@@ -6,6 +6,7 @@ pub mod db;
 pub mod demo;
 pub mod health;
 pub mod router;
+pub mod security;
 pub mod telemetry;
 
 pub use router::build_router;

@@ -1,6 +1,7 @@
 //! The whole HTTP application, buildable without a socket (tests call it directly).
 
-use crate::health;
+use crate::{health, security};
+use app::admin::session_store::PgSessionStore;
 use app::state::AppState;
 use app::{App, shell};
 use axum::Router;
@@ -9,19 +10,22 @@ use axum::http::{HeaderName, HeaderValue, Request, header};
 use axum::routing::{get, post};
 use leptos_axum::{LeptosRoutes, generate_route_list};
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
-use tower_http::set_header::SetResponseHeaderLayer;
 use tower_http::trace::{DefaultOnResponse, TraceLayer};
+use tower_sessions::cookie::SameSite;
+use tower_sessions::cookie::time::Duration;
+use tower_sessions::{Expiry, SessionManagerLayer};
 
 const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 
 pub fn build_router(state: AppState) -> Router {
     let routes = generate_route_list(App);
     let options = state.leptos_options.clone();
+    let sessions = session_layer(&state);
     Router::new()
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
         .route("/ballot", post(lookup_without_javascript))
-        .leptos_routes(&state, routes, move || shell(options.clone()))
+        .leptos_routes_with_context(&state, routes, page_nonce, move || shell(options.clone()))
         .fallback(leptos_axum::file_and_error_handler::<AppState, _>(shell))
         .layer(TraceLayer::new_for_http().make_span_with(|req: &Request<_>| {
             // The matched route pattern, never the raw path or query: those could carry
@@ -39,21 +43,40 @@ pub fn build_router(state: AppState) -> Router {
                 .to_owned();
             tracing::info_span!("request", http.method = %req.method(), http.route = %route, request.id = %request_id)
         }).on_response(DefaultOnResponse::new().level(tracing::Level::INFO)))
+        .layer(sessions)
+        .layer(axum::middleware::from_fn(security::guard))
         .layer(PropagateRequestIdLayer::new(REQUEST_ID))
         .layer(SetRequestIdLayer::new(REQUEST_ID, MakeRequestUuid))
-        .layer(SetResponseHeaderLayer::if_not_present(
-            header::X_CONTENT_TYPE_OPTIONS,
-            HeaderValue::from_static("nosniff"),
-        ))
-        .layer(SetResponseHeaderLayer::if_not_present(
-            header::REFERRER_POLICY,
-            HeaderValue::from_static("same-origin"),
-        ))
-        .layer(SetResponseHeaderLayer::if_not_present(
-            header::X_FRAME_OPTIONS,
-            HeaderValue::from_static("DENY"),
-        ))
         .with_state(state)
+}
+
+/// Server-side sessions in PostgreSQL: a `__Host-` cookie, HttpOnly, Secure, SameSite=Strict,
+/// ended after half an hour without a request (and after twelve hours in any case, which
+/// `app::admin::session` checks). Only the portal writes a session; voters get no cookie.
+fn session_layer(state: &AppState) -> SessionManagerLayer<PgSessionStore> {
+    use app::admin::session::{COOKIE_NAME, IDLE_TIMEOUT_SECS};
+    SessionManagerLayer::new(PgSessionStore::new(state.pool.clone()))
+        .with_name(COOKIE_NAME)
+        .with_secure(true)
+        .with_http_only(true)
+        .with_same_site(SameSite::Strict)
+        .with_path("/")
+        .with_expiry(Expiry::OnInactivity(Duration::seconds(IDLE_TIMEOUT_SECS)))
+        .with_always_save(true)
+}
+
+/// A fresh nonce for each rendered page: Leptos puts it on the page's inline scripts, and the
+/// Content Security Policy allows those scripts and no others.
+fn page_nonce() {
+    use leptos::nonce::Nonce;
+    use leptos::prelude::{provide_context, use_context};
+    let nonce = Nonce::new();
+    if let Some(response) = use_context::<leptos_axum::ResponseOptions>()
+        && let Ok(policy) = HeaderValue::from_str(&security::content_security_policy(Some(&nonce)))
+    {
+        response.insert_header(header::CONTENT_SECURITY_POLICY, policy);
+    }
+    provide_context(nonce);
 }
 
 /// A look-up form posted without JavaScript: the `/ballot` page rendered with the answer, on the

@@ -3,24 +3,7 @@
 use crate::audit::{self, ActorKind, AuditAction, AuditEntry};
 use sqlx::PgConnection;
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Role {
-    StateAdmin,
-    CountyAdmin,
-    CountyStaff,
-    Auditor,
-}
-
-impl Role {
-    pub const fn code(self) -> &'static str {
-        match self {
-            Role::StateAdmin => "state_admin",
-            Role::CountyAdmin => "county_admin",
-            Role::CountyStaff => "county_staff",
-            Role::Auditor => "auditor",
-        }
-    }
-}
+pub use crate::admin::Role;
 
 pub struct NewAdmin<'a> {
     pub email: &'a str,

@@ -44,8 +44,9 @@ pub async fn lookup_ballot(
     let state = crate::state::state()?;
     let pool = &state.pool;
 
-    let client =
-        crate::client::rate_limit_subject(client_ip(&state.settings.trusted_proxies).await);
+    let client = crate::client::rate_limit_subject(
+        crate::client::current_client_ip(&state.settings.trusted_proxies).await,
+    );
     let subject = identity.rate_limit_subject();
     let limits = [
         (&state.settings.lookup_per_client, client.as_str()),
@@ -83,18 +84,4 @@ pub async fn lookup_ballot(
             LookupOutcome::NoMatch
         }
     })
-}
-
-/// The client's address: the socket's peer, or behind trusted proxies the address they saw.
-#[cfg(feature = "ssr")]
-async fn client_ip(trusted: &[ipnetwork::IpNetwork]) -> std::net::IpAddr {
-    use axum::extract::ConnectInfo;
-    let peer = leptos_axum::extract::<ConnectInfo<std::net::SocketAddr>>()
-        .await
-        .map(|ConnectInfo(addr)| addr.ip())
-        .unwrap_or(std::net::IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED));
-    match use_context::<axum::http::request::Parts>() {
-        Some(parts) => crate::client::client_ip(peer, &parts.headers, trusted),
-        None => peer,
-    }
 }

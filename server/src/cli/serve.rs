@@ -14,6 +14,7 @@ pub async fn serve(config: &Config, pool: PgPool) -> anyhow::Result<()> {
         .leptos_options;
     let addr = leptos_options.site_addr;
     spawn_rate_limit_purge(pool.clone());
+    spawn_session_purge(pool.clone());
     let app = build_router(AppState::new(leptos_options, pool, config.settings.clone()));
     let listener = tokio::net::TcpListener::bind(addr)
         .await
@@ -45,6 +46,22 @@ async fn shutdown_signal() {
     let term = std::future::pending::<()>();
     tokio::select! { () = ctrl_c => {}, () = term => {} }
     tracing::info!("shutting down");
+}
+
+/// Every five minutes, deletes expired portal sessions. Each instance runs it; the deletes are
+/// idempotent.
+fn spawn_session_purge(pool: PgPool) {
+    use tower_sessions::ExpiredDeletion;
+    let store = app::admin::session_store::PgSessionStore::new(pool);
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(std::time::Duration::from_secs(300));
+        loop {
+            tick.tick().await;
+            if let Err(e) = store.delete_expired().await {
+                tracing::warn!(error = %e, "deleting expired sessions failed");
+            }
+        }
+    });
 }
 
 /// Every five minutes, deletes rate-limit windows that ended long ago. Each instance runs it;

@@ -1,7 +1,12 @@
 //! The whole app over real HTTP on 127.0.0.1, against a fresh real database per test.
 
-#![expect(clippy::unwrap_used, reason = "test helpers fail the test loudly")]
+#![expect(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "test helpers fail the test loudly"
+)]
 
+mod admin;
 mod helpers;
 mod lookup;
 mod pages;

@@ -1,0 +1,90 @@
+//! The portal's frame: who is signed in, the portal's navigation and sign-out. Every portal page
+//! renders inside it; it sends a visitor who is not signed in to the sign-in page.
+
+use super::Staff;
+use super::signin::{SignOut, SignOutEverywhere};
+use crate::AppError;
+use leptos::prelude::*;
+use leptos_router::components::Redirect;
+
+/// The signed-in account, or `Unauthorized`.
+#[server(endpoint = "admin/whoami")]
+pub async fn whoami() -> Result<Staff, AppError> {
+    crate::error::respond(async move {
+        no_store();
+        super::session::current().await
+    })
+    .await
+}
+
+/// Portal answers hold voters' records: no cache may keep them.
+#[cfg(feature = "ssr")]
+pub fn no_store() {
+    use axum::http::{HeaderValue, header};
+    if let Some(response) = use_context::<leptos_axum::ResponseOptions>() {
+        response.insert_header(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    }
+}
+
+/// Renders `content` for the signed-in account. `allow_unenrolled` lets the two-factor set-up
+/// page show to an account that must still set it up.
+#[component]
+pub fn AdminFrame(
+    content: fn(Staff) -> AnyView,
+    #[prop(optional)] allow_unenrolled: bool,
+) -> impl IntoView {
+    let me = Resource::new_blocking(|| (), |_| whoami());
+    view! {
+        <Suspense fallback=|| view! { <p>"Loading…"</p> }>
+            {move || Suspend::new(async move {
+                match me.await {
+                    Ok(staff) if staff.must_enrol_totp && !allow_unenrolled => {
+                        view! { <Redirect path="/admin/two-factor" /> }.into_any()
+                    }
+                    Ok(staff) => view! {
+                        <StaffBar staff=staff.clone() />
+                        <div class="admin-content">{content(staff)}</div>
+                    }
+                    .into_any(),
+                    Err(AppError::Unauthorized) => {
+                        view! { <Redirect path="/admin/sign-in" /> }.into_any()
+                    }
+                    Err(e) => view! { <p class="notice notice--error" role="alert">{e.to_string()}</p> }
+                        .into_any(),
+                }
+            })}
+        </Suspense>
+    }
+}
+
+#[component]
+fn StaffBar(staff: Staff) -> impl IntoView {
+    let sign_out = ServerAction::<SignOut>::new();
+    let everywhere = ServerAction::<SignOutEverywhere>::new();
+    let scope = match &staff.county_name {
+        Some(county) => format!("{}, {county} County", staff.role.label()),
+        None => format!("{}, all counties", staff.role.label()),
+    };
+    view! {
+        <nav class="admin-bar" aria-label="Portal">
+            <p class="admin-bar__who">
+                "Signed in as " <strong data-testid="staff-name">{staff.name.clone()}</strong>
+                " (" {scope} ")"
+            </p>
+            <ul class="admin-bar__links">
+                <li><a href="/admin">"Records"</a></li>
+                <li><a href="/admin/two-factor">"Two-factor sign-in"</a></li>
+                <li>
+                    <ActionForm action=sign_out attr:class="inline-form">
+                        <button type="submit" class="button button--quiet">"Sign out"</button>
+                    </ActionForm>
+                </li>
+                <li>
+                    <ActionForm action=everywhere attr:class="inline-form">
+                        <button type="submit" class="button button--quiet">"Sign out everywhere"</button>
+                    </ActionForm>
+                </li>
+            </ul>
+        </nav>
+    }
+}

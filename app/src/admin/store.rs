@@ -1,0 +1,512 @@
+//! The portal's SQL: accounts for sign-in, the signed-in account, record search and a ballot's
+//! whole record. Every read of county data takes the caller's [`Scope`] and filters by it.
+
+use super::ballot::{
+    BallotRecord, EventRecord, NotificationRecord, SubscriptionRecord, VoterRecord, mask,
+};
+use super::records::{Needle, PAGE_SIZE, RecordRow, SearchResults};
+use super::roles::Scope;
+use super::{Role, Staff};
+use crate::domain::{BallotStatus, Language, NormalizedName, NotCountedReason, transition};
+use chrono::{DateTime, Utc};
+use chrono_tz::Tz;
+use sqlx::{PgConnection, PgExecutor, PgPool};
+
+fn decode<T, E: std::error::Error + Send + Sync + 'static>(
+    r: Result<T, E>,
+) -> Result<T, sqlx::Error> {
+    r.map_err(|e| sqlx::Error::Decode(Box::new(e)))
+}
+
+/// What sign-in needs to know of an account.
+pub struct SignInAccount {
+    pub id: i64,
+    pub password_hash: String,
+    pub disabled: bool,
+    /// Set when two-factor sign-in is on.
+    pub totp_secret: Option<Vec<u8>>,
+    pub session_epoch: i32,
+    pub county_fips: Option<String>,
+}
+
+#[tracing::instrument(skip_all, err)]
+pub async fn account_for_sign_in(
+    db: impl PgExecutor<'_>,
+    email: &str,
+) -> Result<Option<SignInAccount>, sqlx::Error> {
+    let row = sqlx::query!(
+        r#"select id, password_hash, disabled_at is not null as "disabled!",
+                  case when totp_enabled_at is not null then totp_secret end as totp_secret,
+                  session_epoch, county_fips
+           from admin_users where lower(email) = lower($1)"#,
+        email
+    )
+    .fetch_optional(db)
+    .await?;
+    Ok(row.map(|r| SignInAccount {
+        id: r.id,
+        password_hash: r.password_hash,
+        disabled: r.disabled,
+        totp_secret: r.totp_secret,
+        session_epoch: r.session_epoch,
+        county_fips: r.county_fips,
+    }))
+}
+
+/// The account behind a session: `None` when it is disabled or its sessions were ended since
+/// (the epoch moved on).
+#[tracing::instrument(skip_all, err)]
+pub async fn staff_for_session(
+    db: impl PgExecutor<'_>,
+    user_id: i64,
+    epoch: i32,
+) -> Result<Option<Staff>, sqlx::Error> {
+    let row = sqlx::query!(
+        r#"select u.id, u.display_name, u.email, u.role, u.county_fips, c.name as "county_name?",
+                  u.totp_enabled_at is not null as "totp_enabled!",
+                  coalesce(c.require_2fa, false) and u.totp_enabled_at is null as "must_enrol!"
+           from admin_users u left join counties c on c.fips = u.county_fips
+           where u.id = $1 and u.session_epoch = $2 and u.disabled_at is null"#,
+        user_id,
+        epoch
+    )
+    .fetch_optional(db)
+    .await?;
+    row.map(|r| {
+        Ok(Staff {
+            id: r.id,
+            name: r.display_name,
+            email: r.email,
+            role: decode(Role::parse(&r.role))?,
+            county_fips: r.county_fips,
+            county_name: r.county_name,
+            totp_enabled: r.totp_enabled,
+            must_enrol_totp: r.must_enrol,
+        })
+    })
+    .transpose()
+}
+
+pub async fn record_sign_in(tx: &mut PgConnection, user_id: i64) -> Result<(), sqlx::Error> {
+    sqlx::query!(
+        "update admin_users set last_sign_in_at = now() where id = $1",
+        user_id
+    )
+    .execute(tx)
+    .await?;
+    Ok(())
+}
+
+/// Ends every session of the account: sessions carry the epoch they began in.
+pub async fn end_all_sessions(tx: &mut PgConnection, user_id: i64) -> Result<(), sqlx::Error> {
+    sqlx::query!(
+        "update admin_users set session_epoch = session_epoch + 1, updated_at = now()
+         where id = $1",
+        user_id
+    )
+    .execute(tx)
+    .await?;
+    Ok(())
+}
+
+/// Accepts a two-factor code's time step once: only a step later than the last accepted one
+/// passes, atomically, so a code cannot be replayed on this or any other instance.
+pub async fn accept_totp_step(
+    db: impl PgExecutor<'_>,
+    user_id: i64,
+    step: i64,
+) -> Result<bool, sqlx::Error> {
+    let done = sqlx::query!(
+        "update admin_users set totp_last_step = $2
+         where id = $1 and (totp_last_step is null or totp_last_step < $2)",
+        user_id,
+        step
+    )
+    .execute(db)
+    .await?;
+    Ok(done.rows_affected() == 1)
+}
+
+/// Uses up a recovery code, if it is one of the account's unused ones.
+pub async fn use_recovery_code(
+    db: impl PgExecutor<'_>,
+    user_id: i64,
+    code: &str,
+) -> Result<bool, sqlx::Error> {
+    let code = normalise_recovery_code(code);
+    let done = sqlx::query!(
+        "update admin_recovery_codes set used_at = now()
+         where user_id = $1 and used_at is null
+           and code_hash = encode(sha256(convert_to($2, 'UTF8')), 'hex')",
+        user_id,
+        code
+    )
+    .execute(db)
+    .await?;
+    Ok(done.rows_affected() == 1)
+}
+
+fn normalise_recovery_code(code: &str) -> String {
+    code.chars()
+        .filter(char::is_ascii_alphanumeric)
+        .map(|c| c.to_ascii_lowercase())
+        .collect()
+}
+
+/// Ten recovery codes of ten characters each ("k7m2p-9xq4t"), from an alphabet without
+/// look-alikes.
+pub fn new_recovery_codes() -> Vec<String> {
+    use rand::Rng;
+    const ALPHABET: &[u8] = b"abcdefghjkmnpqrstuvwxyz23456789";
+    let mut rng = rand::rng();
+    (0..10)
+        .map(|_| {
+            let chars: String = (0..10)
+                .map(|_| ALPHABET[rng.random_range(0..ALPHABET.len())] as char)
+                .collect();
+            format!("{}-{}", &chars[..5], &chars[5..])
+        })
+        .collect()
+}
+
+/// Turns two-factor sign-in on, with the step of the code that confirmed it already used, and
+/// replaces the account's recovery codes.
+pub async fn enable_totp(
+    tx: &mut PgConnection,
+    user_id: i64,
+    secret: &[u8],
+    used_step: i64,
+    recovery_codes: &[String],
+) -> Result<(), sqlx::Error> {
+    sqlx::query!(
+        "update admin_users
+         set totp_secret = $2, totp_enabled_at = now(), totp_last_step = $3, updated_at = now()
+         where id = $1",
+        user_id,
+        secret,
+        used_step
+    )
+    .execute(&mut *tx)
+    .await?;
+    sqlx::query!(
+        "delete from admin_recovery_codes where user_id = $1",
+        user_id
+    )
+    .execute(&mut *tx)
+    .await?;
+    let normalised: Vec<String> = recovery_codes
+        .iter()
+        .map(|c| normalise_recovery_code(c))
+        .collect();
+    sqlx::query!(
+        "insert into admin_recovery_codes (user_id, code_hash)
+         select $1, encode(sha256(convert_to(c, 'UTF8')), 'hex') from unnest($2::text[]) as c",
+        user_id,
+        &normalised
+    )
+    .execute(&mut *tx)
+    .await?;
+    Ok(())
+}
+
+/// The voters a search box's words may mean: by normalised name (either order), county voter
+/// id, or ballot number. At most a few thousand; the caller's page limits what is shown.
+async fn matching_voters(
+    db: &PgPool,
+    scope: &Scope,
+    needle: &Needle,
+) -> Result<Option<Vec<i64>>, sqlx::Error> {
+    let county = scope.county();
+    let ids = match needle {
+        Needle::Everything => return Ok(None),
+        Needle::Barcode(code) => {
+            sqlx::query_scalar!(
+                "select voter_id from ballots
+                 where (left(outbound_imb, 20) = $1 or left(inbound_imb, 20) = $1)
+                   and ($2::text is null or county_fips = $2)",
+                code,
+                county
+            )
+            .fetch_all(db)
+            .await?
+        }
+        Needle::Words(words) => {
+            let norm = |w: &str| NormalizedName::parse(w).ok().map(|n| n.into_inner());
+            let whole = norm(&words.concat());
+            let (first, rest) = match words.split_first() {
+                Some((first, rest)) if !rest.is_empty() => (norm(first), norm(&rest.concat())),
+                _ => (None, None),
+            };
+            let token = (words.len() == 1).then(|| words[0].clone());
+            sqlx::query_scalar!(
+                r#"select id as "id!" from voters
+                   where last_name_norm = $1 and ($5::text is null or county_fips = $5)
+                   union
+                   select id from voters
+                   where ((first_name_norm = $2 and last_name_norm = $3)
+                       or (last_name_norm = $2 and first_name_norm = $3))
+                     and ($5::text is null or county_fips = $5)
+                   union
+                   select id from voters
+                   where county_voter_id in ($4, upper($4)) and ($5::text is null or county_fips = $5)
+                   union
+                   select voter_id from ballots
+                   where ballot_number in ($4, upper($4)) and ($5::text is null or county_fips = $5)
+                   limit 5000"#,
+                whole,
+                first,
+                rest,
+                token,
+                county
+            )
+            .fetch_all(db)
+            .await?
+        }
+    };
+    Ok(Some(ids))
+}
+
+#[tracing::instrument(skip_all, fields(page), err)]
+pub async fn search(
+    db: &PgPool,
+    scope: &Scope,
+    needle: &Needle,
+    status: Option<BallotStatus>,
+    precinct: Option<&str>,
+    page: i64,
+) -> Result<SearchResults, sqlx::Error> {
+    let ids = matching_voters(db, scope, needle).await?;
+    let rows = sqlx::query!(
+        r#"select v.id, c.name as county_name, v.county_voter_id, v.first_name, v.middle_name,
+                  v.last_name, v.suffix, v.date_of_birth, v.precinct, v.confidential,
+                  b.id as "ballot_id?", b.ballot_number as "ballot_number?", b.status as "status?"
+           from voters v
+           join counties c on c.fips = v.county_fips
+           left join lateral (
+               select b.id, b.ballot_number, b.status from ballots b
+               join elections e on e.id = b.election_id
+               where b.voter_id = v.id
+               order by e.election_day desc, (b.status = 'replaced'), b.id desc
+               limit 1) b on true
+           where ($1::text is null or v.county_fips = $1)
+             and ($2::bigint[] is null or v.id = any($2))
+             and ($3::text is null or b.status = $3)
+             and ($4::text is null or v.precinct = $4)
+           order by v.last_name_norm, v.first_name_norm, v.id
+           limit $5 offset $6"#,
+        scope.county(),
+        ids.as_deref(),
+        status.map(|s| s.code()),
+        precinct,
+        PAGE_SIZE + 1,
+        page * PAGE_SIZE,
+    )
+    .fetch_all(db)
+    .await?;
+    let has_more = rows.len() as i64 > PAGE_SIZE;
+    let rows = rows
+        .into_iter()
+        .take(PAGE_SIZE as usize)
+        .map(|r| {
+            let name = [
+                Some(r.first_name),
+                r.middle_name,
+                Some(r.last_name),
+                r.suffix,
+            ]
+            .into_iter()
+            .flatten()
+            .collect::<Vec<_>>()
+            .join(" ");
+            Ok(RecordRow {
+                voter_id: r.id,
+                county_name: r.county_name,
+                county_voter_id: r.county_voter_id,
+                name,
+                date_of_birth: r.date_of_birth,
+                precinct: r.precinct,
+                confidential: r.confidential,
+                ballot_id: r.ballot_id,
+                ballot_number: r.ballot_number,
+                status: r
+                    .status
+                    .as_deref()
+                    .map(BallotStatus::parse)
+                    .transpose()
+                    .map_err(|e| sqlx::Error::Decode(Box::new(e)))?,
+            })
+        })
+        .collect::<Result<Vec<_>, sqlx::Error>>()?;
+    Ok(SearchResults {
+        rows,
+        page,
+        has_more,
+    })
+}
+
+/// Whether the ballot exists within the scope (locks nothing; the spine locks the ballot).
+pub async fn ballot_in_scope(
+    db: impl PgExecutor<'_>,
+    scope: &Scope,
+    ballot_id: i64,
+) -> Result<bool, sqlx::Error> {
+    let found = sqlx::query_scalar!(
+        r#"select exists(select 1 from ballots
+                         where id = $1 and ($2::text is null or county_fips = $2)) as "found!""#,
+        ballot_id,
+        scope.county()
+    )
+    .fetch_one(db)
+    .await?;
+    Ok(found)
+}
+
+fn reason(code: Option<&str>) -> Result<Option<NotCountedReason>, sqlx::Error> {
+    decode(code.map(NotCountedReason::parse).transpose())
+}
+
+/// A ballot's whole record, or `None` when it does not exist within the scope. Contact details
+/// are masked unless `reveal`.
+#[tracing::instrument(skip_all, err)]
+pub async fn ballot_record(
+    db: &PgPool,
+    scope: &Scope,
+    ballot_id: i64,
+    reveal: bool,
+) -> Result<Option<BallotRecord>, sqlx::Error> {
+    let Some(b) = sqlx::query!(
+        r#"select b.id, b.county_fips, c.name as county_name, c.time_zone, e.name as election_name,
+                  b.ballot_number, b.outbound_imb, b.inbound_imb, b.status, b.status_reason,
+                  b.status_at, b.expected_delivery, b.replaces_ballot_id,
+                  (select r.id from ballots r where r.replaces_ballot_id = b.id) as replaced_by,
+                  v.id as voter_id, v.county_voter_id, v.first_name, v.middle_name, v.last_name,
+                  v.suffix, v.date_of_birth, v.residential_zip, v.precinct, v.language,
+                  v.confidential, v.email, v.phone
+           from ballots b
+           join counties c on c.fips = b.county_fips
+           join elections e on e.id = b.election_id
+           join voters v on v.id = b.voter_id
+           where b.id = $1 and ($2::text is null or b.county_fips = $2)"#,
+        ballot_id,
+        scope.county()
+    )
+    .fetch_optional(db)
+    .await?
+    else {
+        return Ok(None);
+    };
+    let tz: Tz = b
+        .time_zone
+        .parse()
+        .unwrap_or(chrono_tz::America::Los_Angeles);
+    let local = |t: DateTime<Utc>| t.with_timezone(&tz).naive_local();
+    let shown = |a: Option<String>| a.map(|a| if reveal { a } else { mask(&a) });
+
+    let events = sqlx::query!(
+        r#"select ev.occurred_at, ev.status, ev.reason, ev.source, u.display_name as "actor?",
+                  ev.note, ev.postal_operation, ev.postal_facility_zip, ev.notify
+           from ballot_events ev left join admin_users u on u.id = ev.actor_user_id
+           where ev.ballot_id = $1 order by ev.id"#,
+        ballot_id
+    )
+    .fetch_all(db)
+    .await?
+    .into_iter()
+    .map(|e| {
+        Ok(EventRecord {
+            occurred_at: local(e.occurred_at),
+            status: decode(BallotStatus::parse(&e.status))?,
+            reason: reason(e.reason.as_deref())?,
+            source: e.source,
+            actor: e.actor,
+            note: e.note,
+            postal: e.postal_operation.map(|op| match e.postal_facility_zip {
+                Some(zip) => format!("operation {op} at {zip}"),
+                None => format!("operation {op}"),
+            }),
+            notify: e.notify,
+        })
+    })
+    .collect::<Result<Vec<_>, sqlx::Error>>()?;
+
+    let notifications = sqlx::query!(
+        "select created_at, channel, template, state, attempts from notifications
+         where ballot_id = $1 order by created_at, id",
+        ballot_id
+    )
+    .fetch_all(db)
+    .await?
+    .into_iter()
+    .map(|n| NotificationRecord {
+        created_at: local(n.created_at),
+        channel: n.channel,
+        template: n.template,
+        state: n.state,
+        attempts: n.attempts,
+    })
+    .collect();
+
+    let subscriptions = sqlx::query!(
+        r#"select channel, address, language, confirmed_at is not null as "confirmed!",
+                  cancelled_at is not null as "cancelled!"
+           from subscriptions where voter_id = $1 order by id"#,
+        b.voter_id
+    )
+    .fetch_all(db)
+    .await?
+    .into_iter()
+    .map(|s| {
+        Ok(SubscriptionRecord {
+            channel: s.channel,
+            address: if reveal { s.address } else { mask(&s.address) },
+            language: decode(Language::parse(&s.language))?,
+            confirmed: s.confirmed,
+            cancelled: s.cancelled,
+        })
+    })
+    .collect::<Result<Vec<_>, sqlx::Error>>()?;
+
+    let status = decode(BallotStatus::parse(&b.status))?;
+    let name = [
+        Some(b.first_name),
+        b.middle_name,
+        Some(b.last_name),
+        b.suffix,
+    ]
+    .into_iter()
+    .flatten()
+    .collect::<Vec<_>>()
+    .join(" ");
+    Ok(Some(BallotRecord {
+        ballot_id: b.id,
+        county_fips: b.county_fips,
+        county_name: b.county_name,
+        election_name: b.election_name,
+        ballot_number: b.ballot_number,
+        outbound_imb: b.outbound_imb,
+        inbound_imb: b.inbound_imb,
+        status,
+        reason: reason(b.status_reason.as_deref())?,
+        expected_delivery: b.expected_delivery,
+        replaces: b.replaces_ballot_id,
+        replaced_by: b.replaced_by,
+        voter: VoterRecord {
+            county_voter_id: b.county_voter_id,
+            name,
+            date_of_birth: b.date_of_birth,
+            residential_zip: b.residential_zip,
+            precinct: b.precinct,
+            language: decode(Language::parse(&b.language))?,
+            confidential: b.confidential,
+            email: shown(b.email),
+            phone: shown(b.phone),
+        },
+        events,
+        notifications,
+        subscriptions,
+        next_statuses: BallotStatus::ALL
+            .into_iter()
+            .filter(|to| transition::is_legal(status, *to))
+            .collect(),
+    }))
+}

@@ -1,0 +1,134 @@
+import { test, expect, type Page } from '@playwright/test';
+import { createHmac } from 'node:crypto';
+import { expectNoAxeViolations, hydrated } from './helpers';
+
+// Accounts `make test` creates for the browser tests (scripts/test.sh).
+const PASSWORD = 'e2e passphrase for county staff';
+const WALKER = 'walker@la.demo.example.org';
+const CLERK = 'clerk@la.demo.example.org';
+
+/** RFC 6238 (SHA-1, six digits, 30 s), as an authenticator app computes it. */
+function totp(base32: string, unixSecs: number): string {
+  const alphabet = 'ABCDEFGHIJKLMNOPQRSTUVWXYZ234567';
+  let bits = '';
+  for (const c of base32.replace(/=+$/, '').toUpperCase()) {
+    bits += alphabet.indexOf(c).toString(2).padStart(5, '0');
+  }
+  const bytes: number[] = [];
+  for (let i = 0; i + 8 <= bits.length; i += 8) bytes.push(parseInt(bits.slice(i, i + 8), 2));
+  const counter = Buffer.alloc(8);
+  counter.writeBigUInt64BE(BigInt(Math.floor(unixSecs / 30)));
+  const mac = createHmac('sha1', Buffer.from(bytes)).update(counter).digest();
+  const offset = mac[mac.length - 1] & 0xf;
+  return ((mac.readUInt32BE(offset) & 0x7fffffff) % 1_000_000).toString().padStart(6, '0');
+}
+
+/** Collects console errors and CSP violations for the page's whole life. A refused sign-in
+ * answers 401, which Chromium logs as a failed resource; tests that expect one pass `allow401`. */
+function watchConsole(page: Page, allow401 = false): string[] {
+  const problems: string[] = [];
+  page.on('console', (m) => {
+    if (m.type() !== 'error') return;
+    if (allow401 && /status of 401/.test(m.text())) return;
+    problems.push(m.text());
+  });
+  page.on('pageerror', (e) => problems.push(e.message));
+  return problems;
+}
+
+async function signIn(page: Page, email: string, code = '') {
+  await page.goto('/admin/sign-in');
+  await hydrated(page);
+  await page.getByLabel('Email address').fill(email);
+  await page.getByLabel('Password').fill(PASSWORD);
+  if (code) await page.getByLabel(/Two-factor code/).fill(code);
+  await page.getByRole('button', { name: 'Sign in' }).click();
+}
+
+test('sign-in with two-factor, a search, a status change whose notice is queued, sign-out', async ({ page }) => {
+  test.setTimeout(90_000);
+  const problems = watchConsole(page, true);
+
+  await signIn(page, WALKER);
+  await expect(page).toHaveURL(/\/admin$/);
+  await expect(page.getByTestId('staff-name')).toHaveText('LA Walker');
+
+  // Two-factor set-up: the key, a code from it, then the recovery codes once.
+  await page.getByRole('link', { name: 'Two-factor sign-in' }).click();
+  await hydrated(page);
+  await page.getByRole('button', { name: 'Set up two-factor sign-in' }).click();
+  const secret = (await page.getByTestId('totp-secret').textContent()) ?? '';
+  expect(secret).toMatch(/^[A-Z2-7]{32}$/);
+  const now = Date.now() / 1000;
+  await page.getByLabel('Code from the app').fill(totp(secret, now));
+  await page.getByRole('button', { name: 'Turn on' }).click();
+  await expect(page.getByTestId('recovery-codes').locator('li')).toHaveCount(10);
+  await expectNoAxeViolations(page);
+
+  // Signed out, the password alone no longer signs in; the next code does.
+  await page.getByRole('button', { name: 'Sign out', exact: true }).click();
+  await expect(page).toHaveURL(/\/admin\/sign-in$/);
+  await signIn(page, WALKER);
+  await expect(page.getByTestId('signin-error')).toContainText('six-digit code');
+  await signIn(page, WALKER, totp(secret, now + 30));
+  await expect(page).toHaveURL(/\/admin$/);
+
+  // Search, open the ballot, change its status.
+  await hydrated(page);
+  await page.getByLabel('Name, voter id, ballot number or barcode').fill('José Ramírez');
+  await page.getByRole('button', { name: 'Search' }).click();
+  // The showcase voter, and perhaps random voters of the same name: all in Los Angeles.
+  const rows = page.locator('table.records tbody tr');
+  await expect(rows.first()).toBeVisible();
+  for (const county of await rows.locator('td:nth-child(3)').allTextContents()) {
+    expect(county).toBe('Los Angeles');
+  }
+  const row = rows.filter({ hasText: 'D0000010' });
+  await expect(row).toHaveCount(1);
+  await expectNoAxeViolations(page);
+  await row.getByRole('link').click();
+  await expect(page.getByTestId('current-status')).toHaveText('Your ballot was not counted.');
+  await hydrated(page);
+  await expectNoAxeViolations(page);
+
+  // The change is recorded, with its notice queued for the voter's subscription.
+  await page.getByLabel('New status').selectOption('cured');
+  await page.getByLabel('Note (required)').fill('Signature Verification Statement received at the counter.');
+  await page.getByRole('button', { name: 'Record the change' }).click();
+  await expect(page.getByTestId('change-ok')).toBeVisible();
+  await expect(page.getByTestId('notifications')).toContainText('cured');
+  await expect(page.getByTestId('notifications')).toContainText('queued');
+  await expect(page.locator('table.records').first()).toContainText('LA Walker');
+
+  await page.getByRole('button', { name: 'Sign out', exact: true }).click();
+  await expect(page).toHaveURL(/\/admin\/sign-in$/);
+  await page.goto('/admin');
+  await expect(page).toHaveURL(/\/admin\/sign-in$/);
+  expect(problems).toEqual([]);
+});
+
+test('a wrong password is refused in place; the portal is closed to visitors', async ({ page }) => {
+  const problems = watchConsole(page, true);
+  await page.goto('/admin');
+  await expect(page).toHaveURL(/\/admin\/sign-in$/);
+  await hydrated(page);
+  await expectNoAxeViolations(page);
+  await page.getByLabel('Email address').fill(CLERK);
+  await page.getByLabel('Password').fill('not the password');
+  await page.getByRole('button', { name: 'Sign in' }).click();
+  await expect(page.getByTestId('signin-error')).toHaveText(
+    'That email address, password or code is not right.',
+  );
+  expect(problems).toEqual([]);
+});
+
+test('the session cookie is host-only, HttpOnly and SameSite=Strict', async ({ page, context }) => {
+  await signIn(page, CLERK);
+  await expect(page).toHaveURL(/\/admin$/);
+  const cookie = (await context.cookies()).find((c) => c.name === '__Host-bt_session');
+  expect(cookie).toBeDefined();
+  expect(cookie?.httpOnly).toBe(true);
+  expect(cookie?.sameSite).toBe('Strict');
+  expect(cookie?.secure).toBe(true);
+  expect(await page.evaluate(() => document.cookie)).not.toContain('bt_session');
+});

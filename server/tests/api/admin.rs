@@ -1,0 +1,596 @@
+//! The admin portal over HTTP: sign-in and its abuse cases, sessions, two-factor codes, county
+//! isolation, status changes through the spine, cross-site refusal and security headers.
+
+use crate::helpers::TestApp;
+use app::admin::signin::{CODE_NEEDED, REFUSED};
+use reqwest::StatusCode;
+use server::demo::{DemoArgs, run};
+use sqlx::PgPool;
+
+const PASSWORD: &str = "a long enough passphrase";
+const LOS_ANGELES: &str = "06037";
+
+async fn demo(pool: &PgPool) {
+    let args = DemoArgs {
+        voters: 100,
+        seed: 9,
+        if_empty: false,
+    };
+    run(pool, &args).await.unwrap();
+}
+
+async fn account(pool: &PgPool, email: &str, role: &str, county: Option<&str>) -> i64 {
+    let hash = app::auth::password::hash(PASSWORD.into()).await.unwrap();
+    sqlx::query_scalar(
+        "insert into admin_users (email, display_name, password_hash, role, county_fips)
+         values ($1, $1, $2, $3, $4) returning id",
+    )
+    .bind(email)
+    .bind(hash)
+    .bind(role)
+    .bind(county)
+    .fetch_one(pool)
+    .await
+    .unwrap()
+}
+
+/// A demo voter's live ballot, by county voter id.
+async fn ballot_of(pool: &PgPool, county_voter_id: &str) -> i64 {
+    sqlx::query_scalar(
+        "select b.id from ballots b join voters v on v.id = b.voter_id
+         where v.county_voter_id = $1 and b.status <> 'replaced'",
+    )
+    .bind(county_voter_id)
+    .fetch_one(pool)
+    .await
+    .unwrap()
+}
+
+/// The session cookie a response set, as `name=value`.
+fn session_cookie(response: &reqwest::Response) -> Option<String> {
+    response
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .find(|v| v.starts_with("__Host-bt_session="))
+        .map(|v| v.split(';').next().unwrap_or_default().to_owned())
+}
+
+impl TestApp {
+    async fn call(
+        &self,
+        cookie: Option<&str>,
+        endpoint: &str,
+        form: &[(&str, &str)],
+    ) -> reqwest::Response {
+        let mut req = self
+            .client
+            .post(format!("{}/api/admin/{endpoint}", self.base))
+            .form(form);
+        if let Some(c) = cookie {
+            req = req.header("cookie", c);
+        }
+        req.send().await.unwrap()
+    }
+
+    async fn sign_in(&self, email: &str, password: &str, code: &str) -> reqwest::Response {
+        self.call(
+            None,
+            "sign_in",
+            &[("email", email), ("password", password), ("code", code)],
+        )
+        .await
+    }
+
+    /// Signs in and returns the session cookie.
+    async fn session(&self, email: &str) -> String {
+        let response = self.sign_in(email, PASSWORD, "").await;
+        assert!(response.status().is_success() || response.status() == StatusCode::FOUND);
+        session_cookie(&response).expect("a session cookie")
+    }
+}
+
+async fn text(response: reqwest::Response) -> (StatusCode, String) {
+    let status = response.status();
+    (status, response.text().await.unwrap())
+}
+
+#[sqlx::test(migrator = "app::state::MIGRATOR")]
+async fn sign_in_starts_a_strict_session_and_sign_out_everywhere_ends_it(pool: PgPool) {
+    account(
+        &pool,
+        "clerk@la.example.org",
+        "county_staff",
+        Some(LOS_ANGELES),
+    )
+    .await;
+    let app = TestApp::spawn(pool.clone()).await;
+
+    let wrong = text(
+        app.sign_in("clerk@la.example.org", "not the password at all", "")
+            .await,
+    )
+    .await;
+    let unknown = text(app.sign_in("nobody@la.example.org", PASSWORD, "").await).await;
+    assert_eq!(wrong.0, StatusCode::UNAUTHORIZED);
+    assert_eq!(
+        wrong, unknown,
+        "an unknown account reads as a wrong password"
+    );
+    assert!(wrong.1.contains(REFUSED));
+
+    let response = app.sign_in("Clerk@LA.example.org ", PASSWORD, "").await;
+    let set_cookie: Vec<String> = response
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .map(|v| v.to_str().unwrap().to_owned())
+        .collect();
+    let cookie = session_cookie(&response).expect("a session cookie");
+    let attributes = set_cookie
+        .iter()
+        .find(|c| c.starts_with("__Host-"))
+        .unwrap();
+    for attribute in ["HttpOnly", "SameSite=Strict", "Secure", "Path=/"] {
+        assert!(attributes.contains(attribute), "{attributes}");
+    }
+
+    let me = app.call(Some(&cookie), "whoami", &[]).await;
+    assert_eq!(me.status(), StatusCode::OK);
+    let me: serde_json::Value = me.json().await.unwrap();
+    assert_eq!(me["role"], "county_staff");
+    assert_eq!(me["county_name"], "Los Angeles");
+
+    // A second session on another device, then "sign out everywhere" from the first.
+    let other = app.session("clerk@la.example.org").await;
+    assert_ne!(other, cookie, "each sign-in gets its own session id");
+    app.call(Some(&cookie), "sign_out_everywhere", &[]).await;
+    for c in [&cookie, &other] {
+        assert_eq!(
+            app.call(Some(c), "whoami", &[]).await.status(),
+            StatusCode::UNAUTHORIZED
+        );
+    }
+    let audited: i64 = sqlx::query_scalar(
+        "select count(*) from audit_log where action in ('admin_user.signed_in', 'admin_user.sign_in_refused', 'admin_user.signed_out_everywhere')",
+    )
+    .fetch_one(&pool)
+    .await
+    .unwrap();
+    assert_eq!(audited, 2 + 2 + 1);
+}
+
+#[sqlx::test(migrator = "app::state::MIGRATOR")]
+async fn a_disabled_account_is_signed_out_at_once(pool: PgPool) {
+    let id = account(
+        &pool,
+        "clerk@la.example.org",
+        "county_staff",
+        Some(LOS_ANGELES),
+    )
+    .await;
+    let app = TestApp::spawn(pool.clone()).await;
+    let cookie = app.session("clerk@la.example.org").await;
+    sqlx::query("update admin_users set disabled_at = now() where id = $1")
+        .bind(id)
+        .execute(&pool)
+        .await
+        .unwrap();
+    assert_eq!(
+        app.call(Some(&cookie), "whoami", &[]).await.status(),
+        StatusCode::UNAUTHORIZED
+    );
+    let again = text(app.sign_in("clerk@la.example.org", PASSWORD, "").await).await;
+    assert_eq!(again.0, StatusCode::UNAUTHORIZED);
+    assert!(again.1.contains(REFUSED));
+}
+
+#[sqlx::test(migrator = "app::state::MIGRATOR")]
+async fn repeated_failures_lock_the_account_for_a_while(pool: PgPool) {
+    account(
+        &pool,
+        "clerk@la.example.org",
+        "county_staff",
+        Some(LOS_ANGELES),
+    )
+    .await;
+    // A year-long window, so that the attempts cannot straddle the end of one.
+    let per_account = app::ratelimit::Limit {
+        window_secs: 365 * 24 * 3600,
+        ..app::ratelimit::SIGN_IN_PER_ACCOUNT
+    };
+    let settings = app::state::Settings {
+        sign_in_per_account: per_account,
+        ..Default::default()
+    };
+    let app = TestApp::spawn_with(pool.clone(), settings).await;
+    let limit = per_account.max;
+    for _ in 0..limit {
+        let r = app
+            .sign_in("clerk@la.example.org", "guess guess guess", "")
+            .await;
+        assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
+    }
+    // Now even the right password is refused, with a wait.
+    let locked = app.sign_in("clerk@la.example.org", PASSWORD, "").await;
+    assert_eq!(locked.status(), StatusCode::TOO_MANY_REQUESTS);
+    assert!(locked.headers().contains_key("retry-after"));
+    assert!(session_cookie(&locked).is_none());
+}
+
+#[sqlx::test(migrator = "app::state::MIGRATOR")]
+async fn each_two_factor_code_works_once(pool: PgPool) {
+    let id = account(
+        &pool,
+        "clerk@la.example.org",
+        "county_staff",
+        Some(LOS_ANGELES),
+    )
+    .await;
+    let secret = app::admin::totp::new_secret();
+    let recovery = vec!["abcde-fghjk".to_owned()];
+    let mut tx = pool.begin().await.unwrap();
+    app::admin::store::enable_totp(&mut tx, id, &secret, 0, &recovery)
+        .await
+        .unwrap();
+    tx.commit().await.unwrap();
+    let app = TestApp::spawn(pool.clone()).await;
+
+    let (status, body) = text(app.sign_in("clerk@la.example.org", PASSWORD, "").await).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    assert!(body.contains(CODE_NEEDED));
+
+    let now = chrono::Utc::now().timestamp() as u64;
+    let code = app::admin::totp::code_at(&secret, now).unwrap();
+    let first = app.sign_in("clerk@la.example.org", PASSWORD, &code).await;
+    assert!(session_cookie(&first).is_some());
+    let replay = text(app.sign_in("clerk@la.example.org", PASSWORD, &code).await).await;
+    assert_eq!(
+        replay.0,
+        StatusCode::UNAUTHORIZED,
+        "a code is accepted once"
+    );
+    assert!(replay.1.contains(REFUSED));
+    // An older code (the previous step) is refused too, once a newer one was used.
+    let older = app::admin::totp::code_at(&secret, now - 30).unwrap();
+    assert!(session_cookie(&app.sign_in("clerk@la.example.org", PASSWORD, &older).await).is_none());
+
+    let by_recovery = app
+        .sign_in("clerk@la.example.org", PASSWORD, "ABCDE FGHJK")
+        .await;
+    assert!(
+        session_cookie(&by_recovery).is_some(),
+        "recovery codes ignore case and spaces"
+    );
+    let recovery_again = app
+        .sign_in("clerk@la.example.org", PASSWORD, "abcde-fghjk")
+        .await;
+    assert_eq!(recovery_again.status(), StatusCode::UNAUTHORIZED);
+}
+
+#[sqlx::test(migrator = "app::state::MIGRATOR")]
+async fn a_county_requiring_two_factor_sends_its_staff_to_set_it_up(pool: PgPool) {
+    demo(&pool).await;
+    account(
+        &pool,
+        "clerk@la.example.org",
+        "county_staff",
+        Some(LOS_ANGELES),
+    )
+    .await;
+    sqlx::query("update counties set require_2fa = true where fips = $1")
+        .bind(LOS_ANGELES)
+        .execute(&pool)
+        .await
+        .unwrap();
+    let app = TestApp::spawn(pool.clone()).await;
+    let cookie = app.session("clerk@la.example.org").await;
+    let me: serde_json::Value = app
+        .call(Some(&cookie), "whoami", &[])
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(me["must_enrol_totp"], true);
+    let search = app
+        .call(
+            Some(&cookie),
+            "search",
+            &[
+                ("q", "Ramírez"),
+                ("status", ""),
+                ("precinct", ""),
+                ("page", "0"),
+            ],
+        )
+        .await;
+    assert_eq!(search.status(), StatusCode::FORBIDDEN);
+}
+
+/// Every county-scoped portal function, called by a Los Angeles clerk about a San Francisco
+/// ballot, is refused; the state administrator reaches both.
+#[sqlx::test(migrator = "app::state::MIGRATOR")]
+async fn staff_never_reach_another_countys_records(pool: PgPool) {
+    demo(&pool).await;
+    account(
+        &pool,
+        "clerk@la.example.org",
+        "county_staff",
+        Some(LOS_ANGELES),
+    )
+    .await;
+    account(
+        &pool,
+        "auditor@la.example.org",
+        "auditor",
+        Some(LOS_ANGELES),
+    )
+    .await;
+    account(&pool, "state@sos.example.org", "state_admin", None).await;
+    let app = TestApp::spawn(pool.clone()).await;
+    let clerk = app.session("clerk@la.example.org").await;
+    let auditor = app.session("auditor@la.example.org").await;
+    let state = app.session("state@sos.example.org").await;
+    // Sean O'Brien votes in San Francisco; José Ramírez in Los Angeles.
+    let sf_ballot = ballot_of(&pool, "D0000004").await.to_string();
+    let la_ballot = ballot_of(&pool, "D0000010").await.to_string();
+
+    let search = |q: &'static str| [("q", q), ("status", ""), ("precinct", ""), ("page", "0")];
+    // (county voter id, county) of each row found.
+    let found = async |cookie: &str, q: &'static str| -> Vec<(String, String)> {
+        let r = app.call(Some(cookie), "search", &search(q)).await;
+        assert_eq!(r.status(), StatusCode::OK);
+        let v: serde_json::Value = r.json().await.unwrap();
+        v["rows"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|row| {
+                (
+                    row["county_voter_id"].as_str().unwrap().to_owned(),
+                    row["county_name"].as_str().unwrap().to_owned(),
+                )
+            })
+            .collect()
+    };
+    let has = |rows: &[(String, String)], id: &str| rows.iter().any(|(v, _)| v == id);
+    for q in ["O'Brien", "D0000004", "Ramirez", ""] {
+        let rows = found(&clerk, q).await;
+        assert!(!has(&rows, "D0000004"), "{q}");
+        assert!(
+            rows.iter().all(|(_, county)| county == "Los Angeles"),
+            "{q}: {rows:?}"
+        );
+    }
+    assert!(has(&found(&clerk, "Ramirez").await, "D0000010"));
+    assert!(has(&found(&clerk, "jose ramírez").await, "D0000010"));
+    assert!(has(&found(&state, "OBRIEN").await, "D0000004"));
+    assert!(has(&found(&state, "D0000004").await, "D0000004"));
+
+    let record = |id: &str| vec![("ballot_id", id.to_owned())];
+    let change = |id: &str| {
+        vec![
+            ("ballot_id", id.to_owned()),
+            ("status", "received".to_owned()),
+            ("reason", String::new()),
+            ("note", "test".to_owned()),
+        ]
+    };
+    for (endpoint, form) in [
+        ("ballot", record(&sf_ballot)),
+        ("change_status", change(&sf_ballot)),
+    ] {
+        let pairs: Vec<(&str, &str)> = form.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        let r = app.call(Some(&clerk), endpoint, &pairs).await;
+        assert_eq!(
+            r.status(),
+            StatusCode::NOT_FOUND,
+            "{endpoint} across counties"
+        );
+        let r = app.call(Some(&auditor), endpoint, &pairs).await;
+        assert_eq!(
+            r.status(),
+            StatusCode::FORBIDDEN,
+            "{endpoint} as an auditor"
+        );
+        let r = app.call(None, endpoint, &pairs).await;
+        assert_eq!(
+            r.status(),
+            StatusCode::UNAUTHORIZED,
+            "{endpoint} signed out"
+        );
+    }
+    let r = app.call(Some(&auditor), "search", &search("Ramirez")).await;
+    assert_eq!(r.status(), StatusCode::FORBIDDEN);
+    let sf_status: String = sqlx::query_scalar("select status from ballots where id = $1")
+        .bind(sf_ballot.parse::<i64>().unwrap())
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    assert_eq!(sf_status, "delivered", "nothing changed across counties");
+    let r = app
+        .call(Some(&clerk), "ballot", &[("ballot_id", la_ballot.as_str())])
+        .await;
+    assert_eq!(r.status(), StatusCode::OK);
+    let r = app
+        .call(Some(&state), "ballot", &[("ballot_id", sf_ballot.as_str())])
+        .await;
+    assert_eq!(r.status(), StatusCode::OK);
+}
+
+fn leak(s: &str) -> &'static str {
+    Box::leak(s.to_owned().into_boxed_str())
+}
+
+#[sqlx::test(migrator = "app::state::MIGRATOR")]
+async fn a_staff_status_change_goes_through_the_machine_and_queues_its_notice(pool: PgPool) {
+    demo(&pool).await;
+    let clerk_id = account(
+        &pool,
+        "clerk@la.example.org",
+        "county_staff",
+        Some(LOS_ANGELES),
+    )
+    .await;
+    let app = TestApp::spawn(pool.clone()).await;
+    let clerk = app.session("clerk@la.example.org").await;
+    // José Ramírez: not counted, signature mismatch; a confirmed email subscription.
+    let ballot = ballot_of(&pool, "D0000010").await.to_string();
+    let change = |status: &'static str, note: &'static str| {
+        [
+            ("ballot_id", leak(&ballot)),
+            ("status", status),
+            ("reason", ""),
+            ("note", note),
+        ]
+    };
+
+    let (status, body) = text(
+        app.call(Some(&clerk), "change_status", &change("cured", ""))
+            .await,
+    )
+    .await;
+    assert_eq!(status, StatusCode::CONFLICT);
+    assert!(body.contains("Write a note"));
+
+    let r = app
+        .call(
+            Some(&clerk),
+            "change_status",
+            &change(
+                "cured",
+                "Signature Verification Statement received in person.",
+            ),
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::OK);
+
+    let (source, actor, note, notify): (String, Option<i64>, Option<String>, bool) =
+        sqlx::query_as(
+            "select source, actor_user_id, note, notify from ballot_events
+         where ballot_id = $1 order by id desc limit 1",
+        )
+        .bind(ballot.parse::<i64>().unwrap())
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    assert_eq!(source, "staff");
+    assert_eq!(actor, Some(clerk_id));
+    assert!(note.unwrap().starts_with("Signature Verification"));
+    assert!(notify);
+    let queued: i64 = sqlx::query_scalar(
+        "select count(*) from notifications where ballot_id = $1 and template = 'cured' and state = 'queued'",
+    )
+    .bind(ballot.parse::<i64>().unwrap())
+    .fetch_one(&pool)
+    .await
+    .unwrap();
+    assert_eq!(queued, 1);
+    let audited: i64 = sqlx::query_scalar(
+        "select count(*) from audit_log where action = 'ballot.status_changed' and actor_user_id = $1",
+    )
+    .bind(clerk_id)
+    .fetch_one(&pool)
+    .await
+    .unwrap();
+    assert_eq!(audited, 1);
+
+    // "Cured" cannot go back to "mailed": the machine's reason comes back.
+    let (status, body) = text(
+        app.call(Some(&clerk), "change_status", &change("mailed", "oops"))
+            .await,
+    )
+    .await;
+    assert_eq!(status, StatusCode::CONFLICT);
+    assert!(body.contains("refused"), "{body}");
+
+    let record: serde_json::Value = app
+        .call(Some(&clerk), "ballot", &[("ballot_id", leak(&ballot))])
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(record["status"], "cured");
+    let address = record["subscriptions"][0]["address"].as_str().unwrap();
+    assert!(
+        address.contains("•••@"),
+        "county staff see masked contacts: {address}"
+    );
+}
+
+#[sqlx::test(migrator = "app::state::MIGRATOR")]
+async fn cross_site_posts_are_refused(pool: PgPool) {
+    account(
+        &pool,
+        "clerk@la.example.org",
+        "county_staff",
+        Some(LOS_ANGELES),
+    )
+    .await;
+    let app = TestApp::spawn(pool.clone()).await;
+    let r = app
+        .client
+        .post(format!("{}/api/admin/sign_in", app.base))
+        .header("origin", "https://attacker.example")
+        .form(&[
+            ("email", "clerk@la.example.org"),
+            ("password", PASSWORD),
+            ("code", ""),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::FORBIDDEN);
+    assert!(session_cookie(&r).is_none());
+    let r = app
+        .client
+        .post(format!("{}/api/admin/sign_in", app.base))
+        .header("origin", app.base.clone())
+        .form(&[
+            ("email", "clerk@la.example.org"),
+            ("password", PASSWORD),
+            ("code", ""),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert!(session_cookie(&r).is_some());
+}
+
+#[sqlx::test(migrator = "app::state::MIGRATOR")]
+async fn pages_carry_the_security_headers_and_a_fresh_nonce(pool: PgPool) {
+    let app = TestApp::spawn(pool).await;
+    let mut nonces = Vec::new();
+    for _ in 0..2 {
+        let r = app.get("/admin/sign-in").await;
+        let headers = r.headers().clone();
+        let html = r.text().await.unwrap();
+        let csp = headers["content-security-policy"]
+            .to_str()
+            .unwrap()
+            .to_owned();
+        assert!(csp.contains("frame-ancestors 'none'"), "{csp}");
+        assert!(
+            headers["strict-transport-security"]
+                .to_str()
+                .unwrap()
+                .contains("max-age=")
+        );
+        assert_eq!(headers["x-content-type-options"], "nosniff");
+        let nonce = csp
+            .split("'nonce-")
+            .nth(1)
+            .and_then(|rest| rest.split('\'').next())
+            .expect("a nonce in the policy")
+            .to_owned();
+        assert!(
+            html.contains(&format!("nonce=\"{nonce}\"")),
+            "the page's scripts carry it"
+        );
+        nonces.push(nonce);
+    }
+    assert_ne!(nonces[0], nonces[1]);
+    let health = app.get("/healthz").await;
+    assert!(health.headers().contains_key("content-security-policy"));
+}
