@@ -66,6 +66,15 @@ for who in walker clerk; do
     --email "$who@la.demo.example.org" --name "LA ${who^}" --role county-staff --county 06037 \
     --password-stdin >/dev/null
 done
+# The walk-through changes a received Los Angeles ballot (the first the portal lists) and
+# expects its notice queued: give that voter a confirmed email subscription.
+psql -q "$e2e_url" -v ON_ERROR_STOP=1 -c "
+  insert into subscriptions (voter_id, county_fips, channel, address, language, confirmed_at)
+  select v.id, v.county_fips, 'email', 'e2e-walk@example.com', 'en', now()
+  from voters v join ballots b on b.voter_id = v.id
+  where v.county_fips = '06037' and b.status = 'received'
+  order by v.last_name_norm, v.first_name_norm, v.id limit 1
+  on conflict do nothing"
 port="${E2E_PORT:-3100}"
 # Every browser test comes from 127.0.0.1: raise the per-client limit, keep the per-identity one.
 DATABASE_URL="$e2e_url" LEPTOS_SITE_ADDR="127.0.0.1:$port" LOOKUP_LIMIT_PER_CLIENT=10000 \
@@ -73,5 +82,8 @@ DATABASE_URL="$e2e_url" LEPTOS_SITE_ADDR="127.0.0.1:$port" LOOKUP_LIMIT_PER_CLIE
 server_pid=$!
 trap 'kill $server_pid 2>/dev/null || true' EXIT
 (cd end2end && BASE_URL="http://127.0.0.1:$port" npx playwright test)
+
+step "audit chain of the browser tests' database (ballot-tracker audit verify)"
+DATABASE_URL="$e2e_url" "$bin" audit verify
 
 step "all checks passed"

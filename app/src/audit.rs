@@ -1,5 +1,7 @@
 //! The audit log's typed catalogue. Each action says what happened and who may cause it; rows
-//! are written in the same transaction as the change they describe.
+//! are written in the same transaction as the change they describe, with the request's id and
+//! client address when there is a request. The log is a hash chain (the database computes each
+//! row's hash on insert); [`verify_chain`] walks it.
 
 use sqlx::PgConnection;
 
@@ -105,8 +107,8 @@ pub async fn record(tx: &mut PgConnection, entry: AuditEntry) -> Result<(), sqlx
     sqlx::query!(
         "insert into audit_log
            (county_fips, actor_kind, actor_user_id, action, entity, entity_id, before, after,
-            request_id)
-         values ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+            request_id, client_ip)
+         values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
         entry.county_fips,
         entry.actor_kind.code(),
         entry.actor_user_id,
@@ -116,8 +118,157 @@ pub async fn record(tx: &mut PgConnection, entry: AuditEntry) -> Result<(), sqlx
         entry.before,
         entry.after,
         crate::state::request_id(),
+        crate::client::request_client_ip().map(ipnetwork::IpNetwork::from),
     )
     .execute(tx)
     .await?;
     Ok(())
+}
+
+/// Where the chain breaks.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Break {
+    /// The row's contents do not match its hash.
+    Edited { id: i64 },
+    /// The row's link does not name the row before it: a row was deleted, or edited and
+    /// re-hashed.
+    Unlinked { id: i64 },
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ChainCheck {
+    pub rows: u64,
+    /// The last row's id and hash.
+    pub head: Option<(i64, String)>,
+    pub broken: Option<Break>,
+}
+
+/// Walks the audit log in id order (chain order), ten thousand rows a query, checking each
+/// row's hash against its contents and its link against the row before it.
+#[tracing::instrument(skip_all, err)]
+pub async fn verify_chain(db: &sqlx::PgPool) -> Result<ChainCheck, sqlx::Error> {
+    let mut last = "0".repeat(64);
+    let mut after = i64::MIN;
+    let mut check = ChainCheck {
+        rows: 0,
+        head: None,
+        broken: None,
+    };
+    loop {
+        let batch = sqlx::query!(
+            r#"select id, prev_hash, row_hash, audit_row_hash(prev_hash, a) as "expected!"
+               from audit_log a where id > $1 order by id limit 10000"#,
+            after
+        )
+        .fetch_all(db)
+        .await?;
+        if batch.is_empty() {
+            return Ok(check);
+        }
+        for r in batch {
+            if r.prev_hash != last {
+                check.broken = Some(Break::Unlinked { id: r.id });
+                return Ok(check);
+            }
+            if r.expected != r.row_hash {
+                check.broken = Some(Break::Edited { id: r.id });
+                return Ok(check);
+            }
+            check.rows += 1;
+            after = r.id;
+            last = r.row_hash;
+            check.head = Some((r.id, last.clone()));
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use sqlx::PgPool;
+
+    async fn write(pool: &PgPool, n: usize) -> Vec<i64> {
+        let mut conn = pool.acquire().await.unwrap();
+        for i in 0..n {
+            let entry = AuditEntry {
+                entity: Some(("test", i.to_string())),
+                after: Some(serde_json::json!({ "i": i })),
+                ..AuditEntry::new(ActorKind::System, None, AuditAction::DemoDataLoaded)
+            };
+            record(&mut conn, entry).await.unwrap();
+        }
+        sqlx::query_scalar("select id from audit_log order by id")
+            .fetch_all(pool)
+            .await
+            .unwrap()
+    }
+
+    /// Changes the log behind the append-only trigger's back, as someone with the database's
+    /// superuser could.
+    async fn tamper(pool: &PgPool, sql: &str, id: i64) {
+        let mut tx = pool.begin().await.unwrap();
+        sqlx::query("set local session_replication_role = replica")
+            .execute(&mut *tx)
+            .await
+            .unwrap();
+        sqlx::query(sql).bind(id).execute(&mut *tx).await.unwrap();
+        tx.commit().await.unwrap();
+    }
+
+    #[sqlx::test(migrator = "crate::state::MIGRATOR")]
+    async fn an_untouched_chain_verifies(pool: PgPool) {
+        let ids = write(&pool, 5).await;
+        let check = verify_chain(&pool).await.unwrap();
+        assert_eq!(check.broken, None);
+        assert_eq!(check.rows, ids.len() as u64);
+        assert_eq!(check.head.map(|h| h.0), ids.last().copied());
+    }
+
+    #[sqlx::test(migrator = "crate::state::MIGRATOR")]
+    async fn an_edited_row_breaks_the_chain_there(pool: PgPool) {
+        let ids = write(&pool, 5).await;
+        tamper(
+            &pool,
+            r#"update audit_log set after = '{"i": 99}' where id = $1"#,
+            ids[2],
+        )
+        .await;
+        let check = verify_chain(&pool).await.unwrap();
+        assert_eq!(check.broken, Some(Break::Edited { id: ids[2] }));
+        assert_eq!(check.rows, 2);
+    }
+
+    #[sqlx::test(migrator = "crate::state::MIGRATOR")]
+    async fn a_deleted_row_breaks_the_chain_at_the_next(pool: PgPool) {
+        let ids = write(&pool, 5).await;
+        tamper(&pool, "delete from audit_log where id = $1", ids[2]).await;
+        let check = verify_chain(&pool).await.unwrap();
+        assert_eq!(check.broken, Some(Break::Unlinked { id: ids[3] }));
+    }
+
+    #[sqlx::test(migrator = "crate::state::MIGRATOR")]
+    async fn concurrent_writers_keep_one_chain(pool: PgPool) {
+        let writers: Vec<_> = (0..4)
+            .map(|w| {
+                let pool = pool.clone();
+                tokio::spawn(async move {
+                    for i in 0..25 {
+                        let mut tx = pool.begin().await.unwrap();
+                        let entry = AuditEntry {
+                            entity: Some(("test", format!("{w}-{i}"))),
+                            ..AuditEntry::new(ActorKind::System, None, AuditAction::DemoDataLoaded)
+                        };
+                        record(&mut tx, entry).await.unwrap();
+                        tx.commit().await.unwrap();
+                    }
+                })
+            })
+            .collect();
+        for w in writers {
+            w.await.unwrap();
+        }
+        let check = verify_chain(&pool).await.unwrap();
+        assert_eq!(check.broken, None);
+        assert_eq!(check.rows, 100);
+    }
 }

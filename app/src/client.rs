@@ -47,6 +47,22 @@ pub async fn current_client_ip(trusted: &[IpNetwork]) -> IpAddr {
     }
 }
 
+/// The client address of the request being handled, when there is one, without waiting:
+/// for the audit log's "from where".
+pub fn request_client_ip() -> Option<IpAddr> {
+    use axum::extract::ConnectInfo;
+    let parts = leptos::prelude::use_context::<axum::http::request::Parts>()?;
+    let peer = parts
+        .extensions
+        .get::<ConnectInfo<std::net::SocketAddr>>()?
+        .0
+        .ip();
+    let trusted = crate::state::state()
+        .map(|s| s.settings.trusted_proxies.clone())
+        .unwrap_or_default();
+    Some(client_ip(peer, &parts.headers, &trusted))
+}
+
 /// What a per-client limit counts against: the address for IPv4, and the /64 network for IPv6,
 /// since one household or phone is given a whole /64.
 pub fn rate_limit_subject(ip: IpAddr) -> String {

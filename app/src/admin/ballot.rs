@@ -338,7 +338,7 @@ fn ChangeForm(record: BallotRecord, change: ServerAction<ChangeStatus>) -> impl 
             </div>
             <div class="field">
                 <label for="change-note">"Note (required)"</label>
-                <textarea id="change-note" name="note" rows="3" maxlength="2000" required></textarea>
+                <textarea id="change-note" name="note" rows="3" maxlength="2000" aria-required="true"></textarea>
             </div>
             <button type="submit" class="button">"Record the change"</button>
         </ActionForm>

@@ -1,6 +1,7 @@
-//! `ballot-tracker [serve] | migrate | demo | admin create`.
+//! `ballot-tracker [serve] | migrate | demo | admin create | audit verify`.
 
 mod admin;
+mod audit;
 mod serve;
 
 use crate::config::Config;
@@ -32,6 +33,11 @@ pub enum Command {
         #[command(subcommand)]
         command: admin::AdminCommand,
     },
+    /// Check the audit log.
+    Audit {
+        #[command(subcommand)]
+        command: audit::AuditCommand,
+    },
 }
 
 pub async fn run(cli: Cli) -> anyhow::Result<()> {
@@ -58,5 +64,6 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             demo::run(&pool, &args).await
         }
         Command::Admin { command } => admin::run(&pool, command).await,
+        Command::Audit { command } => audit::run(&pool, command).await,
     }
 }
