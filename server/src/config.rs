@@ -18,6 +18,9 @@ pub enum LogFormat {
 pub struct Config {
     pub database_url: SecretString,
     pub database_max_connections: u32,
+    /// The role the serving app acts as (`SET ROLE`), bound by row-level security; `None`
+    /// when `DATABASE_ROLE` is empty (then the login itself must not own the tables).
+    pub database_role: Option<String>,
     pub migrate_on_start: bool,
     pub log_format: LogFormat,
     /// Look-up limits, per minute, and the proxies whose `X-Forwarded-For` is believed.
@@ -85,6 +88,7 @@ impl Config {
         Ok(Config {
             database_url: SecretString::from(database_url),
             database_max_connections: parse_or(&lookup, "DATABASE_MAX_CONNECTIONS", 10)?,
+            database_role: database_role(lookup("DATABASE_ROLE"))?,
             migrate_on_start: parse_or(&lookup, "MIGRATE_ON_START", true)?,
             log_format,
             settings: Settings {
@@ -101,6 +105,27 @@ impl Config {
             },
         })
     }
+}
+
+pub const DEFAULT_DATABASE_ROLE: &str = "ballot_tracker_app";
+
+fn database_role(raw: Option<String>) -> Result<Option<String>, ConfigError> {
+    let role = raw.unwrap_or_else(|| DEFAULT_DATABASE_ROLE.to_owned());
+    if role.is_empty() {
+        return Ok(None);
+    }
+    let plain = role.len() <= 63
+        && role.starts_with(|c: char| c.is_ascii_lowercase() || c == '_')
+        && role
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_');
+    if !plain {
+        return Err(ConfigError::Invalid {
+            name: "DATABASE_ROLE",
+            reason: "lower-case letters, digits and underscores only".into(),
+        });
+    }
+    Ok(Some(role))
 }
 
 fn parse_or<T: FromStr>(
@@ -140,6 +165,11 @@ mod tests {
         let c = config(&[]).unwrap();
         assert_eq!(c.database_url.expose_secret(), DEFAULT_DATABASE_URL);
         assert_eq!(c.database_max_connections, 10);
+        assert_eq!(c.database_role.as_deref(), Some(DEFAULT_DATABASE_ROLE));
+        assert_eq!(
+            config(&[("DATABASE_ROLE", "")]).unwrap().database_role,
+            None
+        );
         assert!(c.migrate_on_start);
         assert_eq!(c.log_format, LogFormat::Pretty);
     }
@@ -158,6 +188,7 @@ mod tests {
         assert!(err.to_string().starts_with("DATABASE_MAX_CONNECTIONS"));
         assert!(config(&[("DATABASE_URL", "mysql://x")]).is_err());
         assert!(config(&[("LOG_FORMAT", "xml")]).is_err());
+        assert!(config(&[("DATABASE_ROLE", "app; drop table voters")]).is_err());
     }
 
     #[test]

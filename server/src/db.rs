@@ -4,12 +4,47 @@ use sqlx::PgPool;
 use sqlx::postgres::PgPoolOptions;
 use std::time::Duration;
 
-pub async fn connect(config: &Config) -> Result<PgPool, sqlx::Error> {
+/// Who a pool's connections act as.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Acting {
+    /// The serving app: `DATABASE_ROLE` (row-level security binds it).
+    App,
+    /// The schema's owner, as connected: migrations, the demo loader, the CLI.
+    Owner,
+}
+
+pub async fn connect(config: &Config, acting: Acting) -> Result<PgPool, sqlx::Error> {
+    let role = match acting {
+        Acting::App => config.database_role.clone(),
+        Acting::Owner => None,
+    };
     PgPoolOptions::new()
         .max_connections(config.database_max_connections)
         .acquire_timeout(Duration::from_secs(5))
+        .after_connect(move |conn, _meta| {
+            let role = role.clone();
+            Box::pin(async move { prepare_connection(conn, role.as_deref()).await })
+        })
         .connect(config.database_url.expose_secret())
         .await
+}
+
+/// Takes on the app's role (validated as a plain identifier by the configuration) and works
+/// across counties until a transaction says otherwise (`app.county`, read by the row-level
+/// security policies).
+pub async fn prepare_connection(
+    conn: &mut sqlx::PgConnection,
+    role: Option<&str>,
+) -> Result<(), sqlx::Error> {
+    if let Some(role) = role {
+        sqlx::query(&format!("set role \"{role}\""))
+            .execute(&mut *conn)
+            .await?;
+    }
+    sqlx::query("select set_config('app.county', '*', false)")
+        .execute(&mut *conn)
+        .await?;
+    Ok(())
 }
 
 /// Applies pending migrations. Safe with many instances starting at once: sqlx holds a

@@ -103,9 +103,10 @@ pub async fn load_ballot_record(ballot_id: i64) -> Result<BallotRecord, AppError
             staff.role,
             super::Role::StateAdmin | super::Role::CountyAdmin
         );
-        super::store::ballot_record(&pool, &scope, ballot_id, reveal)
-            .await?
-            .ok_or(AppError::NotFound)
+        let mut tx = super::store::scoped(&pool, &scope).await?;
+        let record = super::store::ballot_record(&mut tx, &scope, ballot_id, reveal).await?;
+        tx.commit().await?;
+        record.ok_or(AppError::NotFound)
     })
     .await
 }
@@ -147,7 +148,8 @@ pub async fn change_status(
             ));
         }
         let pool = crate::state::pool()?;
-        let mut tx = pool.begin().await?;
+        // A transaction of the staff's county: row-level security backs up the check below.
+        let mut tx = super::store::scoped(&pool, &scope).await?;
         // The county check, inside the transaction that makes the change.
         if !super::store::ballot_in_scope(&mut *tx, &scope, ballot_id).await? {
             return Err(AppError::NotFound);
@@ -263,6 +265,13 @@ fn RecordView(record: BallotRecord, change: ServerAction<ChangeStatus>) -> impl 
             }}
             <div aria-live="polite">{outcome}</div>
         </section>
+        {record.next_statuses.contains(&BallotStatus::Replaced).then(|| view! {
+            <section>
+                <h2>"Reissue"</h2>
+                <p>"Replaces this ballot with a new one (lost, damaged, undeliverable). The voter is told."</p>
+                <super::reissue::ReissueForm ballot_id=record.ballot_id />
+            </section>
+        })}
         <section>
             <h2>"Timeline"</h2>
             <table class="records">

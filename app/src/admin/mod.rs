@@ -7,6 +7,7 @@
 pub mod ballot;
 pub mod frame;
 pub mod records;
+pub mod reissue;
 pub mod roles;
 pub mod signin;
 pub mod two_factor;
@@ -21,3 +22,6 @@ pub mod store;
 pub mod totp;
 
 pub use roles::{Role, Staff};
+
+#[cfg(all(test, feature = "ssr"))]
+mod isolation_tests;

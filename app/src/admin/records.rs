@@ -92,9 +92,12 @@ pub async fn search_records(
         let precinct = Some(precinct.trim().to_owned()).filter(|p| !p.is_empty());
         let page = page.max(0);
         let pool = crate::state::pool()?;
-        super::store::search(&pool, &scope, &needle, status, precinct.as_deref(), page)
-            .await
-            .map_err(AppError::from)
+        let mut tx = super::store::scoped(&pool, &scope).await?;
+        let results =
+            super::store::search(&mut tx, &scope, &needle, status, precinct.as_deref(), page)
+                .await?;
+        tx.commit().await?;
+        Ok(results)
     })
     .await
 }

@@ -12,6 +12,22 @@ use chrono::{DateTime, Utc};
 use chrono_tz::Tz;
 use sqlx::{PgConnection, PgExecutor, PgPool};
 
+/// A transaction that works for `scope`: row-level security then shows and lets it write only
+/// that county's rows (`app.county`, read by the policies of migration ..._row_level_security).
+pub async fn scoped(
+    pool: &PgPool,
+    scope: &Scope,
+) -> Result<sqlx::Transaction<'static, sqlx::Postgres>, sqlx::Error> {
+    let mut tx = pool.begin().await?;
+    sqlx::query_scalar!(
+        "select set_config('app.county', $1, true)",
+        scope.county().unwrap_or("*")
+    )
+    .fetch_one(&mut *tx)
+    .await?;
+    Ok(tx)
+}
+
 fn decode<T, E: std::error::Error + Send + Sync + 'static>(
     r: Result<T, E>,
 ) -> Result<T, sqlx::Error> {
@@ -212,7 +228,7 @@ pub async fn enable_totp(
 /// The voters a search box's words may mean: by normalised name (either order), county voter
 /// id, or ballot number. At most a few thousand; the caller's page limits what is shown.
 async fn matching_voters(
-    db: &PgPool,
+    db: &mut PgConnection,
     scope: &Scope,
     needle: &Needle,
 ) -> Result<Option<Vec<i64>>, sqlx::Error> {
@@ -227,7 +243,7 @@ async fn matching_voters(
                 code,
                 county
             )
-            .fetch_all(db)
+            .fetch_all(&mut *db)
             .await?
         }
         Needle::Words(words) => {
@@ -259,7 +275,7 @@ async fn matching_voters(
                 token,
                 county
             )
-            .fetch_all(db)
+            .fetch_all(&mut *db)
             .await?
         }
     };
@@ -268,14 +284,14 @@ async fn matching_voters(
 
 #[tracing::instrument(skip_all, fields(page), err)]
 pub async fn search(
-    db: &PgPool,
+    db: &mut PgConnection,
     scope: &Scope,
     needle: &Needle,
     status: Option<BallotStatus>,
     precinct: Option<&str>,
     page: i64,
 ) -> Result<SearchResults, sqlx::Error> {
-    let ids = matching_voters(db, scope, needle).await?;
+    let ids = matching_voters(&mut *db, scope, needle).await?;
     let rows = sqlx::query!(
         r#"select v.id, c.name as county_name, v.county_voter_id, v.first_name, v.middle_name,
                   v.last_name, v.suffix, v.date_of_birth, v.precinct, v.confidential,
@@ -301,7 +317,7 @@ pub async fn search(
         PAGE_SIZE + 1,
         page * PAGE_SIZE,
     )
-    .fetch_all(db)
+    .fetch_all(&mut *db)
     .await?;
     let has_more = rows.len() as i64 > PAGE_SIZE;
     let rows = rows
@@ -369,7 +385,7 @@ fn reason(code: Option<&str>) -> Result<Option<NotCountedReason>, sqlx::Error> {
 /// are masked unless `reveal`.
 #[tracing::instrument(skip_all, err)]
 pub async fn ballot_record(
-    db: &PgPool,
+    db: &mut PgConnection,
     scope: &Scope,
     ballot_id: i64,
     reveal: bool,
@@ -390,7 +406,7 @@ pub async fn ballot_record(
         ballot_id,
         scope.county()
     )
-    .fetch_optional(db)
+    .fetch_optional(&mut *db)
     .await?
     else {
         return Ok(None);
@@ -409,7 +425,7 @@ pub async fn ballot_record(
            where ev.ballot_id = $1 order by ev.id"#,
         ballot_id
     )
-    .fetch_all(db)
+    .fetch_all(&mut *db)
     .await?
     .into_iter()
     .map(|e| {
@@ -434,7 +450,7 @@ pub async fn ballot_record(
          where ballot_id = $1 order by created_at, id",
         ballot_id
     )
-    .fetch_all(db)
+    .fetch_all(&mut *db)
     .await?
     .into_iter()
     .map(|n| NotificationRecord {
@@ -452,7 +468,7 @@ pub async fn ballot_record(
            from subscriptions where voter_id = $1 order by id"#,
         b.voter_id
     )
-    .fetch_all(db)
+    .fetch_all(&mut *db)
     .await?
     .into_iter()
     .map(|s| {
@@ -509,4 +525,58 @@ pub async fn ballot_record(
             .filter(|to| transition::is_legal(status, *to))
             .collect(),
     }))
+}
+
+/// What reissuing needs of the ballot it replaces (within the transaction's county).
+pub struct ReissueSource {
+    pub voter_id: i64,
+    pub county_fips: String,
+    pub election_id: i64,
+    pub ballot_number: String,
+}
+
+pub async fn ballot_for_reissue(
+    db: &mut PgConnection,
+    ballot_id: i64,
+) -> Result<Option<ReissueSource>, sqlx::Error> {
+    let row = sqlx::query!(
+        "select voter_id, county_fips, election_id, ballot_number from ballots where id = $1",
+        ballot_id
+    )
+    .fetch_optional(db)
+    .await?;
+    Ok(row.map(|r| ReissueSource {
+        voter_id: r.voter_id,
+        county_fips: r.county_fips,
+        election_id: r.election_id,
+        ballot_number: r.ballot_number,
+    }))
+}
+
+/// The replacement's number: the original's with `-R2`, `-R3`… (the first free one).
+pub async fn next_ballot_number(
+    db: &mut PgConnection,
+    replaced: &str,
+    election_id: i64,
+) -> Result<String, sqlx::Error> {
+    let base = match replaced.rsplit_once("-R") {
+        Some((base, n)) if n.bytes().all(|b| b.is_ascii_digit()) && !n.is_empty() => base,
+        _ => replaced,
+    };
+    let base: String = base.chars().take(34).collect();
+    for n in 2..1000 {
+        let candidate = format!("{base}-R{n}");
+        let taken = sqlx::query_scalar!(
+            r#"select exists(select 1 from ballots
+                             where election_id = $1 and ballot_number = $2) as "taken!""#,
+            election_id,
+            candidate
+        )
+        .fetch_one(&mut *db)
+        .await?;
+        if !taken {
+            return Ok(candidate);
+        }
+    }
+    Ok(format!("{base}-R{}", chrono::Utc::now().timestamp()))
 }

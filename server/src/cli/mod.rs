@@ -49,11 +49,24 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             .await
             .context("creating the database")?;
     }
-    let pool = db::connect(&config)
+    if matches!(command, Command::Serve) {
+        if config.migrate_on_start {
+            let owner = db::connect(&config, db::Acting::Owner)
+                .await
+                .context("connecting to PostgreSQL (DATABASE_URL)")?;
+            db::migrate(&owner).await.context("applying migrations")?;
+            owner.close().await;
+        }
+        let pool = db::connect(&config, db::Acting::App)
+            .await
+            .context("connecting to PostgreSQL as DATABASE_ROLE")?;
+        return serve::serve(&config, pool).await;
+    }
+    let pool = db::connect(&config, db::Acting::Owner)
         .await
         .context("connecting to PostgreSQL (DATABASE_URL)")?;
     match command {
-        Command::Serve => serve::serve(&config, pool).await,
+        Command::Serve => Ok(()),
         Command::Migrate => {
             db::migrate(&pool).await.context("applying migrations")?;
             println!("migrations applied");

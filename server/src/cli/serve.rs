@@ -1,14 +1,11 @@
+use crate::build_router;
 use crate::config::Config;
-use crate::{build_router, db};
 use anyhow::Context;
 use app::state::AppState;
 use leptos::prelude::get_configuration;
 use sqlx::PgPool;
 
 pub async fn serve(config: &Config, pool: PgPool) -> anyhow::Result<()> {
-    if config.migrate_on_start {
-        db::migrate(&pool).await.context("applying migrations")?;
-    }
     let leptos_options = get_configuration(None)
         .context("reading LEPTOS_* settings")?
         .leptos_options;

@@ -594,3 +594,64 @@ async fn pages_carry_the_security_headers_and_a_fresh_nonce(pool: PgPool) {
     let health = app.get("/healthz").await;
     assert!(health.headers().contains_key("content-security-policy"));
 }
+
+#[sqlx::test(migrator = "app::state::MIGRATOR")]
+async fn reissuing_replaces_the_ballot_with_a_new_one(pool: PgPool) {
+    demo(&pool).await;
+    account(
+        &pool,
+        "clerk@la.example.org",
+        "county_staff",
+        Some(LOS_ANGELES),
+    )
+    .await;
+    let app = TestApp::spawn(pool.clone()).await;
+    let clerk = app.session("clerk@la.example.org").await;
+    // Guadalupe Hernández: mailed, no scan yet, in Los Angeles.
+    let old = ballot_of(&pool, "D0000002").await;
+    let old_id = old.to_string();
+    let form = |imb: &'static str, note: &'static str| {
+        [
+            ("ballot_id", leak(&old_id)),
+            ("outbound_imb", imb),
+            ("note", note),
+        ]
+    };
+    let (status, body) = text(
+        app.call(Some(&clerk), "reissue", &form("123", "lost"))
+            .await,
+    )
+    .await;
+    assert_eq!(status, StatusCode::CONFLICT);
+    assert!(body.contains("20 digits"));
+
+    let r = app
+        .call(
+            Some(&clerk),
+            "reissue",
+            &form("00700901234567891234", "Voter says it never came."),
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::OK);
+    let new: i64 = r.json().await.unwrap();
+    type Row = (i64, String, String, Option<i64>, Option<String>);
+    let rows: Vec<Row> = sqlx::query_as(
+        "select id, status, ballot_number, replaces_ballot_id, outbound_imb from ballots
+         where id in ($1, $2) order by id",
+    )
+    .bind(old)
+    .bind(new)
+    .fetch_all(&pool)
+    .await
+    .unwrap();
+    assert_eq!(rows[0].1, "replaced");
+    assert_eq!(rows[1].1, "issued");
+    assert_eq!(rows[1].2, format!("{}-R2", rows[0].2));
+    assert_eq!(rows[1].3, Some(old));
+    assert_eq!(rows[1].4.as_deref(), Some("00700901234567891234"));
+
+    // A replaced ballot cannot be reissued again; the new one can.
+    let (status, body) = text(app.call(Some(&clerk), "reissue", &form("", "again")).await).await;
+    assert_eq!(status, StatusCode::CONFLICT);
+    assert!(body.contains("cannot be reissued"), "{body}");
+}

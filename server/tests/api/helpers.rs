@@ -31,8 +31,15 @@ impl TestApp {
                 .build()
                 .unwrap();
             runtime.block_on(async move {
+                // As in production: the app's role, bound by row-level security.
                 let pool = sqlx::postgres::PgPoolOptions::new()
                     .max_connections(5)
+                    .after_connect(|conn, _| {
+                        Box::pin(server::db::prepare_connection(
+                            conn,
+                            Some("ballot_tracker_app"),
+                        ))
+                    })
                     .connect_lazy_with(options);
                 let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
                 let addr = listener.local_addr().unwrap();
