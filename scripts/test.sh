@@ -66,6 +66,9 @@ for who in walker clerk; do
     --email "$who@la.demo.example.org" --name "LA ${who^}" --role county-staff --county 06037 \
     --password-stdin >/dev/null
 done
+printf '%s' 'e2e passphrase for county staff' | DATABASE_URL="$e2e_url" "$bin" admin create \
+  --email admin@la.demo.example.org --name "LA Admin" --role county-admin --county 06037 \
+  --password-stdin >/dev/null
 # The walk-through changes a received Los Angeles ballot (the first the portal lists) and
 # expects its notice queued: give that voter a confirmed email subscription.
 psql -q "$e2e_url" -v ON_ERROR_STOP=1 -c "

@@ -55,6 +55,9 @@ pub enum AuditAction {
     SignedOutEverywhere,
     /// Two-factor sign-in was turned on (the account itself).
     TotpEnabled,
+    /// A county's contact block, time zone or two-factor rule changed (its county
+    /// administrator, a state administrator): before and after are recorded.
+    CountySettingsChanged,
 }
 
 impl AuditAction {
@@ -70,6 +73,7 @@ impl AuditAction {
             AuditAction::SignInRefused => "admin_user.sign_in_refused",
             AuditAction::SignedOutEverywhere => "admin_user.signed_out_everywhere",
             AuditAction::TotpEnabled => "admin_user.totp_enabled",
+            AuditAction::CountySettingsChanged => "county.settings_changed",
         }
     }
 }

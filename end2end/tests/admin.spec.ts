@@ -6,6 +6,7 @@ import { expectNoAxeViolations, hydrated } from './helpers';
 const PASSWORD = 'e2e passphrase for county staff';
 const WALKER = 'walker@la.demo.example.org';
 const CLERK = 'clerk@la.demo.example.org';
+const COUNTY_ADMIN = 'admin@la.demo.example.org';
 
 /** RFC 6238 (SHA-1, six digits, 30 s), as an authenticator app computes it. */
 function totp(base32: string, unixSecs: number): string {
@@ -137,4 +138,25 @@ test('the session cookie is host-only, HttpOnly and SameSite=Strict', async ({ p
   expect(cookie?.sameSite).toBe('Strict');
   expect(cookie?.secure).toBe(true);
   expect(await page.evaluate(() => document.cookie)).not.toContain('bt_session');
+});
+
+test('a county administrator changes the office hours voters see', async ({ page }) => {
+  const problems = watchConsole(page, true);
+  await signIn(page, COUNTY_ADMIN);
+  await expect(page).toHaveURL(/\/admin$/);
+  await page.getByRole('link', { name: 'County settings' }).click();
+  await hydrated(page);
+  await expect(page.getByRole('heading', { name: 'Los Angeles County' })).toBeVisible();
+  await expectNoAxeViolations(page);
+  await page.getByLabel('Website (https://)').fill('http://not-secure.example.org');
+  await page.getByRole('button', { name: 'Save' }).click();
+  await expect(page.getByTestId('settings-error')).toContainText('https://');
+  await page.getByLabel('Website (https://)').fill('https://lavote.example.org');
+  await page.getByLabel('Office hours').fill('Mon–Fri 8 a.m.–5 p.m.; Election Day 7 a.m.–8 p.m.');
+  await page.getByRole('button', { name: 'Save' }).click();
+  await expect(page.getByTestId('settings-saved')).toBeVisible();
+  // The voters' county finder shows the new hours.
+  await page.goto('/?county=06037');
+  await expect(page.locator('.contact-block')).toContainText('Election Day 7 a.m.–8 p.m.');
+  expect(problems).toEqual([]);
 });

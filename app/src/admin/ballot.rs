@@ -95,8 +95,7 @@ pub fn mask(address: &str) -> String {
 #[server(endpoint = "admin/ballot")]
 pub async fn load_ballot_record(ballot_id: i64) -> Result<BallotRecord, AppError> {
     crate::error::respond(async move {
-        super::frame::no_store();
-        let staff = super::session::current().await?;
+        let staff = super::frame::signed_in().await?;
         let scope = staff.records_scope()?;
         let pool = crate::state::pool()?;
         let reveal = matches!(
@@ -124,8 +123,7 @@ pub async fn change_status(
     crate::error::respond(async move {
         use crate::ballots::spine::{self, Cause, Outcome, Proposal};
         use crate::domain::StatusChange;
-        super::frame::no_store();
-        let staff = super::session::current().await?;
+        let staff = super::frame::signed_in().await?;
         let scope = staff.records_scope()?;
         let status = BallotStatus::parse(status.trim())
             .map_err(|_| AppError::Conflict("Choose a status.".into()))?;

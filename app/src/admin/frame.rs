@@ -10,11 +10,15 @@ use leptos_router::components::Redirect;
 /// The signed-in account, or `Unauthorized`.
 #[server(endpoint = "admin/whoami")]
 pub async fn whoami() -> Result<Staff, AppError> {
-    crate::error::respond(async move {
-        no_store();
-        super::session::current().await
-    })
-    .await
+    crate::error::respond(async move { signed_in().await }).await
+}
+
+/// The signed-in account, for a portal server function: its answer holds voters' records, so
+/// no cache may keep it.
+#[cfg(feature = "ssr")]
+pub async fn signed_in() -> Result<Staff, AppError> {
+    no_store();
+    super::session::current().await
 }
 
 /// Portal answers hold voters' records: no cache may keep them.
@@ -73,6 +77,9 @@ fn StaffBar(staff: Staff) -> impl IntoView {
             </p>
             <ul class="admin-bar__links">
                 <li><a href="/admin">"Records"</a></li>
+                {matches!(staff.role, super::Role::StateAdmin | super::Role::CountyAdmin).then(|| view! {
+                    <li><a href="/admin/county">"County settings"</a></li>
+                })}
                 <li><a href="/admin/two-factor">"Two-factor sign-in"</a></li>
                 <li>
                     <ActionForm action=sign_out attr:class="inline-form">

@@ -5,6 +5,7 @@
 //! voter reads (statuses, reasons) comes from the same sentences the status page uses.
 
 pub mod ballot;
+pub mod county_settings;
 pub mod frame;
 pub mod records;
 pub mod reissue;

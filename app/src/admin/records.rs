@@ -84,8 +84,7 @@ pub async fn search_records(
     page: i64,
 ) -> Result<SearchResults, AppError> {
     crate::error::respond(async move {
-        super::frame::no_store();
-        let staff = super::session::current().await?;
+        let staff = super::frame::signed_in().await?;
         let scope = staff.records_scope()?;
         let needle = Needle::parse(&q)?;
         let status = parse_status(&status)?;

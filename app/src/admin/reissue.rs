@@ -30,8 +30,7 @@ pub async fn reissue_ballot(
     use crate::ballots::spine::{self, Cause, NewBallot, Outcome, Proposal};
     use crate::domain::{BallotStatus, StatusChange};
     crate::error::respond(async move {
-        super::frame::no_store();
-        let staff = super::session::current().await?;
+        let staff = super::frame::signed_in().await?;
         let scope = staff.records_scope()?;
         let outbound_imb = parse_barcode(&outbound_imb)?;
         let note = note.trim().to_owned();

@@ -580,3 +580,48 @@ pub async fn next_ballot_number(
     }
     Ok(format!("{base}-R{}", chrono::Utc::now().timestamp()))
 }
+
+pub async fn county_settings(
+    db: impl PgExecutor<'_>,
+    fips: &str,
+) -> Result<Option<super::county_settings::CountySettings>, sqlx::Error> {
+    sqlx::query_as!(
+        super::county_settings::CountySettings,
+        r#"select fips, name, coalesce(office_name, '') as "office_name!",
+                  coalesce(phone, '') as "phone!", coalesce(email, '') as "email!",
+                  coalesce(website, '') as "website!",
+                  coalesce(office_address, '') as "office_address!",
+                  coalesce(office_hours, '') as "office_hours!", time_zone, require_2fa
+           from counties where fips = $1"#,
+        fips
+    )
+    .fetch_optional(db)
+    .await
+}
+
+/// Writes the settings; empty fields are stored as absent.
+pub async fn save_county_settings(
+    tx: &mut PgConnection,
+    s: &super::county_settings::CountySettings,
+) -> Result<(), sqlx::Error> {
+    sqlx::query!(
+        "update counties
+         set office_name = nullif($2, ''), phone = nullif($3, ''), email = nullif($4, ''),
+             website = nullif($5, ''), office_address = nullif($6, ''),
+             office_hours = nullif($7, ''), time_zone = $8, require_2fa = $9,
+             updated_at = now()
+         where fips = $1",
+        s.fips,
+        s.office_name,
+        s.phone,
+        s.email,
+        s.website,
+        s.office_address,
+        s.office_hours,
+        s.time_zone,
+        s.require_2fa,
+    )
+    .execute(tx)
+    .await?;
+    Ok(())
+}

@@ -20,8 +20,7 @@ pub struct TotpSetup {
 #[server(endpoint = "admin/totp_start")]
 pub async fn start_totp() -> Result<TotpSetup, AppError> {
     crate::error::respond(async move {
-        super::frame::no_store();
-        let staff = super::session::current().await?;
+        let staff = super::frame::signed_in().await?;
         let session = super::session::session().await?;
         let secret = match super::session::pending_totp(&session).await? {
             Some(secret) => secret,
@@ -48,8 +47,7 @@ pub async fn start_totp() -> Result<TotpSetup, AppError> {
 pub async fn confirm_totp(code: String) -> Result<Vec<String>, AppError> {
     crate::error::respond(async move {
         use crate::audit::{self, ActorKind, AuditAction, AuditEntry};
-        super::frame::no_store();
-        let staff = super::session::current().await?;
+        let staff = super::frame::signed_in().await?;
         let session = super::session::session().await?;
         let Some(secret) = super::session::pending_totp(&session).await? else {
             return Err(AppError::Conflict("Start the set-up again.".into()));

@@ -655,3 +655,90 @@ async fn reissuing_replaces_the_ballot_with_a_new_one(pool: PgPool) {
     assert_eq!(status, StatusCode::CONFLICT);
     assert!(body.contains("cannot be reissued"), "{body}");
 }
+
+#[sqlx::test(migrator = "app::state::MIGRATOR")]
+async fn county_administrators_change_their_own_countys_contact_block(pool: PgPool) {
+    account(
+        &pool,
+        "admin@la.example.org",
+        "county_admin",
+        Some(LOS_ANGELES),
+    )
+    .await;
+    account(&pool, "admin@sf.example.org", "county_admin", Some("06075")).await;
+    account(
+        &pool,
+        "clerk@la.example.org",
+        "county_staff",
+        Some(LOS_ANGELES),
+    )
+    .await;
+    let app = TestApp::spawn(pool.clone()).await;
+    let form = |website: &'static str| {
+        [
+            ("fips", LOS_ANGELES),
+            ("office_name", "Registrar-Recorder/County Clerk"),
+            ("phone", "(800) 555-0100"),
+            ("email", "vote@la.example.org"),
+            ("website", website),
+            ("office_address", "12400 Imperial Hwy, Norwalk"),
+            ("office_hours", "Mon–Fri 8 a.m.–5 p.m."),
+            ("time_zone", "America/Los_Angeles"),
+            ("require_2fa", "on"),
+        ]
+    };
+    for who in ["admin@sf.example.org", "clerk@la.example.org"] {
+        let cookie = app.session(who).await;
+        let r = app
+            .call(
+                Some(&cookie),
+                "save_county_settings",
+                &form("https://la.example.org"),
+            )
+            .await;
+        assert_eq!(r.status(), StatusCode::FORBIDDEN, "{who}");
+    }
+    let admin = app.session("admin@la.example.org").await;
+    let (status, body) = text(
+        app.call(
+            Some(&admin),
+            "save_county_settings",
+            &form("http://la.example.org"),
+        )
+        .await,
+    )
+    .await;
+    assert_eq!(status, StatusCode::CONFLICT);
+    assert!(body.contains("https://"), "{body}");
+    let r = app
+        .call(
+            Some(&admin),
+            "save_county_settings",
+            &form("https://la.example.org"),
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::OK);
+
+    // Voters see it; staff must now set up two-factor sign-in; the change is audited.
+    let contact =
+        app::counties::store::contact(&pool, app::domain::CountyFips::parse(LOS_ANGELES).unwrap())
+            .await
+            .unwrap()
+            .unwrap();
+    assert_eq!(contact.phone.as_deref(), Some("(800) 555-0100"));
+    let clerk = app.session("clerk@la.example.org").await;
+    let me: serde_json::Value = app
+        .call(Some(&clerk), "whoami", &[])
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(me["must_enrol_totp"], true);
+    let audited: i64 = sqlx::query_scalar(
+        "select count(*) from audit_log where action = 'county.settings_changed' and before is not null",
+    )
+    .fetch_one(&pool)
+    .await
+    .unwrap();
+    assert_eq!(audited, 1);
+}
