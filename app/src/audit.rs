@@ -58,6 +58,11 @@ pub enum AuditAction {
     /// A county's contact block, time zone or two-factor rule changed (its county
     /// administrator, a state administrator): before and after are recorded.
     CountySettingsChanged,
+    /// An election was created (a state administrator, or a county administrator for their
+    /// county): its dates are recorded.
+    ElectionCreated,
+    /// An election's name, days or deadlines changed (the same people): before and after.
+    ElectionChanged,
 }
 
 impl AuditAction {
@@ -74,6 +79,8 @@ impl AuditAction {
             AuditAction::SignedOutEverywhere => "admin_user.signed_out_everywhere",
             AuditAction::TotpEnabled => "admin_user.totp_enabled",
             AuditAction::CountySettingsChanged => "county.settings_changed",
+            AuditAction::ElectionCreated => "election.created",
+            AuditAction::ElectionChanged => "election.changed",
         }
     }
 }

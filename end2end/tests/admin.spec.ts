@@ -160,3 +160,22 @@ test('a county administrator changes the office hours voters see', async ({ page
   await expect(page.locator('.contact-block')).toContainText('Election Day 7 a.m.–8 p.m.');
   expect(problems).toEqual([]);
 });
+
+test('a county administrator creates an election; empty deadlines take the usual values', async ({ page }) => {
+  const problems = watchConsole(page, true);
+  await signIn(page, COUNTY_ADMIN);
+  await expect(page).toHaveURL(/\/admin$/);
+  await page.getByRole('link', { name: 'Elections', exact: true }).click();
+  await hydrated(page);
+  await expect(page.getByTestId('elections')).toContainText('Statewide');
+  await expectNoAxeViolations(page);
+  await page.getByLabel('Name', { exact: true }).fill('Measure B special election');
+  await page.getByLabel('Election Day').fill('2027-03-02');
+  await page.getByRole('button', { name: 'Save the election' }).click();
+  await expect(page.getByTestId('election-saved')).toBeVisible();
+  const row = page.getByTestId('elections').locator('tr', { hasText: 'Measure B special election' });
+  await expect(row).toContainText('Los Angeles');
+  await expect(row).toContainText('2027-02-01');
+  await expect(row).toContainText('2027-03-30 17:00');
+  expect(problems).toEqual([]);
+});

@@ -6,6 +6,7 @@
 
 pub mod ballot;
 pub mod county_settings;
+pub mod elections;
 pub mod frame;
 pub mod records;
 pub mod reissue;

@@ -625,3 +625,104 @@ pub async fn save_county_settings(
     .await?;
     Ok(())
 }
+
+/// Elections, newest first (all of them, or the one with `id`), with the cure deadline in the
+/// county's time zone (the state's, Pacific, for a statewide election). Row-level security
+/// shows a county's transaction its own and the statewide ones.
+async fn elections_where(
+    db: &mut PgConnection,
+    id: Option<i64>,
+) -> Result<Vec<super::elections::ElectionRow>, sqlx::Error> {
+    let rows = sqlx::query!(
+        r#"select e.id, e.name, e.county_fips, c.name as "county_name?",
+                  c.time_zone as "time_zone?", e.election_day, e.ballots_mailed_from,
+                  e.receipt_deadline, e.cure_deadline, e.certification_date
+           from elections e left join counties c on c.fips = e.county_fips
+           where ($1::bigint is null or e.id = $1)
+           order by e.election_day desc, e.id desc limit 200"#,
+        id
+    )
+    .fetch_all(db)
+    .await?;
+    Ok(rows
+        .into_iter()
+        .map(|r| {
+            let tz: Tz = r
+                .time_zone
+                .as_deref()
+                .and_then(|z| z.parse().ok())
+                .unwrap_or(chrono_tz::America::Los_Angeles);
+            super::elections::ElectionRow {
+                id: r.id,
+                name: r.name,
+                county_fips: r.county_fips,
+                county_name: r.county_name,
+                election_day: r.election_day,
+                ballots_mailed_from: r.ballots_mailed_from,
+                receipt_deadline: r.receipt_deadline,
+                cure_deadline: r.cure_deadline.with_timezone(&tz).naive_local(),
+                certification_date: r.certification_date,
+            }
+        })
+        .collect())
+}
+
+pub async fn elections(
+    db: &mut PgConnection,
+) -> Result<Vec<super::elections::ElectionRow>, sqlx::Error> {
+    elections_where(db, None).await
+}
+
+pub async fn election(
+    db: &mut PgConnection,
+    id: i64,
+) -> Result<Option<super::elections::ElectionRow>, sqlx::Error> {
+    Ok(elections_where(db, Some(id)).await?.pop())
+}
+
+/// Creates (`id` 0) or changes an election; the cure deadline is read in the county's time
+/// zone. Returns the election's id.
+pub async fn save_election(
+    tx: &mut PgConnection,
+    id: i64,
+    county: Option<&str>,
+    d: &super::elections::ElectionDates,
+) -> Result<i64, sqlx::Error> {
+    use chrono::TimeZone;
+    let zone = sqlx::query_scalar!("select time_zone from counties where fips = $1", county)
+        .fetch_optional(&mut *tx)
+        .await?;
+    let tz: Tz = zone
+        .and_then(|z| z.parse().ok())
+        .unwrap_or(chrono_tz::America::Los_Angeles);
+    let cure = tz
+        .from_local_datetime(&d.cure_deadline)
+        .earliest()
+        .map(|t| t.with_timezone(&Utc))
+        .ok_or_else(|| sqlx::Error::Protocol("the cure deadline falls in a clock change".into()))?;
+    sqlx::query_scalar!(
+        r#"with new as (
+               insert into elections (state_code, county_fips, name, election_day,
+                                      ballots_mailed_from, receipt_deadline, cure_deadline,
+                                      certification_date)
+               select 'CA', $2, $3, $4, $5, $6, $7, $8 where $1::bigint = 0
+               returning id),
+           changed as (
+               update elections set name = $3, election_day = $4, ballots_mailed_from = $5,
+                      receipt_deadline = $6, cure_deadline = $7, certification_date = $8,
+                      updated_at = now()
+               where id = $1 and $1 <> 0
+               returning id)
+           select id as "id!" from new union all select id from changed"#,
+        id,
+        county,
+        d.name,
+        d.election_day,
+        d.ballots_mailed_from,
+        d.receipt_deadline,
+        cure,
+        d.certification_date,
+    )
+    .fetch_one(&mut *tx)
+    .await
+}

@@ -742,3 +742,128 @@ async fn county_administrators_change_their_own_countys_contact_block(pool: PgPo
     .unwrap();
     assert_eq!(audited, 1);
 }
+
+#[sqlx::test(migrator = "app::state::MIGRATOR")]
+async fn elections_are_kept_by_their_countys_administrators(pool: PgPool) {
+    demo(&pool).await;
+    account(
+        &pool,
+        "admin@la.example.org",
+        "county_admin",
+        Some(LOS_ANGELES),
+    )
+    .await;
+    account(
+        &pool,
+        "clerk@la.example.org",
+        "county_staff",
+        Some(LOS_ANGELES),
+    )
+    .await;
+    account(&pool, "admin@sf.example.org", "county_admin", Some("06075")).await;
+    let app = TestApp::spawn(pool.clone()).await;
+    let admin = app.session("admin@la.example.org").await;
+    let form = |id: &'static str, county: &'static str, name: &'static str, day: &'static str| {
+        [
+            ("id", id),
+            ("county_fips", county),
+            ("name", name),
+            ("election_day", day),
+            ("ballots_mailed_from", ""),
+            ("receipt_deadline", ""),
+            ("cure_deadline", ""),
+            ("certification_date", ""),
+        ]
+    };
+    // Statewide elections are the state's; county staff keep none.
+    let r = app
+        .call(
+            Some(&admin),
+            "save_election",
+            &form("0", "", "Statewide special", "2027-06-01"),
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::FORBIDDEN);
+    let clerk = app.session("clerk@la.example.org").await;
+    let r = app
+        .call(
+            Some(&clerk),
+            "save_election",
+            &form("0", LOS_ANGELES, "Measure A", "2027-03-02"),
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::FORBIDDEN);
+
+    let r = app
+        .call(
+            Some(&admin),
+            "save_election",
+            &form("0", LOS_ANGELES, "Measure A", "2027-03-02"),
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::OK);
+    let id: i64 = r.json().await.unwrap();
+    let (cure, mailed): (chrono::DateTime<chrono::Utc>, chrono::NaiveDate) =
+        sqlx::query_as("select cure_deadline, ballots_mailed_from from elections where id = $1")
+            .bind(id)
+            .fetch_one(&pool)
+            .await
+            .unwrap();
+    assert_eq!(mailed.to_string(), "2027-02-01");
+    // Certification 30 days after (April 1); cure statements due 5 p.m. Pacific two days
+    // before, on March 30, daylight time (UTC-7).
+    assert_eq!(cure.to_rfc3339(), "2027-03-31T00:00:00+00:00");
+
+    // Another county's administrator neither sees nor changes it.
+    let sf = app.session("admin@sf.example.org").await;
+    let listed: serde_json::Value = app
+        .call(Some(&sf), "elections", &[])
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert!(
+        listed
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|e| e["name"] != "Measure A")
+    );
+    let id_text = leak(&id.to_string());
+    let r = app
+        .call(
+            Some(&sf),
+            "save_election",
+            &form(id_text, "06075", "Hijacked", "2027-03-02"),
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::NOT_FOUND);
+
+    // Out of order: refused with the reason.
+    let bad = [
+        ("id", id_text),
+        ("county_fips", LOS_ANGELES),
+        ("name", "Measure A"),
+        ("election_day", "2027-03-02"),
+        ("ballots_mailed_from", "2027-03-09"),
+        ("receipt_deadline", ""),
+        ("cure_deadline", ""),
+        ("certification_date", ""),
+    ];
+    let (status, body) = text(app.call(Some(&admin), "save_election", &bad).await).await;
+    assert_eq!(status, StatusCode::CONFLICT);
+    assert!(body.contains("mailed after Election Day"), "{body}");
+    let listed: serde_json::Value = app
+        .call(Some(&clerk), "elections", &[])
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert!(
+        listed
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|e| e["name"] == "Measure A")
+    );
+}
