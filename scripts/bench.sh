@@ -129,3 +129,9 @@ select id from voters
    and residential_zip = :'zip' and not confidential
  limit 2;
 SQL
+
+# --- Staff search in the portal, as a Los Angeles clerk (row-level security on) ---------------
+echo
+log "building the staff search timer (server/examples/bench_search.rs)"
+cargo build --release -p server --example bench_search
+DATABASE_URL="$bench_url" target/release/examples/bench_search

@@ -66,9 +66,11 @@ for who in walker clerk; do
     --email "$who@la.demo.example.org" --name "LA ${who^}" --role county-staff --county 06037 \
     --password-stdin >/dev/null
 done
-printf '%s' 'e2e passphrase for county staff' | DATABASE_URL="$e2e_url" "$bin" admin create \
-  --email admin@la.demo.example.org --name "LA Admin" --role county-admin --county 06037 \
-  --password-stdin >/dev/null
+for account in admin:county-admin auditor:auditor; do
+  printf '%s' 'e2e passphrase for county staff' | DATABASE_URL="$e2e_url" "$bin" admin create \
+    --email "${account%%:*}@la.demo.example.org" --name "LA ${account%%:*}" \
+    --role "${account#*:}" --county 06037 --password-stdin >/dev/null
+done
 # The walk-through changes a received Los Angeles ballot (the first the portal lists) and
 # expects its notice queued: give that voter a confirmed email subscription.
 psql -q "$e2e_url" -v ON_ERROR_STOP=1 -c "

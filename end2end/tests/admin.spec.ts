@@ -179,3 +179,19 @@ test('a county administrator creates an election; empty deadlines take the usual
   await expect(row).toContainText('2027-03-30 17:00');
   expect(problems).toEqual([]);
 });
+
+test('an auditor reads the county audit log and no voter records', async ({ page }) => {
+  const problems = watchConsole(page);
+  await signIn(page, 'auditor@la.demo.example.org');
+  await expect(page).toHaveURL(/\/admin$/);
+  await expect(page.getByRole('main')).toContainText('Auditors read reports');
+  await page.getByRole('link', { name: 'Audit log', exact: true }).click();
+  await hydrated(page);
+  const log = page.getByTestId('audit');
+  await expect(log).toContainText('admin_user.signed_in');
+  for (const county of await log.locator('tbody td:nth-child(2)').allTextContents()) {
+    expect(county).toBe('Los Angeles');
+  }
+  await expectNoAxeViolations(page);
+  expect(problems).toEqual([]);
+});

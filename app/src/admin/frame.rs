@@ -76,11 +76,12 @@ fn StaffBar(staff: Staff) -> impl IntoView {
                 " (" {scope} ")"
             </p>
             <ul class="admin-bar__links">
-                <li><a href="/admin">"Records"</a></li>
+                {(staff.role != super::Role::Auditor).then(|| view! { <li><a href="/admin">"Records"</a></li> })}
                 <li><a href="/admin/elections">"Elections"</a></li>
                 {matches!(staff.role, super::Role::StateAdmin | super::Role::CountyAdmin).then(|| view! {
                     <li><a href="/admin/county">"County settings"</a></li>
                 })}
+                {(staff.role != super::Role::CountyStaff).then(|| view! { <li><a href="/admin/audit">"Audit log"</a></li> })}
                 <li><a href="/admin/two-factor">"Two-factor sign-in"</a></li>
                 <li>
                     <ActionForm action=sign_out attr:class="inline-form">

@@ -4,6 +4,7 @@
 //! The portal's words are English only: it is county election staff's working tool. What a
 //! voter reads (statuses, reasons) comes from the same sentences the status page uses.
 
+pub mod audit_view;
 pub mod ballot;
 pub mod county_settings;
 pub mod elections;

@@ -105,7 +105,11 @@ pub async fn search_records(
 pub fn RecordsPage() -> impl IntoView {
     view! {
         <Title text="Records" />
-        <AdminFrame content=|_| view! { <Search /> }.into_any() />
+        <AdminFrame content=|staff| if staff.role == super::Role::Auditor {
+            view! { <p>"Auditors read reports and the " <a href="/admin/audit">"audit log"</a> "."</p> }.into_any()
+        } else {
+            view! { <Search /> }.into_any()
+        } />
     }
 }
 

@@ -101,6 +101,19 @@ impl Staff {
         }
     }
 
+    /// Whose audit log this account may read: auditors (their county's, or all), county
+    /// administrators (their county's), state administrators (all).
+    pub fn audit_scope(&self) -> Result<Scope, AppError> {
+        if self.must_enrol_totp {
+            return Err(AppError::Forbidden);
+        }
+        match (self.role, &self.county_fips) {
+            (Role::StateAdmin, _) | (Role::Auditor, None) => Ok(Scope::AllCounties),
+            (Role::Auditor | Role::CountyAdmin, Some(fips)) => Ok(Scope::County(fips.clone())),
+            _ => Err(AppError::Forbidden),
+        }
+    }
+
     /// Whether this account may read and change the records of `county_fips`.
     pub fn may_work_records_of(&self, county_fips: &str) -> bool {
         match self.records_scope() {

@@ -726,3 +726,68 @@ pub async fn save_election(
     .fetch_one(&mut *tx)
     .await
 }
+
+/// A page of the audit log, newest first, as far as the transaction's county may see it.
+/// `entity` is `kind` or `kind:id` ("ballot:123").
+pub async fn audit_page(
+    db: &mut PgConnection,
+    action: Option<&str>,
+    entity: Option<&str>,
+    page: i64,
+) -> Result<super::audit_view::AuditPage, sqlx::Error> {
+    use super::audit_view::{AuditPage, AuditRow, PAGE_SIZE};
+    let (kind, id) = match entity.map(|e| e.split_once(':').unwrap_or((e, ""))) {
+        Some((k, i)) => (Some(k.trim()), Some(i.trim()).filter(|i| !i.is_empty())),
+        None => (None, None),
+    };
+    let rows = sqlx::query!(
+        r#"select a.id, a.occurred_at, c.name as "county_name?", a.actor_kind,
+                  u.display_name as "actor_name?", a.action, a.entity, a.entity_id,
+                  a.before::text as before, a.after::text as after, host(a.client_ip) as client_ip
+           from audit_log a
+           left join counties c on c.fips = a.county_fips
+           left join admin_users u on u.id = a.actor_user_id
+           where ($1::text is null or a.action = $1)
+             and ($2::text is null or a.entity = $2)
+             and ($3::text is null or a.entity_id = $3)
+           order by a.id desc limit $4 offset $5"#,
+        action,
+        kind,
+        id,
+        PAGE_SIZE + 1,
+        page * PAGE_SIZE,
+    )
+    .fetch_all(db)
+    .await?;
+    let has_more = rows.len() as i64 > PAGE_SIZE;
+    let pacific = chrono_tz::America::Los_Angeles;
+    Ok(AuditPage {
+        rows: rows
+            .into_iter()
+            .take(PAGE_SIZE as usize)
+            .map(|r| AuditRow {
+                id: r.id,
+                occurred_at: r
+                    .occurred_at
+                    .with_timezone(&pacific)
+                    .format("%Y-%m-%d %H:%M:%S")
+                    .to_string(),
+                county_name: r.county_name,
+                actor: match r.actor_name {
+                    Some(name) => format!("{name} ({})", r.actor_kind),
+                    None => r.actor_kind,
+                },
+                action: r.action,
+                entity: r.entity.map(|e| match r.entity_id {
+                    Some(id) => format!("{e}:{id}"),
+                    None => e,
+                }),
+                before: r.before,
+                after: r.after,
+                client_ip: r.client_ip,
+            })
+            .collect(),
+        page,
+        has_more,
+    })
+}

@@ -867,3 +867,72 @@ async fn elections_are_kept_by_their_countys_administrators(pool: PgPool) {
             .any(|e| e["name"] == "Measure A")
     );
 }
+
+#[sqlx::test(migrator = "app::state::MIGRATOR")]
+async fn auditors_read_their_countys_audit_log_only(pool: PgPool) {
+    demo(&pool).await;
+    account(
+        &pool,
+        "clerk@la.example.org",
+        "county_staff",
+        Some(LOS_ANGELES),
+    )
+    .await;
+    account(&pool, "clerk@sf.example.org", "county_staff", Some("06075")).await;
+    account(
+        &pool,
+        "auditor@la.example.org",
+        "auditor",
+        Some(LOS_ANGELES),
+    )
+    .await;
+    account(&pool, "auditor@sos.example.org", "auditor", None).await;
+    let app = TestApp::spawn(pool.clone()).await;
+    for (who, voter) in [
+        ("clerk@la.example.org", "D0000010"),
+        ("clerk@sf.example.org", "D0000014"),
+    ] {
+        let cookie = app.session(who).await;
+        let ballot = ballot_of(&pool, voter).await.to_string();
+        // Either a legal change or a refusal; only recorded ones reach the log.
+        app.call(
+            Some(&cookie),
+            "change_status",
+            &[
+                ("ballot_id", leak(&ballot)),
+                ("status", "in_review"),
+                ("reason", ""),
+                ("note", "audit test"),
+            ],
+        )
+        .await;
+    }
+    let list = async |who: &str| -> (StatusCode, Vec<serde_json::Value>) {
+        let cookie = app.session(who).await;
+        let r = app
+            .call(
+                Some(&cookie),
+                "audit",
+                &[("action", ""), ("entity", ""), ("page", "0")],
+            )
+            .await;
+        let status = r.status();
+        let v: serde_json::Value = r.json().await.unwrap_or_default();
+        (status, v["rows"].as_array().cloned().unwrap_or_default())
+    };
+    let (status, la) = list("auditor@la.example.org").await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(la.iter().any(|r| r["action"] == "ballot.status_changed"));
+    assert!(
+        la.iter().all(|r| r["county_name"] == "Los Angeles"),
+        "{la:?}"
+    );
+    let (_, all) = list("auditor@sos.example.org").await;
+    assert!(all.iter().any(|r| r["county_name"] == "San Francisco"));
+    assert!(
+        all.iter().any(|r| r["county_name"].is_null()),
+        "the state's own rows"
+    );
+    let (status, _) = list("clerk@la.example.org").await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+}
