@@ -238,7 +238,7 @@ async fn matching_voters(
         Needle::Barcode(code) => {
             sqlx::query_scalar!(
                 "select voter_id from ballots
-                 where (left(outbound_imb, 20) = $1 or left(inbound_imb, 20) = $1)
+                 where (outbound_tracking = $1 or inbound_tracking = $1)
                    and ($2::text is null or county_fips = $2)",
                 code,
                 county
