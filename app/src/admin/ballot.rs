@@ -77,6 +77,21 @@ pub struct SubscriptionRecord {
     pub cancelled: bool,
 }
 
+/// A staff member's note on a change: required (`missing` says what to write), at most 2,000
+/// characters (the timeline's limit).
+pub fn staff_note(raw: &str, missing: &str) -> Result<String, AppError> {
+    let note = raw.trim();
+    if note.is_empty() {
+        return Err(AppError::Conflict(missing.to_owned()));
+    }
+    if note.chars().count() > 2000 {
+        return Err(AppError::Conflict(
+            "The note is too long (2,000 characters at most).".into(),
+        ));
+    }
+    Ok(note.to_owned())
+}
+
 /// Hides most of an email address or phone number: "m•••@example.org", "•••••••1234".
 pub fn mask(address: &str) -> String {
     match address.split_once('@') {
@@ -134,17 +149,7 @@ pub async fn change_status(
                     .map_err(|_| AppError::Conflict("Unknown reason.".into()))?,
             ),
         };
-        let note = note.trim().to_owned();
-        if note.is_empty() {
-            return Err(AppError::Conflict(
-                "Write a note saying why the status changes.".into(),
-            ));
-        }
-        if note.chars().count() > 2000 {
-            return Err(AppError::Conflict(
-                "The note is too long (2,000 characters at most).".into(),
-            ));
-        }
+        let note = staff_note(&note, "Write a note saying why the status changes.")?;
         let pool = crate::state::pool()?;
         // A transaction of the staff's county: row-level security backs up the check below.
         let mut tx = super::store::scoped(&pool, &scope).await?;

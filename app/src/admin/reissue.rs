@@ -33,12 +33,8 @@ pub async fn reissue_ballot(
         let staff = super::frame::signed_in().await?;
         let scope = staff.records_scope()?;
         let outbound_imb = parse_barcode(&outbound_imb)?;
-        let note = note.trim().to_owned();
-        if note.is_empty() {
-            return Err(AppError::Conflict(
-                "Write a note saying why the ballot is reissued.".into(),
-            ));
-        }
+        let note =
+            super::ballot::staff_note(&note, "Write a note saying why the ballot is reissued.")?;
         let pool = crate::state::pool()?;
         let mut tx = super::store::scoped(&pool, &scope).await?;
         let Some(old) = super::store::ballot_for_reissue(&mut tx, ballot_id).await? else {

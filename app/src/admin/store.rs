@@ -28,6 +28,20 @@ pub async fn scoped(
     Ok(tx)
 }
 
+/// A voter's name as staff read it: first, middle, last, suffix.
+fn full_name(
+    first: String,
+    middle: Option<String>,
+    last: String,
+    suffix: Option<String>,
+) -> String {
+    [Some(first), middle, Some(last), suffix]
+        .into_iter()
+        .flatten()
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
 fn decode<T, E: std::error::Error + Send + Sync + 'static>(
     r: Result<T, E>,
 ) -> Result<T, sqlx::Error> {
@@ -324,16 +338,7 @@ pub async fn search(
         .into_iter()
         .take(PAGE_SIZE as usize)
         .map(|r| {
-            let name = [
-                Some(r.first_name),
-                r.middle_name,
-                Some(r.last_name),
-                r.suffix,
-            ]
-            .into_iter()
-            .flatten()
-            .collect::<Vec<_>>()
-            .join(" ");
+            let name = full_name(r.first_name, r.middle_name, r.last_name, r.suffix);
             Ok(RecordRow {
                 voter_id: r.id,
                 county_name: r.county_name,
@@ -483,16 +488,7 @@ pub async fn ballot_record(
     .collect::<Result<Vec<_>, sqlx::Error>>()?;
 
     let status = decode(BallotStatus::parse(&b.status))?;
-    let name = [
-        Some(b.first_name),
-        b.middle_name,
-        Some(b.last_name),
-        b.suffix,
-    ]
-    .into_iter()
-    .flatten()
-    .collect::<Vec<_>>()
-    .join(" ");
+    let name = full_name(b.first_name, b.middle_name, b.last_name, b.suffix);
     Ok(Some(BallotRecord {
         ballot_id: b.id,
         county_fips: b.county_fips,
