@@ -49,6 +49,40 @@ pub struct Settings {
     pub sign_in_per_account: Limit,
     /// How many argon2 hashes one process computes at once; sign-ins past it wait.
     pub password_hash_concurrency: usize,
+    pub messaging: Messaging,
+}
+
+/// What links in messages and the telephony provider's callbacks need.
+#[derive(Clone, Debug)]
+pub struct Messaging {
+    /// The site's address as voters and the provider reach it (`PUBLIC_BASE_URL`), no trailing
+    /// slash. Callback signatures are checked against it.
+    pub public_base_url: String,
+    pub link_key: crate::messages::links::LinkKey,
+    /// The telephony account's auth token, which signs the provider's callbacks; `None` when no
+    /// provider is configured (then every callback is refused).
+    pub telephony_auth_token: Option<RedactedToken>,
+}
+
+#[derive(Clone)]
+pub struct RedactedToken(pub String);
+
+impl std::fmt::Debug for RedactedToken {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("RedactedToken(…)")
+    }
+}
+
+impl Default for Messaging {
+    fn default() -> Self {
+        Self {
+            public_base_url: "http://127.0.0.1:3000".into(),
+            link_key: crate::messages::links::LinkKey::new(
+                crate::messages::links::DEVELOPMENT_LINK_KEY,
+            ),
+            telephony_auth_token: None,
+        }
+    }
 }
 
 impl Default for Settings {
@@ -60,6 +94,7 @@ impl Default for Settings {
             sign_in_per_client: ratelimit::SIGN_IN_PER_CLIENT,
             sign_in_per_account: ratelimit::SIGN_IN_PER_ACCOUNT,
             password_hash_concurrency: default_hash_concurrency(),
+            messaging: Messaging::default(),
         }
     }
 }

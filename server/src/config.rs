@@ -3,7 +3,7 @@
 
 use app::ratelimit::{LOOKUP_PER_CLIENT, LOOKUP_PER_IDENTITY, Limit};
 use app::state::Settings;
-use secrecy::SecretString;
+use secrecy::{ExposeSecret, SecretString};
 use std::str::FromStr;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -25,6 +25,45 @@ pub struct Config {
     pub log_format: LogFormat,
     /// Look-up limits, per minute, and the proxies whose `X-Forwarded-For` is believed.
     pub settings: Settings,
+    /// The delivery engine: providers, workers, limits.
+    pub notify: NotifyConfig,
+}
+
+/// How notifications leave: SMTP for email, a Twilio-shaped REST API for SMS and voice.
+#[derive(Clone, Debug)]
+pub struct NotifyConfig {
+    /// `smtp://host:port` (plain, for a relay on the same network), `smtp://host:587?tls=required`
+    /// (STARTTLS) or `smtps://host:465`, with `user:password@` when the server wants them. `None`:
+    /// email stays queued.
+    pub smtp_url: Option<SecretString>,
+    pub email_from: String,
+    /// `None`: SMS and voice stay queued.
+    pub telephony: Option<Telephony>,
+    /// Workers each `serve` process runs (`ballot-tracker worker` runs them alone).
+    pub workers: usize,
+    /// Messages one worker claims at a time, per channel.
+    pub batch: i64,
+    /// Sends one worker has in flight at once.
+    pub concurrency: usize,
+    /// Tries before a message is dead.
+    pub max_attempts: i32,
+    /// How long a claim holds before another worker may take the message (its worker died).
+    pub claim_lease: std::time::Duration,
+    /// Provider limits, messages (or calls) a second across all workers; 0 is no limit.
+    pub email_per_second: i32,
+    pub sms_per_second: i32,
+    pub voice_per_second: i32,
+}
+
+#[derive(Clone, Debug)]
+pub struct Telephony {
+    /// `https://api.twilio.com` or a provider speaking the same API.
+    pub base_url: String,
+    pub account_sid: String,
+    pub auth_token: SecretString,
+    /// The number (E.164) or messaging service texts come from, and the number calls come from.
+    pub sms_from: String,
+    pub voice_from: String,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -85,7 +124,43 @@ impl Config {
                     name: "TRUSTED_PROXIES",
                     reason,
                 })?;
+        let notify = notify_config(&lookup)?;
+        let public_base_url = lookup("PUBLIC_BASE_URL")
+            .filter(|v| !v.is_empty())
+            .unwrap_or_else(|| "http://127.0.0.1:3000".into())
+            .trim_end_matches('/')
+            .to_owned();
+        if !public_base_url.starts_with("https://") && !public_base_url.starts_with("http://") {
+            return Err(ConfigError::Invalid {
+                name: "PUBLIC_BASE_URL",
+                reason: "must be an http:// or https:// URL".into(),
+            });
+        }
+        let link_key = match lookup("LINK_SIGNING_KEY").filter(|v| !v.is_empty()) {
+            Some(k) if k.len() >= 32 => k,
+            Some(_) => {
+                return Err(ConfigError::Invalid {
+                    name: "LINK_SIGNING_KEY",
+                    reason: "must be at least 32 characters".into(),
+                });
+            }
+            None if production => {
+                return Err(ConfigError::Missing {
+                    name: "LINK_SIGNING_KEY",
+                });
+            }
+            None => app::messages::links::DEVELOPMENT_LINK_KEY.to_owned(),
+        };
+        let messaging = app::state::Messaging {
+            public_base_url,
+            link_key: app::messages::links::LinkKey::new(&link_key),
+            telephony_auth_token: notify
+                .telephony
+                .as_ref()
+                .map(|t| app::state::RedactedToken(t.auth_token.expose_secret().to_owned())),
+        };
         Ok(Config {
+            notify,
             database_url: SecretString::from(database_url),
             database_max_connections: parse_or(&lookup, "DATABASE_MAX_CONNECTIONS", 10)?,
             database_role: database_role(lookup("DATABASE_ROLE"))?,
@@ -102,9 +177,84 @@ impl Config {
                     "PASSWORD_HASH_CONCURRENCY",
                     app::state::default_hash_concurrency(),
                 )?,
+                messaging,
             },
         })
     }
+}
+
+fn notify_config(lookup: &impl Fn(&str) -> Option<String>) -> Result<NotifyConfig, ConfigError> {
+    let set = |name: &str| lookup(name).filter(|v| !v.is_empty());
+    let smtp_url = match set("SMTP_URL") {
+        Some(u) if u.starts_with("smtp://") || u.starts_with("smtps://") => {
+            Some(SecretString::from(u))
+        }
+        Some(_) => {
+            return Err(ConfigError::Invalid {
+                name: "SMTP_URL",
+                reason: "must be an smtp:// or smtps:// URL".into(),
+            });
+        }
+        None => None,
+    };
+    let telephony = match set("TELEPHONY_BASE_URL") {
+        None => None,
+        Some(base_url) => {
+            let need = |name: &'static str| set(name).ok_or(ConfigError::Missing { name });
+            Some(Telephony {
+                base_url: base_url.trim_end_matches('/').to_owned(),
+                account_sid: need("TELEPHONY_ACCOUNT_SID")?,
+                auth_token: SecretString::from(need("TELEPHONY_AUTH_TOKEN")?),
+                sms_from: need("SMS_FROM")?,
+                voice_from: set("VOICE_FROM").map_or_else(|| need("SMS_FROM"), Ok)?,
+            })
+        }
+    };
+    let at_least = |name: &'static str, min: i64, value: i64| {
+        if value < min {
+            Err(ConfigError::Invalid {
+                name,
+                reason: format!("must be at least {min}"),
+            })
+        } else {
+            Ok(value)
+        }
+    };
+    let per_second = |name: &'static str, default: i32| -> Result<i32, ConfigError> {
+        let v: i32 = parse_or(lookup, name, default)?;
+        at_least(name, 0, v.into())?;
+        Ok(v)
+    };
+    let batch: i64 = parse_or(lookup, "NOTIFY_BATCH", 500)?;
+    let concurrency: usize = parse_or(lookup, "NOTIFY_CONCURRENCY", 64)?;
+    let max_attempts: i32 = parse_or(lookup, "NOTIFY_MAX_ATTEMPTS", 8)?;
+    Ok(NotifyConfig {
+        smtp_url,
+        email_from: set("EMAIL_FROM")
+            .unwrap_or_else(|| "Ballot Tracker <ballots@localhost>".into()),
+        telephony,
+        workers: parse_or(lookup, "NOTIFY_WORKERS", 1)?,
+        batch: at_least("NOTIFY_BATCH", 1, batch)?,
+        concurrency: usize::try_from(at_least(
+            "NOTIFY_CONCURRENCY",
+            1,
+            i64::try_from(concurrency).unwrap_or(i64::MAX),
+        )?)
+        .unwrap_or(1),
+        max_attempts: i32::try_from(at_least("NOTIFY_MAX_ATTEMPTS", 1, max_attempts.into())?)
+            .unwrap_or(1),
+        claim_lease: std::time::Duration::from_secs(
+            u64::try_from(at_least(
+                "NOTIFY_CLAIM_LEASE_SECONDS",
+                1,
+                parse_or(lookup, "NOTIFY_CLAIM_LEASE_SECONDS", 45)?,
+            )?)
+            .unwrap_or(45),
+        ),
+        email_per_second: per_second("EMAIL_PER_SECOND", 0)?,
+        sms_per_second: per_second("SMS_PER_SECOND", 30)?,
+        voice_per_second: per_second("VOICE_PER_SECOND", 5)?,
+    })
 }
 
 pub const DEFAULT_DATABASE_ROLE: &str = "ballot_tracker_app";
@@ -204,6 +354,49 @@ mod tests {
         assert!(config(&[("LOOKUP_LIMIT_PER_IDENTITY", "0")]).is_err());
         let err = config(&[("TRUSTED_PROXIES", "lb.internal")]).unwrap_err();
         assert!(err.to_string().starts_with("TRUSTED_PROXIES"));
+    }
+
+    #[test]
+    fn providers_are_optional_but_complete() {
+        let c = config(&[]).unwrap();
+        assert!(c.notify.smtp_url.is_none() && c.notify.telephony.is_none());
+        let err = config(&[("TELEPHONY_BASE_URL", "http://127.0.0.1:9")]).unwrap_err();
+        assert!(
+            err.to_string().starts_with("TELEPHONY_ACCOUNT_SID"),
+            "{err}"
+        );
+        let c = config(&[
+            ("TELEPHONY_BASE_URL", "http://127.0.0.1:9/"),
+            ("TELEPHONY_ACCOUNT_SID", "AC1"),
+            ("TELEPHONY_AUTH_TOKEN", "secret-token"),
+            ("SMS_FROM", "+15555550100"),
+            ("SMTP_URL", "smtp://127.0.0.1:2525"),
+        ])
+        .unwrap();
+        let t = c.notify.telephony.as_ref().unwrap();
+        assert_eq!(t.base_url, "http://127.0.0.1:9");
+        assert_eq!(t.voice_from, "+15555550100");
+        assert!(!format!("{c:?}").contains("secret-token"));
+        assert!(config(&[("SMTP_URL", "http://mail")]).is_err());
+        assert!(config(&[("NOTIFY_BATCH", "0")]).is_err());
+        assert!(config(&[("SMS_PER_SECOND", "-1")]).is_err());
+    }
+
+    #[test]
+    fn production_needs_a_link_signing_key() {
+        let err = config(&[("APP_ENV", "production")]).unwrap_err();
+        assert!(err.to_string().starts_with("LINK_SIGNING_KEY"), "{err}");
+        assert!(config(&[("LINK_SIGNING_KEY", "short")]).is_err());
+        let c = config(&[
+            ("APP_ENV", "production"),
+            ("LINK_SIGNING_KEY", "0123456789abcdef0123456789abcdef"),
+            ("PUBLIC_BASE_URL", "https://ballots.example.gov/"),
+        ])
+        .unwrap();
+        assert_eq!(
+            c.settings.messaging.public_base_url,
+            "https://ballots.example.gov"
+        );
     }
 
     #[test]

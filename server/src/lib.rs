@@ -5,8 +5,10 @@ pub mod config;
 pub mod db;
 pub mod demo;
 pub mod health;
+pub mod notify;
 pub mod router;
 pub mod security;
+pub mod standin;
 pub mod telemetry;
 
 pub use router::build_router;

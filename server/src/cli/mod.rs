@@ -1,4 +1,4 @@
-//! `ballot-tracker [serve] | migrate | demo | admin create | audit verify`.
+//! `ballot-tracker [serve] | worker | migrate | demo | admin create | audit verify`.
 
 mod admin;
 mod audit;
@@ -33,11 +33,20 @@ pub enum Command {
         #[command(subcommand)]
         command: admin::AdminCommand,
     },
+    /// Deliver notifications only (no web server): any number of these, on any machines.
+    Worker(WorkerArgs),
     /// Check the audit log.
     Audit {
         #[command(subcommand)]
         command: audit::AuditCommand,
     },
+}
+
+#[derive(Debug, clap::Args)]
+pub struct WorkerArgs {
+    /// Workers in this process (default: NOTIFY_WORKERS, at least 1).
+    #[arg(long)]
+    pub workers: Option<usize>,
 }
 
 pub async fn run(cli: Cli) -> anyhow::Result<()> {
@@ -62,11 +71,18 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             .context("connecting to PostgreSQL as DATABASE_ROLE")?;
         return serve::serve(&config, pool).await;
     }
+    if let Command::Worker(args) = &command {
+        let pool = db::connect(&config, db::Acting::App)
+            .await
+            .context("connecting to PostgreSQL as DATABASE_ROLE")?;
+        let count = args.workers.unwrap_or(config.notify.workers).max(1);
+        return serve::work(&config, pool, count).await;
+    }
     let pool = db::connect(&config, db::Acting::Owner)
         .await
         .context("connecting to PostgreSQL (DATABASE_URL)")?;
     match command {
-        Command::Serve => Ok(()),
+        Command::Serve | Command::Worker(_) => Ok(()),
         Command::Migrate => {
             db::migrate(&pool).await.context("applying migrations")?;
             println!("migrations applied");

@@ -1,9 +1,11 @@
 use crate::build_router;
 use crate::config::Config;
+use crate::notify::{Engine, spawn_workers};
 use anyhow::Context;
 use app::state::AppState;
 use leptos::prelude::get_configuration;
 use sqlx::PgPool;
+use std::sync::Arc;
 
 pub async fn serve(config: &Config, pool: PgPool) -> anyhow::Result<()> {
     let leptos_options = get_configuration(None)
@@ -12,6 +14,20 @@ pub async fn serve(config: &Config, pool: PgPool) -> anyhow::Result<()> {
     let addr = leptos_options.site_addr;
     spawn_rate_limit_purge(pool.clone());
     spawn_session_purge(pool.clone());
+    let (stop_workers, stop) = tokio::sync::watch::channel(false);
+    let engine = Engine::new(
+        pool.clone(),
+        config.notify.clone(),
+        config.settings.messaging.clone(),
+    )?;
+    let workers = if config.notify.workers > 0 && !engine.channels().is_empty() {
+        spawn_workers(Arc::new(engine), config.notify.workers, &stop)
+    } else {
+        tracing::info!(
+            "no delivery workers in this process (NOTIFY_WORKERS, SMTP_URL, TELEPHONY_BASE_URL)"
+        );
+        Vec::new()
+    };
     let app = build_router(AppState::new(leptos_options, pool, config.settings.clone()));
     let listener = tokio::net::TcpListener::bind(addr)
         .await
@@ -23,7 +39,35 @@ pub async fn serve(config: &Config, pool: PgPool) -> anyhow::Result<()> {
     )
     .with_graceful_shutdown(shutdown_signal())
     .await
-    .context("serving")
+    .context("serving")?;
+    let _ = stop_workers.send(true);
+    for w in workers {
+        let _ = w.await;
+    }
+    Ok(())
+}
+
+/// `ballot-tracker worker`: delivery workers only, until SIGTERM or Ctrl-C; each finishes the
+/// batch it holds before it stops.
+pub async fn work(config: &Config, pool: PgPool, count: usize) -> anyhow::Result<()> {
+    let engine = Engine::new(
+        pool,
+        config.notify.clone(),
+        config.settings.messaging.clone(),
+    )?;
+    if engine.channels().is_empty() {
+        tracing::warn!(
+            "no provider is configured (SMTP_URL, TELEPHONY_BASE_URL): nothing will be sent"
+        );
+    }
+    let (stop_workers, stop) = tokio::sync::watch::channel(false);
+    let workers = spawn_workers(Arc::new(engine), count, &stop);
+    shutdown_signal().await;
+    let _ = stop_workers.send(true);
+    for w in workers {
+        let _ = w.await;
+    }
+    Ok(())
 }
 
 async fn shutdown_signal() {

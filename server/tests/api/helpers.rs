@@ -20,7 +20,7 @@ impl TestApp {
         Self::spawn_with(pool, Settings::default()).await
     }
 
-    pub async fn spawn_with(pool: PgPool, settings: Settings) -> Self {
+    pub async fn spawn_with(pool: PgPool, mut settings: Settings) -> Self {
         let options = (*pool.connect_options()).clone();
         let (addr_tx, addr_rx) = std::sync::mpsc::channel();
         let (shutdown, stop) = tokio::sync::oneshot::channel::<()>();
@@ -43,6 +43,8 @@ impl TestApp {
                     .connect_lazy_with(options);
                 let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
                 let addr = listener.local_addr().unwrap();
+                // Links in messages and the provider's callbacks come back to this server.
+                settings.messaging.public_base_url = format!("http://{addr}");
                 let leptos_options = LeptosOptions::builder()
                     .output_name("ballot-tracker")
                     .site_addr(addr)

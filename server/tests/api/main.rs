@@ -9,4 +9,5 @@
 mod admin;
 mod helpers;
 mod lookup;
+mod notify;
 mod pages;

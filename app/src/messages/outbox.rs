@@ -1,0 +1,418 @@
+//! The outbox as the delivery workers see it: claim due messages (`for update skip locked`, so any
+//! number of workers on any number of machines share the work without taking a message twice),
+//! record each outcome, recover claims a dead worker left, and share the providers' rate limits.
+//!
+//! A claim marks the message `sending` with the worker's name and the time; a message still
+//! `sending` a lease later ([`DEFAULT_CLAIM_LEASE`]) belongs to a worker that died, and goes back
+//! to `queued`.
+
+use super::Channel;
+use crate::domain::Language;
+use chrono::{DateTime, NaiveDate, NaiveTime, Utc};
+use sqlx::PgPool;
+use std::time::Duration;
+
+/// How long a claim holds by default. A worker's sends time out well within it
+/// (`server::notify`), and workers look for expired claims every ten seconds, so a dead
+/// worker's messages move on within a minute.
+pub const DEFAULT_CLAIM_LEASE: Duration = Duration::from_secs(45);
+
+/// A claimed message with what its template needs.
+#[derive(Clone, Debug)]
+pub struct Claimed {
+    pub id: i64,
+    pub kind: String,
+    pub channel: Channel,
+    pub language: Language,
+    pub template: String,
+    pub payload: Option<serde_json::Value>,
+    /// Tries so far, this one included.
+    pub attempts: i32,
+    pub subscription_id: i64,
+    pub address: String,
+    pub subscription_active: bool,
+    pub window_start: NaiveTime,
+    pub window_end: NaiveTime,
+    pub county_name: String,
+    pub county_phone: Option<String>,
+    pub county_email: Option<String>,
+    pub county_website: Option<String>,
+    pub time_zone: String,
+    pub status: Option<String>,
+    pub reason: Option<String>,
+    pub expected_delivery: Option<NaiveDate>,
+    pub cure_deadline: Option<DateTime<Utc>>,
+}
+
+/// What became of one claimed message.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Outcome {
+    /// The provider took it; its id for the delivery-status callbacks.
+    Sent { provider_id: String },
+    /// A failure worth another try (network, 4xx temporary, 429, 5xx).
+    Retry { error: String },
+    /// The provider refused it for good (a bad address, a blocked number).
+    Failed { error: String },
+    /// Not now: outside the voter's contact window. Not a try.
+    Deferred { until: DateTime<Utc> },
+    /// Not at all: the subscription ended or the number opted out.
+    Cancelled { why: String },
+}
+
+/// Claims up to `limit` due messages of one channel for `worker`.
+pub async fn claim(
+    pool: &PgPool,
+    channel: Channel,
+    limit: i64,
+    worker: &str,
+) -> Result<Vec<Claimed>, sqlx::Error> {
+    let ids = sqlx::query_scalar!(
+        r#"with due as (
+               select id from notifications
+               where state = 'queued' and channel = $1 and not_before <= now()
+               order by not_before, id
+               limit $2
+               for update skip locked
+           )
+           update notifications n
+              set state = 'sending', claimed_at = now(), claimed_by = $3,
+                  attempts = n.attempts + 1
+             from due where n.id = due.id
+           returning n.id"#,
+        channel.code(),
+        limit,
+        worker
+    )
+    .fetch_all(pool)
+    .await?;
+    details(pool, &ids).await
+}
+
+/// Messages with what their templates need (a voice call's script is rendered when the
+/// provider asks for it, from this too).
+pub async fn details(pool: &PgPool, ids: &[i64]) -> Result<Vec<Claimed>, sqlx::Error> {
+    if ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    let rows = sqlx::query!(
+        r#"select n.id, n.kind, n.channel, n.language, n.template, n.payload, n.attempts,
+                  s.id as subscription_id, s.address, s.cancelled_at is null as "active!",
+                  s.window_start, s.window_end,
+                  co.name as county_name, co.phone, co.email, co.website, co.time_zone,
+                  e.status as "status?", e.reason as "reason?",
+                  coalesce(e.expected_delivery, b.expected_delivery) as "expected_delivery?",
+                  el.cure_deadline as "cure_deadline?"
+           from notifications n
+           join subscriptions s on s.id = n.subscription_id
+           join counties co on co.fips = n.county_fips
+           left join ballot_events e on e.ballot_id = n.ballot_id and e.id = n.event_id
+           left join ballots b on b.id = n.ballot_id
+           left join elections el on el.id = b.election_id
+           where n.id = any($1)"#,
+        ids
+    )
+    .fetch_all(pool)
+    .await?;
+    Ok(rows
+        .into_iter()
+        .map(|r| Claimed {
+            id: r.id,
+            kind: r.kind,
+            channel: Channel::parse(&r.channel).unwrap_or(Channel::Email),
+            language: Language::parse(&r.language).unwrap_or_default(),
+            template: r.template,
+            payload: r.payload,
+            attempts: r.attempts,
+            subscription_id: r.subscription_id,
+            address: r.address,
+            subscription_active: r.active,
+            window_start: r.window_start,
+            window_end: r.window_end,
+            county_name: r.county_name,
+            county_phone: r.phone,
+            county_email: r.email,
+            county_website: r.website,
+            time_zone: r.time_zone,
+            status: r.status,
+            reason: r.reason,
+            expected_delivery: r.expected_delivery,
+            cure_deadline: r.cure_deadline,
+        })
+        .collect())
+}
+
+/// The wait before try `attempts + 1`: 30 s doubling to at most an hour, times a random factor
+/// in [0.5, 1.5) so that a provider's outage does not end in a thundering herd.
+pub fn backoff(attempts: i32, jitter: f64) -> Duration {
+    let exponent = u32::try_from(attempts.clamp(1, 12) - 1).unwrap_or(0);
+    let base = (30u64 << exponent).min(3600);
+    Duration::from_secs_f64(base as f64 * (0.5 + jitter.clamp(0.0, 1.0)))
+}
+
+/// Records outcomes of `worker`'s claims. A claim that was recovered in the meantime (the
+/// worker was presumed dead) is left to whoever holds it now.
+pub async fn finish(
+    pool: &PgPool,
+    worker: &str,
+    outcomes: &[(i64, i32, Outcome)],
+    max_attempts: i32,
+) -> Result<(), sqlx::Error> {
+    if outcomes.is_empty() {
+        return Ok(());
+    }
+    let now = Utc::now();
+    let n = outcomes.len();
+    let (mut ids, mut states, mut provider_ids, mut errors, mut not_befores, mut deltas) = (
+        Vec::with_capacity(n),
+        Vec::with_capacity(n),
+        Vec::with_capacity(n),
+        Vec::with_capacity(n),
+        Vec::with_capacity(n),
+        Vec::with_capacity(n),
+    );
+    for (id, attempts, outcome) in outcomes {
+        let (state, provider_id, error, not_before, delta) = match outcome {
+            Outcome::Sent { provider_id } => ("sent", provider_id.clone(), String::new(), now, 0),
+            Outcome::Retry { error } if *attempts >= max_attempts => {
+                ("dead", String::new(), error.clone(), now, 0)
+            }
+            Outcome::Retry { error } => {
+                let wait = backoff(*attempts, rand::random::<f64>());
+                let at = now + chrono::Duration::from_std(wait).unwrap_or_default();
+                ("queued", String::new(), error.clone(), at, 0)
+            }
+            Outcome::Failed { error } => ("failed", String::new(), error.clone(), now, 0),
+            Outcome::Deferred { until } => ("queued", String::new(), String::new(), *until, -1),
+            Outcome::Cancelled { why } => ("cancelled", String::new(), why.clone(), now, 0),
+        };
+        ids.push(*id);
+        states.push(state.to_owned());
+        provider_ids.push(provider_id);
+        errors.push(error);
+        not_befores.push(not_before);
+        deltas.push(delta);
+    }
+    sqlx::query!(
+        r#"update notifications n
+              set state = r.state,
+                  provider_message_id = coalesce(nullif(r.provider_id, ''), n.provider_message_id),
+                  last_error = case when r.error = '' then n.last_error else r.error end,
+                  not_before = case when r.state = 'queued' then r.not_before else n.not_before end,
+                  attempts = n.attempts + r.delta,
+                  sent_at = case when r.state = 'sent' then now() else n.sent_at end,
+                  claimed_at = null, claimed_by = null,
+                  -- A voice call reads its payload when the provider asks for the script.
+                  payload = case when r.state in ('queued', 'sent') and n.channel = 'voice'
+                                 then n.payload
+                                 when r.state = 'queued' then n.payload end
+             from unnest($1::bigint[], $2::text[], $3::text[], $4::text[], $5::timestamptz[],
+                         $6::int[]) as r(id, state, provider_id, error, not_before, delta)
+            where n.id = r.id and n.state = 'sending' and n.claimed_by = $7"#,
+        &ids,
+        &states,
+        &provider_ids,
+        &errors,
+        &not_befores,
+        &deltas,
+        worker
+    )
+    .execute(pool)
+    .await?;
+    Ok(())
+}
+
+/// Puts back claims older than the lease (their worker died or hung). Any worker may run it.
+pub async fn recover_stuck(pool: &PgPool, lease: Duration) -> Result<u64, sqlx::Error> {
+    let lease = chrono::Duration::from_std(lease).unwrap_or_default();
+    let done = sqlx::query!(
+        r#"update notifications
+              set state = 'queued', claimed_at = null, claimed_by = null,
+                  last_error = 'claim expired: the worker stopped before it finished'
+            where state = 'sending' and claimed_at < $1"#,
+        Utc::now() - lease
+    )
+    .execute(pool)
+    .await?;
+    Ok(done.rows_affected())
+}
+
+/// Takes up to `wanted` sends of the provider's per-second limit, shared by every worker.
+pub async fn take_slots(
+    pool: &PgPool,
+    channel: Channel,
+    wanted: i64,
+    per_second: i32,
+) -> Result<i64, sqlx::Error> {
+    let wanted = i32::try_from(wanted).unwrap_or(i32::MAX);
+    let granted = sqlx::query_scalar!(
+        r#"select take_send_slots($1, $2, $3) as "granted!""#,
+        channel.code(),
+        wanted,
+        per_second
+    )
+    .fetch_one(pool)
+    .await?;
+    Ok(granted.into())
+}
+
+/// Returns slots taken but not used (fewer messages were due) to the current second.
+pub async fn give_back_slots(pool: &PgPool, channel: Channel, n: i64) -> Result<(), sqlx::Error> {
+    if n <= 0 {
+        return Ok(());
+    }
+    let n = i32::try_from(n).unwrap_or(i32::MAX);
+    sqlx::query!(
+        r#"update provider_send_windows set used = greatest(used - $2, 0)
+            where channel = $1 and window_start = date_trunc('second', clock_timestamp())"#,
+        channel.code(),
+        n
+    )
+    .execute(pool)
+    .await?;
+    Ok(())
+}
+
+/// A delivery-status callback: the provider's word on message `id`, whose provider id it must
+/// name. `delivered` and `failed` are final; other words are only recorded. Returns whether the
+/// message matched.
+pub async fn record_delivery(
+    pool: &PgPool,
+    id: i64,
+    provider_id: &str,
+    provider_status: &str,
+) -> Result<bool, sqlx::Error> {
+    let state = match provider_status {
+        "delivered" | "completed" | "read" => Some("delivered"),
+        "undelivered" | "failed" | "busy" | "no-answer" | "canceled" => Some("failed"),
+        _ => None,
+    };
+    let done = sqlx::query!(
+        r#"update notifications
+              set provider_status = $3,
+                  state = case when $4::text is not null and state in ('sent', 'failed')
+                               then $4::text else state end,
+                  delivered_at = case when $4::text = 'delivered' and delivered_at is null
+                                      then now() else delivered_at end,
+                  last_error = case when $4::text = 'failed'
+                                    then 'the provider reports: ' || $3 else last_error end,
+                  payload = case when $4::text is not null then null else payload end
+            where id = $1 and provider_message_id = $2"#,
+        id,
+        provider_id,
+        provider_status,
+        state
+    )
+    .execute(pool)
+    .await?;
+    Ok(done.rows_affected() == 1)
+}
+
+/// Which of these numbers texted STOP.
+pub async fn opted_out(
+    pool: &PgPool,
+    addresses: &[String],
+) -> Result<std::collections::HashSet<String>, sqlx::Error> {
+    if addresses.is_empty() {
+        return Ok(Default::default());
+    }
+    let rows = sqlx::query_scalar!(
+        "select address from sms_opt_outs where address = any($1)",
+        addresses
+    )
+    .fetch_all(pool)
+    .await?;
+    Ok(rows.into_iter().collect())
+}
+
+/// When SMS and voice may next reach a voter whose window is `start`–`end` local time (a window
+/// may run past midnight), or `None` when `now` is inside it.
+pub fn outside_window(
+    now: DateTime<Utc>,
+    tz: chrono_tz::Tz,
+    start: NaiveTime,
+    end: NaiveTime,
+) -> Option<DateTime<Utc>> {
+    use chrono::TimeZone;
+    let local = now.with_timezone(&tz);
+    let t = local.time();
+    let inside = if start < end {
+        t >= start && t < end
+    } else {
+        t >= start || t < end
+    };
+    if inside {
+        return None;
+    }
+    let today = local.date_naive();
+    let day = if start < end && t < start {
+        today
+    } else if start > end {
+        // Between the end and the start of an overnight window: it opens later today.
+        today
+    } else {
+        today.succ_opt().unwrap_or(today)
+    };
+    // A start in a daylight-saving gap opens at the first valid moment after it.
+    let opens = tz
+        .from_local_datetime(&day.and_time(start))
+        .earliest()
+        .or_else(|| {
+            tz.from_local_datetime(&(day.and_time(start) + chrono::Duration::hours(1)))
+                .earliest()
+        })?;
+    Some(opens.with_timezone(&Utc))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::TimeZone;
+
+    fn at(h: u32, m: u32) -> DateTime<Utc> {
+        chrono_tz::America::Los_Angeles
+            .with_ymd_and_hms(2026, 11, 2, h, m, 0)
+            .unwrap()
+            .with_timezone(&Utc)
+    }
+
+    #[test]
+    fn contact_windows_defer_to_the_next_opening() {
+        let tz = chrono_tz::America::Los_Angeles;
+        let (eight, nine_pm) = (
+            NaiveTime::from_hms_opt(8, 0, 0).unwrap(),
+            NaiveTime::from_hms_opt(21, 0, 0).unwrap(),
+        );
+        assert_eq!(outside_window(at(12, 0), tz, eight, nine_pm), None);
+        assert_eq!(
+            outside_window(at(7, 59), tz, eight, nine_pm),
+            Some(at(8, 0))
+        );
+        let next_morning = chrono_tz::America::Los_Angeles
+            .with_ymd_and_hms(2026, 11, 3, 8, 0, 0)
+            .unwrap()
+            .with_timezone(&Utc);
+        assert_eq!(
+            outside_window(at(21, 0), tz, eight, nine_pm),
+            Some(next_morning)
+        );
+        // Overnight: 20:00–02:00.
+        let (eight_pm, two_am) = (
+            NaiveTime::from_hms_opt(20, 0, 0).unwrap(),
+            NaiveTime::from_hms_opt(2, 0, 0).unwrap(),
+        );
+        assert_eq!(outside_window(at(1, 0), tz, eight_pm, two_am), None);
+        assert_eq!(outside_window(at(23, 0), tz, eight_pm, two_am), None);
+        assert_eq!(
+            outside_window(at(9, 0), tz, eight_pm, two_am),
+            Some(at(20, 0))
+        );
+    }
+
+    #[test]
+    fn backoff_grows_and_is_capped() {
+        assert_eq!(backoff(1, 0.5), Duration::from_secs(30));
+        assert_eq!(backoff(2, 0.5), Duration::from_secs(60));
+        assert_eq!(backoff(20, 0.5), Duration::from_secs(3600));
+        assert!(backoff(3, 0.0) < backoff(3, 0.99));
+    }
+}

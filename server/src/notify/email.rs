@@ -1,0 +1,152 @@
+//! Email over SMTP (lettre, pooled connections): HTML with a plain-text alternative, the voter's
+//! language, and RFC 8058 one-click unsubscribe headers.
+
+use app::messages::Rendered;
+use app::messages::outbox::Outcome;
+use lettre::message::header::{Header, HeaderName, HeaderValue};
+use lettre::message::{Mailbox, MultiPart};
+use lettre::transport::smtp::PoolConfig;
+use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
+use std::time::Duration;
+
+pub struct EmailSender {
+    transport: AsyncSmtpTransport<Tokio1Executor>,
+    from: Mailbox,
+    /// The domain in Message-IDs (`<notification-42@ballots.example.gov>`).
+    id_domain: String,
+}
+
+/// What one email needs besides its rendered text.
+pub struct Envelope<'a> {
+    pub notification_id: i64,
+    pub to: &'a str,
+    pub language: &'a str,
+    pub unsubscribe_url: &'a str,
+}
+
+impl EmailSender {
+    pub fn new(
+        smtp_url: &str,
+        from: &str,
+        id_domain: &str,
+        connections: u32,
+    ) -> anyhow::Result<Self> {
+        let transport = AsyncSmtpTransport::<Tokio1Executor>::from_url(smtp_url)
+            .map_err(|e| anyhow::anyhow!("SMTP_URL: {e}"))?
+            .timeout(Some(Duration::from_secs(15)))
+            .pool_config(PoolConfig::new().max_size(connections.max(1)))
+            .build();
+        Ok(Self {
+            transport,
+            from: from
+                .parse()
+                .map_err(|e| anyhow::anyhow!("EMAIL_FROM: {e}"))?,
+            id_domain: id_domain.to_owned(),
+        })
+    }
+
+    pub async fn send(&self, envelope: &Envelope<'_>, message: &Rendered) -> Outcome {
+        let to: Mailbox = match envelope.to.parse() {
+            Ok(to) => to,
+            Err(e) => {
+                return Outcome::Failed {
+                    error: format!("the address does not parse: {e}"),
+                };
+            }
+        };
+        let body = match &message.html {
+            Some(html) => MultiPart::alternative_plain_html(message.text.clone(), html.clone()),
+            None => MultiPart::mixed()
+                .singlepart(lettre::message::SinglePart::plain(message.text.clone())),
+        };
+        let built = Message::builder()
+            .from(self.from.clone())
+            .to(to)
+            .subject(message.subject.clone())
+            .message_id(Some(format!(
+                "<notification-{}@{}>",
+                envelope.notification_id, self.id_domain
+            )))
+            .header(ContentLanguage(envelope.language.to_owned()))
+            .header(ListUnsubscribe(format!("<{}>", envelope.unsubscribe_url)))
+            .header(ListUnsubscribePost)
+            .multipart(body);
+        let email = match built {
+            Ok(email) => email,
+            Err(e) => {
+                return Outcome::Failed {
+                    error: format!("the message could not be built: {e}"),
+                };
+            }
+        };
+        match self.transport.send(email).await {
+            Ok(_) => Outcome::Sent {
+                provider_id: format!(
+                    "<notification-{}@{}>",
+                    envelope.notification_id, self.id_domain
+                ),
+            },
+            Err(e) if e.is_permanent() => Outcome::Failed {
+                error: format!("SMTP refused it: {e}"),
+            },
+            Err(e) => Outcome::Retry {
+                error: format!("SMTP: {e}"),
+            },
+        }
+    }
+}
+
+/// `List-Unsubscribe: <https://…/unsubscribe/…>` (RFC 2369).
+#[derive(Clone)]
+struct ListUnsubscribe(String);
+
+impl Header for ListUnsubscribe {
+    fn name() -> HeaderName {
+        HeaderName::new_from_ascii_str("List-Unsubscribe")
+    }
+
+    fn parse(s: &str) -> Result<Self, Box<dyn std::error::Error + Send + Sync>> {
+        Ok(Self(s.to_owned()))
+    }
+
+    fn display(&self) -> HeaderValue {
+        HeaderValue::new(Self::name(), self.0.clone())
+    }
+}
+
+/// `List-Unsubscribe-Post: List-Unsubscribe=One-Click` (RFC 8058): the mail client may POST to
+/// the link to unsubscribe without showing a page.
+#[derive(Clone)]
+struct ListUnsubscribePost;
+
+impl Header for ListUnsubscribePost {
+    fn name() -> HeaderName {
+        HeaderName::new_from_ascii_str("List-Unsubscribe-Post")
+    }
+
+    fn parse(_: &str) -> Result<Self, Box<dyn std::error::Error + Send + Sync>> {
+        Ok(Self)
+    }
+
+    fn display(&self) -> HeaderValue {
+        HeaderValue::new(Self::name(), "List-Unsubscribe=One-Click".to_owned())
+    }
+}
+
+/// `Content-Language: es` (RFC 3282): the voter's language, for screen readers and filters.
+#[derive(Clone)]
+struct ContentLanguage(String);
+
+impl Header for ContentLanguage {
+    fn name() -> HeaderName {
+        HeaderName::new_from_ascii_str("Content-Language")
+    }
+
+    fn parse(s: &str) -> Result<Self, Box<dyn std::error::Error + Send + Sync>> {
+        Ok(Self(s.to_owned()))
+    }
+
+    fn display(&self) -> HeaderValue {
+        HeaderValue::new(Self::name(), self.0.clone())
+    }
+}

@@ -1,0 +1,308 @@
+//! The delivery engine. Workers — in every `serve` process (`NOTIFY_WORKERS`) and in any number
+//! of `ballot-tracker worker` processes on any machines — claim due messages from the outbox
+//! (`app::messages::outbox`), render them in the voter's language, send them through the
+//! channel's provider, and record the outcome: sent, retried with backoff, failed, dead after
+//! `NOTIFY_MAX_ATTEMPTS`, deferred to the voter's contact window, or cancelled.
+
+pub mod email;
+pub mod hooks;
+pub mod telephony;
+
+use crate::config::NotifyConfig;
+use app::domain::{BallotStatus, NotCountedReason};
+use app::messages::outbox::{self, Claimed, Outcome};
+use app::messages::{Channel, Rendered, Sender, StatusFacts};
+use app::state::Messaging;
+use email::{EmailSender, Envelope};
+use futures::StreamExt;
+use sqlx::PgPool;
+use std::collections::HashSet;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use telephony::TelephonySender;
+
+/// What every worker of a process shares: providers' clients and connection pools.
+pub struct Engine {
+    pool: PgPool,
+    config: NotifyConfig,
+    messaging: Messaging,
+    email: Option<EmailSender>,
+    telephony: Option<TelephonySender>,
+}
+
+impl Engine {
+    pub fn new(pool: PgPool, config: NotifyConfig, messaging: Messaging) -> anyhow::Result<Self> {
+        let host = messaging
+            .public_base_url
+            .split("://")
+            .nth(1)
+            .unwrap_or("localhost")
+            .split(['/', ':'])
+            .next()
+            .unwrap_or("localhost")
+            .to_owned();
+        let email = match &config.smtp_url {
+            Some(url) => {
+                use secrecy::ExposeSecret;
+                Some(EmailSender::new(
+                    url.expose_secret(),
+                    &config.email_from,
+                    &host,
+                    u32::try_from(config.concurrency).unwrap_or(u32::MAX),
+                )?)
+            }
+            None => None,
+        };
+        let telephony = match &config.telephony {
+            Some(t) => Some(TelephonySender::new(t.clone(), config.concurrency)?),
+            None => None,
+        };
+        Ok(Self {
+            pool,
+            config,
+            messaging,
+            email,
+            telephony,
+        })
+    }
+
+    /// The channels this process can send on; the others' messages wait in the outbox.
+    pub fn channels(&self) -> Vec<Channel> {
+        let mut c = Vec::new();
+        if self.email.is_some() {
+            c.push(Channel::Email);
+        }
+        if self.telephony.is_some() {
+            c.extend([Channel::Sms, Channel::Voice]);
+        }
+        c
+    }
+
+    fn per_second(&self, channel: Channel) -> i32 {
+        match channel {
+            Channel::Email => self.config.email_per_second,
+            Channel::Sms => self.config.sms_per_second,
+            Channel::Voice => self.config.voice_per_second,
+        }
+    }
+
+    /// One pass over the channels: claim, send, record. Returns how many messages it handled.
+    pub async fn tick(&self, worker: &str) -> Result<usize, sqlx::Error> {
+        let mut handled = 0;
+        for channel in self.channels() {
+            let limit = self.per_second(channel);
+            let wanted = self.config.batch;
+            let granted = if limit > 0 {
+                outbox::take_slots(&self.pool, channel, wanted, limit).await?
+            } else {
+                wanted
+            };
+            if granted == 0 {
+                continue;
+            }
+            let claimed = outbox::claim(&self.pool, channel, granted, worker).await?;
+            if limit > 0 {
+                let unused = granted - i64::try_from(claimed.len()).unwrap_or(granted);
+                outbox::give_back_slots(&self.pool, channel, unused).await?;
+            }
+            if claimed.is_empty() {
+                continue;
+            }
+            handled += claimed.len();
+            let opted_out = if channel == Channel::Sms {
+                let addresses: Vec<String> = claimed.iter().map(|c| c.address.clone()).collect();
+                outbox::opted_out(&self.pool, &addresses).await?
+            } else {
+                HashSet::new()
+            };
+            let outcomes: Vec<(i64, i32, Outcome)> = futures::stream::iter(claimed)
+                .map(|c| {
+                    let opted_out = &opted_out;
+                    async move {
+                        let outcome = self.deliver(&c, opted_out).await;
+                        (c.id, c.attempts, outcome)
+                    }
+                })
+                .buffer_unordered(self.config.concurrency)
+                .collect()
+                .await;
+            for (_, _, o) in &outcomes {
+                if let Outcome::Retry { error } | Outcome::Failed { error } = o {
+                    // The provider's words only: never the address or the message.
+                    tracing::warn!(channel = channel.code(), error = %error, "a send did not go through");
+                }
+            }
+            outbox::finish(&self.pool, worker, &outcomes, self.config.max_attempts).await?;
+        }
+        Ok(handled)
+    }
+
+    async fn deliver(&self, c: &Claimed, opted_out: &HashSet<String>) -> Outcome {
+        if !c.subscription_active {
+            return Outcome::Cancelled {
+                why: "the subscription was cancelled".into(),
+            };
+        }
+        if opted_out.contains(&c.address) {
+            return Outcome::Cancelled {
+                why: "the number texted STOP".into(),
+            };
+        }
+        let tz: chrono_tz::Tz = c
+            .time_zone
+            .parse()
+            .unwrap_or(chrono_tz::America::Los_Angeles);
+        if c.channel != Channel::Email
+            && let Some(until) =
+                outbox::outside_window(chrono::Utc::now(), tz, c.window_start, c.window_end)
+        {
+            return Outcome::Deferred { until };
+        }
+        let base = &self.messaging.public_base_url;
+        let unsubscribe_url = format!(
+            "{base}{}",
+            self.messaging.link_key.unsubscribe_path(c.subscription_id)
+        );
+        let rendered = match self.render(c, tz, &unsubscribe_url) {
+            Ok(r) => r,
+            Err(error) => return Outcome::Failed { error },
+        };
+        let callback = format!("{base}/hooks/telephony/status/{}", c.id);
+        match (c.channel, &self.email, &self.telephony) {
+            (Channel::Email, Some(email), _) => {
+                let envelope = Envelope {
+                    notification_id: c.id,
+                    to: &c.address,
+                    language: c.language.code(),
+                    unsubscribe_url: &unsubscribe_url,
+                };
+                email.send(&envelope, &rendered).await
+            }
+            (Channel::Sms, _, Some(t)) => t.send_sms(&c.address, &rendered.text, &callback).await,
+            (Channel::Voice, _, Some(t)) => {
+                let script = format!("{base}/hooks/telephony/voice/{}", c.id);
+                t.place_call(&c.address, &script, &callback).await
+            }
+            _ => Outcome::Retry {
+                error: "no provider for this channel in this process".into(),
+            },
+        }
+    }
+
+    fn render(
+        &self,
+        c: &Claimed,
+        tz: chrono_tz::Tz,
+        unsubscribe_url: &str,
+    ) -> Result<Rendered, String> {
+        render_claimed(c, tz, &self.messaging, unsubscribe_url)
+    }
+
+    /// Runs one worker until `stop` says so.
+    pub async fn run(
+        self: Arc<Self>,
+        worker: String,
+        mut stop: tokio::sync::watch::Receiver<bool>,
+    ) {
+        let mut last_recovery = Instant::now() - Duration::from_secs(60);
+        let mut failures = 0u32;
+        tracing::info!(worker = %worker, channels = ?self.channels(), "delivery worker started");
+        loop {
+            if *stop.borrow() {
+                break;
+            }
+            if last_recovery.elapsed() >= Duration::from_secs(10) {
+                last_recovery = Instant::now();
+                match outbox::recover_stuck(&self.pool, self.config.claim_lease).await {
+                    Ok(0) => {}
+                    Ok(n) => tracing::warn!(recovered = n, "put back claims of a stopped worker"),
+                    Err(e) => tracing::warn!(error = %e, "recovering stuck claims failed"),
+                }
+            }
+            let pause = match self.tick(&worker).await {
+                Ok(n) if n > 0 => {
+                    failures = 0;
+                    Duration::ZERO
+                }
+                Ok(_) => Duration::from_millis(250),
+                Err(e) => {
+                    failures = (failures + 1).min(6);
+                    tracing::warn!(error = %e, "delivery pass failed");
+                    Duration::from_millis(250 << failures)
+                }
+            };
+            if !pause.is_zero() {
+                tokio::select! {
+                    () = tokio::time::sleep(pause) => {}
+                    _ = stop.changed() => {}
+                }
+            }
+        }
+        tracing::info!(worker = %worker, "delivery worker stopped");
+    }
+}
+
+/// A claimed message rendered for its channel: status messages now; sign-up confirmations and
+/// announcements have their own templates.
+pub fn render_claimed(
+    c: &Claimed,
+    tz: chrono_tz::Tz,
+    messaging: &Messaging,
+    unsubscribe_url: &str,
+) -> Result<Rendered, String> {
+    match c.kind.as_str() {
+        "status" | "current_status" => {
+            let status = c
+                .status
+                .as_deref()
+                .and_then(|s| BallotStatus::parse(s).ok())
+                .ok_or_else(|| "the message's ballot event is gone".to_owned())?;
+            let reason = c
+                .reason
+                .as_deref()
+                .and_then(|r| NotCountedReason::parse(r).ok());
+            let cure = c
+                .cure_deadline
+                .map(|d| d.with_timezone(&tz).naive_local())
+                .unwrap_or_default();
+            let today = chrono::Utc::now().with_timezone(&tz).date_naive();
+            let facts = StatusFacts {
+                status,
+                reason,
+                cure_deadline: cure,
+                cure_days_left: (cure.date() - today).num_days(),
+                expected_delivery: c.expected_delivery,
+            };
+            let sender = Sender {
+                language: c.language,
+                county_name: c.county_name.clone(),
+                contact: [&c.county_phone, &c.county_email, &c.county_website]
+                    .into_iter()
+                    .flatten()
+                    .cloned()
+                    .collect(),
+                status_url: format!("{}/ballot", messaging.public_base_url),
+                unsubscribe_url: unsubscribe_url.to_owned(),
+            };
+            app::messages::status_message(c.channel, &sender, &facts).map_err(|e| e.to_string())
+        }
+        other => Err(format!("no template for messages of kind {other}")),
+    }
+}
+
+/// A worker's name in the claims it makes: the host, the process and the worker's number.
+pub fn worker_name(n: usize) -> String {
+    let host = std::env::var("HOSTNAME").unwrap_or_else(|_| "host".into());
+    format!("{host}:{}:{n}", std::process::id())
+}
+
+/// Starts `count` workers on `engine`; they stop when `stop` turns true.
+pub fn spawn_workers(
+    engine: Arc<Engine>,
+    count: usize,
+    stop: &tokio::sync::watch::Receiver<bool>,
+) -> Vec<tokio::task::JoinHandle<()>> {
+    (0..count)
+        .map(|n| tokio::spawn(Arc::clone(&engine).run(worker_name(n), stop.clone())))
+        .collect()
+}

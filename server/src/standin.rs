@@ -1,0 +1,389 @@
+//! Stand-ins for the providers, on 127.0.0.1: an SMTP server that keeps what it is sent, and an
+//! HTTP server speaking the telephony provider's API that keeps the texts and calls it is asked
+//! for, fetches each call's script and answers with signed delivery-status callbacks, as the
+//! real one does. The tests, `make bench` and `ballot-tracker standins` (for `make run` and the
+//! browser tests) use them; nothing they receive leaves the machine.
+
+use axum::Router;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use serde::Serialize;
+use std::sync::{Arc, Mutex};
+use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+use tokio::net::TcpListener;
+
+/// An email as the SMTP stand-in received it.
+#[derive(Clone, Debug, Serialize)]
+pub struct Email {
+    pub from: String,
+    pub to: Vec<String>,
+    /// The whole message as sent: headers and body.
+    pub data: String,
+}
+
+impl Email {
+    /// A header's value (unfolded), by case-insensitive name.
+    pub fn header(&self, name: &str) -> Option<String> {
+        let head = self.data.split("\r\n\r\n").next().unwrap_or_default();
+        let mut found: Option<String> = None;
+        for line in head.split("\r\n") {
+            if line.starts_with([' ', '\t']) {
+                if let Some(v) = found.as_mut() {
+                    v.push(' ');
+                    v.push_str(line.trim());
+                }
+                continue;
+            }
+            if found.is_some() {
+                break;
+            }
+            if let Some((k, v)) = line.split_once(':')
+                && k.eq_ignore_ascii_case(name)
+            {
+                found = Some(v.trim().to_owned());
+            }
+        }
+        found
+    }
+
+    /// The notification id in the Message-ID (`<notification-42@host>`).
+    pub fn notification_id(&self) -> Option<i64> {
+        let id = self.header("Message-ID")?;
+        id.trim_start_matches("<notification-")
+            .split('@')
+            .next()?
+            .parse()
+            .ok()
+    }
+}
+
+/// The SMTP stand-in: accepts every message, keeps it in memory.
+#[derive(Clone, Default)]
+pub struct SmtpSink {
+    pub received: Arc<Mutex<Vec<Email>>>,
+}
+
+impl SmtpSink {
+    /// Listens on 127.0.0.1:`port` (0 for any) and returns the port.
+    pub async fn start(port: u16) -> std::io::Result<(Self, u16)> {
+        let listener = TcpListener::bind(("127.0.0.1", port)).await?;
+        let port = listener.local_addr()?.port();
+        let sink = Self::default();
+        let kept = sink.clone();
+        tokio::spawn(async move {
+            while let Ok((socket, _)) = listener.accept().await {
+                let kept = kept.clone();
+                tokio::spawn(async move {
+                    let _ = kept.session(socket).await;
+                });
+            }
+        });
+        Ok((sink, port))
+    }
+
+    pub fn emails(&self) -> Vec<Email> {
+        self.received.lock().map(|v| v.clone()).unwrap_or_default()
+    }
+
+    pub fn count(&self) -> usize {
+        self.received.lock().map(|v| v.len()).unwrap_or_default()
+    }
+
+    async fn session(&self, socket: tokio::net::TcpStream) -> std::io::Result<()> {
+        let (read, mut write) = socket.into_split();
+        let mut lines = BufReader::new(read);
+        write.write_all(b"220 standin ESMTP\r\n").await?;
+        let (mut from, mut to) = (String::new(), Vec::new());
+        let mut line = String::new();
+        loop {
+            line.clear();
+            if lines.read_line(&mut line).await? == 0 {
+                return Ok(());
+            }
+            let upper = line.to_ascii_uppercase();
+            let reply: &[u8] = if upper.starts_with("EHLO") {
+                b"250-standin\r\n250-8BITMIME\r\n250-SMTPUTF8\r\n250 PIPELINING\r\n"
+            } else if upper.starts_with("HELO") || upper.starts_with("NOOP") {
+                b"250 OK\r\n"
+            } else if upper.starts_with("RSET") {
+                from.clear();
+                to.clear();
+                b"250 OK\r\n"
+            } else if upper.starts_with("MAIL FROM:") {
+                from = address(&line[10..]);
+                b"250 OK\r\n"
+            } else if upper.starts_with("RCPT TO:") {
+                to.push(address(&line[8..]));
+                b"250 OK\r\n"
+            } else if upper.starts_with("DATA") {
+                write.write_all(b"354 go ahead\r\n").await?;
+                let mut data = String::new();
+                loop {
+                    line.clear();
+                    if lines.read_line(&mut line).await? == 0 {
+                        return Ok(());
+                    }
+                    if line == ".\r\n" {
+                        break;
+                    }
+                    // Dot-stuffing (RFC 5321 4.5.2).
+                    data.push_str(line.strip_prefix('.').unwrap_or(&line));
+                }
+                let email = Email {
+                    from: std::mem::take(&mut from),
+                    to: std::mem::take(&mut to),
+                    data,
+                };
+                if let Ok(mut v) = self.received.lock() {
+                    v.push(email);
+                }
+                b"250 OK queued\r\n"
+            } else if upper.starts_with("QUIT") {
+                write.write_all(b"221 bye\r\n").await?;
+                return Ok(());
+            } else {
+                b"502 not implemented\r\n"
+            };
+            write.write_all(reply).await?;
+        }
+    }
+}
+
+fn address(rest: &str) -> String {
+    rest.trim()
+        .trim_start_matches('<')
+        .split('>')
+        .next()
+        .unwrap_or_default()
+        .to_owned()
+}
+
+/// A text or call the telephony stand-in was asked for.
+#[derive(Clone, Debug, Serialize)]
+pub struct Request {
+    pub sid: String,
+    /// "sms" or "voice".
+    pub kind: &'static str,
+    pub to: String,
+    pub from: String,
+    /// The text's body, or the call's script as our server served it.
+    pub body: String,
+    pub status_callback: String,
+}
+
+impl Request {
+    /// The notification id in the status-callback URL (`…/status/42`).
+    pub fn notification_id(&self) -> Option<i64> {
+        self.status_callback.rsplit('/').next()?.parse().ok()
+    }
+}
+
+/// The telephony stand-in's settings and what it has been asked for.
+#[derive(Clone)]
+pub struct TelephonyStandin {
+    pub account_sid: String,
+    pub auth_token: String,
+    pub received: Arc<Mutex<Vec<Request>>>,
+    /// Callbacks the stand-in makes (none when false: a bench measures only our sending).
+    pub callbacks: bool,
+    http: reqwest::Client,
+    next: Arc<std::sync::atomic::AtomicU64>,
+}
+
+impl TelephonyStandin {
+    pub async fn start(
+        port: u16,
+        account_sid: &str,
+        auth_token: &str,
+        callbacks: bool,
+    ) -> std::io::Result<(Self, u16)> {
+        let listener = TcpListener::bind(("127.0.0.1", port)).await?;
+        let port = listener.local_addr()?.port();
+        let standin = Self {
+            account_sid: account_sid.to_owned(),
+            auth_token: auth_token.to_owned(),
+            received: Arc::default(),
+            callbacks,
+            http: reqwest::Client::new(),
+            next: Arc::default(),
+        };
+        let app = Router::new()
+            .route(
+                "/2010-04-01/Accounts/{sid}/Messages.json",
+                post(create_message),
+            )
+            .route("/2010-04-01/Accounts/{sid}/Calls.json", post(create_call))
+            .route("/received", get(list_received))
+            .with_state(standin.clone());
+        tokio::spawn(async move {
+            let _ = axum::serve(listener, app).await;
+        });
+        Ok((standin, port))
+    }
+
+    pub fn requests(&self) -> Vec<Request> {
+        self.received.lock().map(|v| v.clone()).unwrap_or_default()
+    }
+
+    pub fn count(&self) -> usize {
+        self.received.lock().map(|v| v.len()).unwrap_or_default()
+    }
+
+    /// POSTs `params` to `url` signed as the provider signs (`X-Twilio-Signature`).
+    pub async fn signed_post(
+        &self,
+        url: &str,
+        params: &[(String, String)],
+    ) -> reqwest::Result<reqwest::Response> {
+        let signature = app::messages::links::telephony_signature(&self.auth_token, url, params);
+        self.http
+            .post(url)
+            .header("X-Twilio-Signature", signature)
+            .form(params)
+            .send()
+            .await
+    }
+
+    fn authorized(&self, sid: &str, headers: &HeaderMap) -> bool {
+        use base64::Engine;
+        let expected = base64::engine::general_purpose::STANDARD
+            .encode(format!("{}:{}", self.account_sid, self.auth_token));
+        sid == self.account_sid
+            && headers
+                .get("authorization")
+                .and_then(|v| v.to_str().ok())
+                .is_some_and(|v| v == format!("Basic {expected}"))
+    }
+
+    fn sid(&self, prefix: &str) -> String {
+        let n = self.next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        format!("{prefix}{n:032x}")
+    }
+
+    fn keep(&self, request: Request) {
+        if let Ok(mut v) = self.received.lock() {
+            v.push(request);
+        }
+    }
+}
+
+type Form = Vec<(String, String)>;
+
+fn field(form: &Form, name: &str) -> String {
+    form.iter()
+        .find(|(k, _)| k == name)
+        .map(|(_, v)| v.clone())
+        .unwrap_or_default()
+}
+
+fn created(sid: &str) -> Response {
+    (
+        StatusCode::CREATED,
+        axum::Json(serde_json::json!({ "sid": sid, "status": "queued" })),
+    )
+        .into_response()
+}
+
+fn refused(status: StatusCode, code: i64, message: &str) -> Response {
+    (
+        status,
+        axum::Json(
+            serde_json::json!({ "code": code, "message": message, "status": status.as_u16() }),
+        ),
+    )
+        .into_response()
+}
+
+async fn create_message(
+    State(s): State<TelephonyStandin>,
+    Path(sid): Path<String>,
+    headers: HeaderMap,
+    axum::Form(form): axum::Form<Form>,
+) -> Response {
+    if !s.authorized(&sid, &headers) {
+        return refused(StatusCode::UNAUTHORIZED, 20003, "Authenticate");
+    }
+    let to = field(&form, "To");
+    // Numbers under +1999 stand for ones the carrier rejects.
+    if !to.starts_with('+') || to.starts_with("+1999") {
+        return refused(
+            StatusCode::BAD_REQUEST,
+            21211,
+            "The 'To' number is not a valid phone number.",
+        );
+    }
+    let message_sid = s.sid("SM");
+    let callback = field(&form, "StatusCallback");
+    s.keep(Request {
+        sid: message_sid.clone(),
+        kind: "sms",
+        to,
+        from: field(&form, "From"),
+        body: field(&form, "Body"),
+        status_callback: callback.clone(),
+    });
+    if s.callbacks && !callback.is_empty() {
+        let (s, message_sid) = (s.clone(), message_sid.clone());
+        tokio::spawn(async move {
+            let params = vec![
+                ("MessageSid".to_owned(), message_sid),
+                ("MessageStatus".to_owned(), "delivered".to_owned()),
+            ];
+            let _ = s.signed_post(&callback, &params).await;
+        });
+    }
+    created(&message_sid)
+}
+
+async fn create_call(
+    State(s): State<TelephonyStandin>,
+    Path(sid): Path<String>,
+    headers: HeaderMap,
+    axum::Form(form): axum::Form<Form>,
+) -> Response {
+    if !s.authorized(&sid, &headers) {
+        return refused(StatusCode::UNAUTHORIZED, 20003, "Authenticate");
+    }
+    let call_sid = s.sid("CA");
+    let (to, from) = (field(&form, "To"), field(&form, "From"));
+    let (url, callback) = (field(&form, "Url"), field(&form, "StatusCallback"));
+    let answer = {
+        let (s, call_sid) = (s.clone(), call_sid.clone());
+        async move {
+            // The call is answered: fetch its script, then report it completed.
+            let params = vec![
+                ("CallSid".to_owned(), call_sid.clone()),
+                ("To".to_owned(), to.clone()),
+                ("From".to_owned(), from.clone()),
+            ];
+            let script = match s.signed_post(&url, &params).await {
+                Ok(r) if r.status().is_success() => r.text().await.unwrap_or_default(),
+                Ok(r) => format!("(script request answered {})", r.status()),
+                Err(e) => format!("(script request failed: {e})"),
+            };
+            s.keep(Request {
+                sid: call_sid.clone(),
+                kind: "voice",
+                to,
+                from,
+                body: script,
+                status_callback: callback.clone(),
+            });
+            if s.callbacks && !callback.is_empty() {
+                let params = vec![
+                    ("CallSid".to_owned(), call_sid),
+                    ("CallStatus".to_owned(), "completed".to_owned()),
+                ];
+                let _ = s.signed_post(&callback, &params).await;
+            }
+        }
+    };
+    tokio::spawn(answer);
+    created(&call_sid)
+}
+
+async fn list_received(State(s): State<TelephonyStandin>) -> Response {
+    axum::Json(s.requests()).into_response()
+}
