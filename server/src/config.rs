@@ -326,10 +326,11 @@ mod tests {
 
     #[test]
     fn production_logs_json() {
-        assert_eq!(
-            config(&[("APP_ENV", "production")]).unwrap().log_format,
-            LogFormat::Json
-        );
+        let production = [
+            ("APP_ENV", "production"),
+            ("LINK_SIGNING_KEY", "0123456789abcdef0123456789abcdef"),
+        ];
+        assert_eq!(config(&production).unwrap().log_format, LogFormat::Json);
     }
 
     #[test]
