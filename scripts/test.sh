@@ -81,12 +81,21 @@ psql -q "$e2e_url" -v ON_ERROR_STOP=1 -c "
   order by v.last_name_norm, v.first_name_norm, v.id limit 1
   on conflict do nothing"
 port="${E2E_PORT:-3100}"
+# Stand-in providers on 127.0.0.1 for the server's delivery worker: nothing leaves the machine.
+standin_port=$((port + 1)); smtp_port=$((port + 2))
+"$bin" standins --smtp-port "$smtp_port" --http-port "$standin_port" \
+  --account-sid AC00000000000000000000000000000e2e --auth-token e2e-auth-token >/dev/null &
+standin_pid=$!
 # Every browser test comes from 127.0.0.1: raise the per-client limit, keep the per-identity one.
 DATABASE_URL="$e2e_url" LEPTOS_SITE_ADDR="127.0.0.1:$port" LOOKUP_LIMIT_PER_CLIENT=10000 \
-  RUST_LOG=warn "$bin" serve &
+  PUBLIC_BASE_URL="http://127.0.0.1:$port" SMTP_URL="smtp://127.0.0.1:$smtp_port" \
+  TELEPHONY_BASE_URL="http://127.0.0.1:$standin_port" \
+  TELEPHONY_ACCOUNT_SID=AC00000000000000000000000000000e2e TELEPHONY_AUTH_TOKEN=e2e-auth-token \
+  SMS_FROM=+15555550100 RUST_LOG=warn "$bin" serve &
 server_pid=$!
-trap 'kill $server_pid 2>/dev/null || true' EXIT
-(cd end2end && BASE_URL="http://127.0.0.1:$port" npx playwright test)
+trap 'kill $server_pid $standin_pid 2>/dev/null || true' EXIT
+(cd end2end && BASE_URL="http://127.0.0.1:$port" STANDIN_URL="http://127.0.0.1:$standin_port" \
+  npx playwright test)
 
 step "audit chain of the browser tests' database (ballot-tracker audit verify)"
 DATABASE_URL="$e2e_url" "$bin" audit verify

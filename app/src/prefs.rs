@@ -24,8 +24,13 @@ fn initial_language() -> Language {
     let Some(parts) = use_context::<axum::http::request::Parts>() else {
         return Language::En;
     };
-    let from_cookie = parts
-        .headers
+    language_from_headers(&parts.headers)
+}
+
+/// The language a request asks for: the menu's cookie, else `Accept-Language`, else English.
+#[cfg(feature = "ssr")]
+pub fn language_from_headers(headers: &axum::http::HeaderMap) -> Language {
+    let from_cookie = headers
         .get_all(axum::http::header::COOKIE)
         .iter()
         .filter_map(|v| v.to_str().ok())
@@ -35,8 +40,7 @@ fn initial_language() -> Language {
         .and_then(|(_, value)| Language::parse(value).ok());
     from_cookie
         .or_else(|| {
-            parts
-                .headers
+            headers
                 .get(axum::http::header::ACCEPT_LANGUAGE)
                 .and_then(|v| v.to_str().ok())
                 .and_then(Language::from_accept_language)

@@ -188,6 +188,8 @@ pub struct TelephonyStandin {
     pub received: Arc<Mutex<Vec<Request>>>,
     /// Callbacks the stand-in makes (none when false: a bench measures only our sending).
     pub callbacks: bool,
+    /// An SMTP stand-in whose emails `GET /emails` lists (for the browser tests).
+    pub emails: Option<SmtpSink>,
     http: reqwest::Client,
     next: Arc<std::sync::atomic::AtomicU64>,
 }
@@ -198,6 +200,7 @@ impl TelephonyStandin {
         account_sid: &str,
         auth_token: &str,
         callbacks: bool,
+        emails: Option<SmtpSink>,
     ) -> std::io::Result<(Self, u16)> {
         let listener = TcpListener::bind(("127.0.0.1", port)).await?;
         let port = listener.local_addr()?.port();
@@ -206,6 +209,7 @@ impl TelephonyStandin {
             auth_token: auth_token.to_owned(),
             received: Arc::default(),
             callbacks,
+            emails,
             http: reqwest::Client::new(),
             next: Arc::default(),
         };
@@ -216,6 +220,7 @@ impl TelephonyStandin {
             )
             .route("/2010-04-01/Accounts/{sid}/Calls.json", post(create_call))
             .route("/received", get(list_received))
+            .route("/emails", get(list_emails))
             .with_state(standin.clone());
         tokio::spawn(async move {
             let _ = axum::serve(listener, app).await;
@@ -386,4 +391,8 @@ async fn create_call(
 
 async fn list_received(State(s): State<TelephonyStandin>) -> Response {
     axum::Json(s.requests()).into_response()
+}
+
+async fn list_emails(State(s): State<TelephonyStandin>) -> Response {
+    axum::Json(s.emails.map(|e| e.emails()).unwrap_or_default()).into_response()
 }

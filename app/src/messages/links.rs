@@ -49,7 +49,58 @@ impl LinkKey {
             mac.as_bytes(),
         )
     }
+
+    /// Proof of a look-up, for the status page's notification forms: `<voter>.<expiry>.<mac>`,
+    /// good for [`VOTER_TOKEN_MINUTES`]. It names an internal id only, never a person.
+    pub fn voter_token(&self, voter_id: i64, now: chrono::DateTime<chrono::Utc>) -> String {
+        let expires = now.timestamp() + VOTER_TOKEN_MINUTES * 60;
+        format!(
+            "{voter_id}.{expires}.{}",
+            self.mac(&format!("voter-token:{expires}"), voter_id)
+        )
+    }
+
+    /// The voter a token proves, when it is genuine and not expired.
+    pub fn verify_voter_token(
+        &self,
+        token: &str,
+        now: chrono::DateTime<chrono::Utc>,
+    ) -> Option<i64> {
+        let mut parts = token.splitn(3, '.');
+        let voter_id: i64 = parts.next()?.parse().ok()?;
+        let expires: i64 = parts.next()?.parse().ok()?;
+        let mac = parts.next()?;
+        let genuine = constant_time_eq(
+            self.mac(&format!("voter-token:{expires}"), voter_id)
+                .as_bytes(),
+            mac.as_bytes(),
+        );
+        (genuine && now.timestamp() <= expires).then_some(voter_id)
+    }
+
+    /// What is kept of a confirmation link's secret or a code: its HMAC, never the secret.
+    pub fn secret_hash(&self, secret: &str) -> String {
+        let Ok(mut mac) = Hmac::<sha2::Sha256>::new_from_slice(&self.0) else {
+            return String::new();
+        };
+        mac.update(b"confirmation:");
+        mac.update(secret.as_bytes());
+        URL_SAFE_NO_PAD.encode(mac.finalize().into_bytes())
+    }
+
+    /// A confirmation link's secret: 128 random bits.
+    pub fn new_link_secret(&self) -> String {
+        URL_SAFE_NO_PAD.encode(rand::random::<[u8; 16]>())
+    }
+
+    /// A six-digit code to text or say.
+    pub fn new_code(&self) -> String {
+        format!("{:06}", rand::random_range(0..1_000_000u32))
+    }
 }
+
+/// How long the status page's notification forms work after a look-up.
+pub const VOTER_TOKEN_MINUTES: i64 = 60;
 
 /// A Twilio-shaped request signature (`X-Twilio-Signature`): Base64 of HMAC-SHA1, keyed with the
 /// account's auth token, over the full URL the provider called followed by each POST parameter's
@@ -80,7 +131,7 @@ pub fn verify_telephony_signature(
     )
 }
 
-fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+pub fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
     a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
@@ -98,6 +149,26 @@ mod tests {
         assert!(!LinkKey::new("k2").verify_unsubscribe(42, mac));
         assert!(!key.verify_unsubscribe(42, ""));
         assert!(!format!("{key:?}").contains("k1"));
+    }
+
+    #[test]
+    fn voter_tokens_prove_one_voter_for_an_hour() {
+        let key = LinkKey::new("k1");
+        let now = chrono::Utc::now();
+        let token = key.voter_token(7, now);
+        assert_eq!(key.verify_voter_token(&token, now), Some(7));
+        assert_eq!(
+            key.verify_voter_token(&token, now + chrono::Duration::minutes(61)),
+            None
+        );
+        assert_eq!(LinkKey::new("k2").verify_voter_token(&token, now), None);
+        let forged = token.replacen('7', "8", 1);
+        assert_eq!(key.verify_voter_token(&forged, now), None);
+        assert_eq!(key.verify_voter_token("garbage", now), None);
+        let code = key.new_code();
+        assert!(code.len() == 6 && code.chars().all(|c| c.is_ascii_digit()));
+        assert_eq!(key.secret_hash(&code), key.secret_hash(&code));
+        assert_ne!(key.secret_hash("123456"), key.secret_hash("123457"));
     }
 
     #[test]

@@ -6,6 +6,8 @@
 pub mod keywords;
 pub mod links;
 pub mod outbox;
+pub mod pages;
+pub mod subscriptions;
 
 use crate::domain::{BallotStatus, Language, NotCountedReason, dates, wording};
 use crate::i18n::td_string;
@@ -160,6 +162,60 @@ pub fn status_message(
     })
 }
 
+/// The message that confirms a sign-up: a link by email (`secret` is the link), a code by text
+/// or by a call that reads it digit by digit (`secret` is the code).
+pub fn confirmation_message(
+    channel: Channel,
+    language: Language,
+    secret: &str,
+) -> Result<Rendered, TemplateError> {
+    let l = language.locale();
+    // Spoken one digit at a time, with pauses: "1, 2, 3, 4, 5, 6".
+    let spoken: Vec<String> = secret.chars().map(String::from).collect();
+    let spoken = spoken.join(", ");
+    let subject = td_string!(l, signup.email_subject).to_owned();
+    let ctx = minijinja::context! {
+        lang => language.code(),
+        voice_language => voice_language(language),
+        subject => subject,
+        site => td_string!(l, site.name),
+        link => secret,
+        body => td_string!(l, signup.email_body),
+        ignore => td_string!(l, signup.email_ignore),
+        consent => td_string!(l, signup.consent),
+        sms => td_string!(l, signup.sms_code).replace("%code%", secret),
+        voice => td_string!(l, signup.voice_code).replace("%code%", &spoken),
+        again => td_string!(l, message.voice_again),
+        goodbye => td_string!(l, message.voice_goodbye),
+    };
+    let get = |name: &str| {
+        TEMPLATES
+            .get_template(name)
+            .and_then(|t| t.render(&ctx))
+            .map_err(|source| TemplateError {
+                name: name.to_owned(),
+                source,
+            })
+    };
+    Ok(match channel {
+        Channel::Email => Rendered {
+            text: get("confirm.email.txt")?,
+            html: Some(get("confirm.email.html")?),
+            subject,
+        },
+        Channel::Sms => Rendered {
+            text: get("confirm.sms.txt")?.trim().to_owned(),
+            html: None,
+            subject: String::new(),
+        },
+        Channel::Voice => Rendered {
+            text: get("confirm.voice.xml")?,
+            html: None,
+            subject: String::new(),
+        },
+    })
+}
+
 /// Replies to the SMS keywords, in the subscriber's language.
 pub fn help_reply(language: Language, help_url: &str) -> String {
     td_string!(language.locale(), message.help_reply).replace("%url%", help_url)
@@ -270,6 +326,26 @@ static TEMPLATES: LazyLock<Environment<'static>> = LazyLock::new(|| {
         (
             "unsubscribe.html",
             include_str!("../../templates/pages/unsubscribe.html"),
+        ),
+        (
+            "notifications.html",
+            include_str!("../../templates/pages/notifications.html"),
+        ),
+        (
+            "confirm.email.txt",
+            include_str!("../../templates/messages/confirm.email.txt"),
+        ),
+        (
+            "confirm.email.html",
+            include_str!("../../templates/messages/confirm.email.html"),
+        ),
+        (
+            "confirm.sms.txt",
+            include_str!("../../templates/messages/confirm.sms.txt"),
+        ),
+        (
+            "confirm.voice.xml",
+            include_str!("../../templates/messages/confirm.voice.xml"),
         ),
     ] {
         // A template that does not parse fails every test that renders it.
@@ -458,6 +534,30 @@ mod tests {
         assert!(page.contains(r#"<form method="post">"#));
         let done = unsubscribe_page(UnsubscribePage::Done, Language::En, "").unwrap();
         assert!(done.contains("You are unsubscribed.") && !done.contains("<form"));
+    }
+
+    #[test]
+    fn confirmations_carry_the_link_or_the_code() {
+        for language in Language::ALL {
+            let email =
+                confirmation_message(Channel::Email, language, "https://x.example/confirm/1/abc")
+                    .unwrap();
+            assert!(email.text.contains("https://x.example/confirm/1/abc"));
+            assert!(
+                email
+                    .html
+                    .unwrap()
+                    .contains(r#"href="https://x.example/confirm/1/abc""#)
+            );
+            let sms = confirmation_message(Channel::Sms, language, "042917").unwrap();
+            assert!(
+                sms.text.contains("042917") && sms.text.contains("STOP"),
+                "{}",
+                sms.text
+            );
+            let voice = confirmation_message(Channel::Voice, language, "042917").unwrap();
+            assert!(voice.text.contains("0, 4, 2, 9, 1, 7"), "{}", voice.text);
+        }
     }
 
     #[test]

@@ -63,7 +63,12 @@ pub async fn lookup_ballot(
         return Err(AppError::RateLimited);
     }
     let found = match voter {
-        Some(voter) => super::store::story(&mut conn, voter, now).await?,
+        Some(voter) => super::store::story(&mut conn, voter, now)
+            .await?
+            .map(|story| super::BallotStory {
+                notify_token: state.settings.messaging.link_key.voter_token(voter, now),
+                ..story
+            }),
         None => None,
     };
     Ok(match found {

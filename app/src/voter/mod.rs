@@ -22,6 +22,8 @@ pub struct BallotStory {
     /// The voter's ballots in the election, oldest first: a replaced ballot, then its
     /// replacement.
     pub ballots: Vec<BallotView>,
+    /// Proof of this look-up for the notification forms (`messages::links::LinkKey::voter_token`).
+    pub notify_token: String,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]

@@ -237,5 +237,6 @@ pub async fn story(
         county,
         election,
         ballots,
+        notify_token: String::new(),
     }))
 }

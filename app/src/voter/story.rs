@@ -23,6 +23,7 @@ pub fn StoryView(story: BallotStory) -> impl IntoView {
             .collect();
         let election = story.election.clone();
         let was_replaced = wording::status(BallotStatus::Replaced, language);
+        let token = story.notify_token.clone();
         view! {
             <div class="story">
                 <h2 id="story-title">{td_string!(l, story.title, election = election.name.clone())}</h2>
@@ -32,6 +33,17 @@ pub fn StoryView(story: BallotStory) -> impl IntoView {
                         <h3 id="replaced-title">{td_string!(l, story.replaced_title)}</h3>
                         <p>{was_replaced.meaning} " " {was_replaced.next_step}</p>
                         {replaced.into_iter().map(|b| view! { <Timeline events=b.events language /> }).collect_view()}
+                    </section>
+                })}
+                {(!token.is_empty()).then(|| view! {
+                    <section class="story__notify" aria-labelledby="notify-title">
+                        <h3 id="notify-title">{td_string!(l, signup.title)}</h3>
+                        <p>{td_string!(l, signup.intro)}</p>
+                        // A plain form: the sign-up pages work with or without JavaScript.
+                        <form method="post" action="/notifications/new">
+                            <input type="hidden" name="token" value=token.clone() />
+                            <button type="submit" class="button">{td_string!(l, signup.submit)}</button>
+                        </form>
                     </section>
                 })}
                 <section aria-labelledby="county-title">

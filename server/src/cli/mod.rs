@@ -1,4 +1,4 @@
-//! `ballot-tracker [serve] | worker | migrate | demo | admin create | audit verify`.
+//! `ballot-tracker [serve] | worker | migrate | demo | admin create | audit verify | standins`.
 
 mod admin;
 mod audit;
@@ -35,6 +35,9 @@ pub enum Command {
     },
     /// Deliver notifications only (no web server): any number of these, on any machines.
     Worker(WorkerArgs),
+    /// Stand-in providers on 127.0.0.1 (an SMTP server and a telephony API) that keep what
+    /// they are sent, for development and the browser tests. Nothing leaves the machine.
+    Standins(StandinArgs),
     /// Check the audit log.
     Audit {
         #[command(subcommand)]
@@ -49,10 +52,26 @@ pub struct WorkerArgs {
     pub workers: Option<usize>,
 }
 
+#[derive(Debug, clap::Args)]
+pub struct StandinArgs {
+    #[arg(long, default_value_t = 2525)]
+    pub smtp_port: u16,
+    /// The telephony API's port; it also lists what arrived: GET /received, GET /emails.
+    #[arg(long, default_value_t = 2580)]
+    pub http_port: u16,
+    #[arg(long, default_value = "AC00000000000000000000000000000000")]
+    pub account_sid: String,
+    #[arg(long, default_value = "standin-auth-token")]
+    pub auth_token: String,
+}
+
 pub async fn run(cli: Cli) -> anyhow::Result<()> {
     let config = Config::from_env()?;
     telemetry::init(config.log_format);
     let command = cli.command.unwrap_or(Command::Serve);
+    if let Command::Standins(args) = &command {
+        return standins(args).await;
+    }
     if !matches!(command, Command::Admin { .. }) {
         db::ensure_database(&config)
             .await
@@ -82,7 +101,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         .await
         .context("connecting to PostgreSQL (DATABASE_URL)")?;
     match command {
-        Command::Serve | Command::Worker(_) => Ok(()),
+        Command::Serve | Command::Worker(_) | Command::Standins(_) => Ok(()),
         Command::Migrate => {
             db::migrate(&pool).await.context("applying migrations")?;
             println!("migrations applied");
@@ -95,4 +114,25 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Admin { command } => admin::run(&pool, command).await,
         Command::Audit { command } => audit::run(&pool, command).await,
     }
+}
+
+async fn standins(args: &StandinArgs) -> anyhow::Result<()> {
+    use crate::standin::{SmtpSink, TelephonyStandin};
+    let (sink, smtp_port) = SmtpSink::start(args.smtp_port)
+        .await
+        .context("starting the SMTP stand-in")?;
+    let (_phone, http_port) = TelephonyStandin::start(
+        args.http_port,
+        &args.account_sid,
+        &args.auth_token,
+        true,
+        Some(sink),
+    )
+    .await
+    .context("starting the telephony stand-in")?;
+    println!(
+        "SMTP stand-in on 127.0.0.1:{smtp_port}; telephony stand-in on http://127.0.0.1:{http_port} (GET /received, GET /emails)"
+    );
+    let _ = tokio::signal::ctrl_c().await;
+    Ok(())
 }

@@ -105,8 +105,8 @@ fn spawn_session_purge(pool: PgPool) {
     });
 }
 
-/// Every five minutes, deletes rate-limit windows that ended long ago. Each instance runs it;
-/// the deletes are idempotent.
+/// Every five minutes, deletes rate-limit windows that ended long ago and ends sign-ups never
+/// confirmed. Each instance runs it; both are idempotent.
 fn spawn_rate_limit_purge(pool: PgPool) {
     tokio::spawn(async move {
         let mut tick = tokio::time::interval(std::time::Duration::from_secs(300));
@@ -114,6 +114,10 @@ fn spawn_rate_limit_purge(pool: PgPool) {
             tick.tick().await;
             // The error is logged by the function's instrumentation.
             let _ = app::ratelimit::purge_expired(&pool).await;
+            // Sign-ups never confirmed in time end, with their queued confirmations.
+            if let Err(e) = app::messages::subscriptions::expire_unconfirmed(&pool).await {
+                tracing::warn!(error = %e, "expiring unconfirmed sign-ups failed");
+            }
         }
     });
 }

@@ -6,6 +6,7 @@
 
 pub mod email;
 pub mod hooks;
+pub mod signup;
 pub mod telephony;
 
 use crate::config::NotifyConfig;
@@ -152,7 +153,9 @@ impl Engine {
             .time_zone
             .parse()
             .unwrap_or(chrono_tz::America::Los_Angeles);
+        // A confirmation code is sent while the voter waits for it, whatever the hour.
         if c.channel != Channel::Email
+            && c.kind != "confirmation"
             && let Some(until) =
                 outbox::outside_window(chrono::Utc::now(), tz, c.window_start, c.window_end)
         {
@@ -285,6 +288,23 @@ pub fn render_claimed(
                 unsubscribe_url: unsubscribe_url.to_owned(),
             };
             app::messages::status_message(c.channel, &sender, &facts).map_err(|e| e.to_string())
+        }
+        "confirmation" => {
+            let secret = c
+                .payload
+                .as_ref()
+                .and_then(|p| p.get("secret"))
+                .and_then(|s| s.as_str())
+                .ok_or_else(|| "the confirmation's secret is gone".to_owned())?;
+            let what = match c.channel {
+                Channel::Email => format!(
+                    "{}/confirm/{}/{secret}",
+                    messaging.public_base_url, c.subscription_id
+                ),
+                Channel::Sms | Channel::Voice => secret.to_owned(),
+            };
+            app::messages::confirmation_message(c.channel, c.language, &what)
+                .map_err(|e| e.to_string())
         }
         other => Err(format!("no template for messages of kind {other}")),
     }

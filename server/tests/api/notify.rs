@@ -198,7 +198,9 @@ async fn a_status_change_reaches_every_channel_in_the_voters_language(pool: PgPo
     let w = world(&pool).await;
     let app = TestApp::spawn_with(pool.clone(), settings()).await;
     let (smtp, smtp_port) = SmtpSink::start(0).await.unwrap();
-    let (phone, phone_port) = TelephonyStandin::start(0, SID, TOKEN, true).await.unwrap();
+    let (phone, phone_port) = TelephonyStandin::start(0, SID, TOKEN, true, None)
+        .await
+        .unwrap();
     subscribe(&pool, w.voter_id, "email", "ana@example.org", "es", None).await;
     subscribe(&pool, w.voter_id, "sms", "+12135550100", "ko", None).await;
     subscribe(&pool, w.voter_id, "voice", "+12135550101", "en", None).await;
@@ -391,7 +393,9 @@ async fn the_unsubscribe_link_asks_first_and_one_click_unsubscribes(pool: PgPool
 async fn stop_confirms_once_then_silence_start_and_help_answer(pool: PgPool) {
     let w = world(&pool).await;
     let app = TestApp::spawn_with(pool.clone(), settings()).await;
-    let (phone, phone_port) = TelephonyStandin::start(0, SID, TOKEN, false).await.unwrap();
+    let (phone, phone_port) = TelephonyStandin::start(0, SID, TOKEN, false, None)
+        .await
+        .unwrap();
     let sub = subscribe(&pool, w.voter_id, "sms", "+12135550100", "es", None).await;
     change(&pool, w.ballot_id, BallotStatus::Received).await;
     let text = |body: &'static str| {
@@ -514,7 +518,9 @@ async fn failures_retry_with_backoff_then_die_and_bad_numbers_fail(pool: PgPool)
     assert_eq!((state.as_str(), attempts), ("dead", 3));
 
     // A number the provider refuses outright fails at once, without retries.
-    let (_phone, port) = TelephonyStandin::start(0, SID, TOKEN, false).await.unwrap();
+    let (_phone, port) = TelephonyStandin::start(0, SID, TOKEN, false, None)
+        .await
+        .unwrap();
     let bad = subscribe(&pool, w.voter_id, "sms", "+19995550199", "en", None).await;
     let engine = Engine::new(
         pool.clone(),
@@ -562,7 +568,9 @@ async fn texts_and_calls_outside_the_window_wait_for_it(pool: PgPool) {
     .await;
     change(&pool, w.ballot_id, BallotStatus::Received).await;
     let (smtp, smtp_port) = SmtpSink::start(0).await.unwrap();
-    let (phone, phone_port) = TelephonyStandin::start(0, SID, TOKEN, false).await.unwrap();
+    let (phone, phone_port) = TelephonyStandin::start(0, SID, TOKEN, false, None)
+        .await
+        .unwrap();
     let engine = Engine::new(
         pool.clone(),
         notify_config(Some(smtp_port), Some(phone_port)),
@@ -751,4 +759,268 @@ async fn two_worker_processes_send_no_message_twice(pool: PgPool) {
             .await
             .unwrap();
     assert_eq!(distinct_ids, 10_000);
+}
+
+/// The token a look-up's answer carries, from the page a form without JavaScript gets.
+async fn look_up_token(app: &TestApp) -> String {
+    let page = app
+        .post_form(
+            "/ballot",
+            &[
+                ("first_name", "Ana"),
+                ("last_name", "Lee"),
+                ("date_of_birth", "1970-01-02"),
+                ("zip", "90012"),
+                ("voter_id", ""),
+            ],
+            true,
+        )
+        .await
+        .text()
+        .await
+        .unwrap();
+    let at = page
+        .find(r#"name="token" value=""#)
+        .expect("a sign-up form")
+        + 20;
+    page[at..].split('"').next().unwrap().to_owned()
+}
+
+fn six_digits(text: &str) -> String {
+    let digits: Vec<char> = text.chars().collect();
+    digits
+        .windows(6)
+        .find(|w| w.iter().all(char::is_ascii_digit))
+        .map(|w| w.iter().collect())
+        .unwrap_or_default()
+}
+
+async fn count(pool: &PgPool, sql: &str) -> i64 {
+    sqlx::query_scalar(sql).fetch_one(pool).await.unwrap()
+}
+
+#[sqlx::test(migrator = "app::state::MIGRATOR")]
+async fn a_voter_signs_up_by_text_confirms_the_code_and_hears_the_status_once(pool: PgPool) {
+    let _w = world(&pool).await;
+    let app = TestApp::spawn_with(pool.clone(), settings()).await;
+    let (phone, phone_port) = TelephonyStandin::start(0, SID, TOKEN, false, None)
+        .await
+        .unwrap();
+    let engine = Engine::new(
+        pool.clone(),
+        notify_config(None, Some(phone_port)),
+        messaging(&app.base),
+    )
+    .unwrap();
+    let token = look_up_token(&app).await;
+
+    // Mistakes come back with every problem named, and nothing is stored.
+    let bad = app
+        .post_form(
+            "/notifications/subscribe",
+            &[
+                ("token", &token),
+                ("channel", "sms"),
+                ("address", "555-01"),
+                ("language", "es"),
+            ],
+            false,
+        )
+        .await;
+    assert_eq!(bad.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let html = bad.text().await.unwrap();
+    assert!(
+        html.contains("(213) 555-0100") && html.contains("Check the box"),
+        "{html}"
+    );
+    assert_eq!(count(&pool, "select count(*) from subscriptions").await, 0);
+    let forged = app
+        .post_form(
+            "/notifications/subscribe",
+            &[("token", "1.99999999999.AAAA"), ("channel", "sms")],
+            false,
+        )
+        .await;
+    assert_eq!(forged.status(), StatusCode::FORBIDDEN);
+
+    let form = [
+        ("token", token.as_str()),
+        ("channel", "sms"),
+        ("address", "(213) 555-0100"),
+        ("language", "es"),
+        ("window_start", "08:00"),
+        ("window_end", "21:00"),
+        ("consent", "yes"),
+    ];
+    let asked = app
+        .post_form("/notifications/subscribe", &form, false)
+        .await;
+    assert_eq!(asked.status(), StatusCode::OK);
+    let html = asked.text().await.unwrap();
+    assert!(
+        html.contains(r#"data-state="enter_code""#) && html.contains("•••0100"),
+        "{html}"
+    );
+    let (consent, version): (String, String) =
+        sqlx::query_as("select action, text_version from consents")
+            .fetch_one(&pool)
+            .await
+            .unwrap();
+    assert_eq!(
+        (consent.as_str(), version.as_str()),
+        ("opt_in", "signup-2026-12-01/es")
+    );
+
+    // The code arrives by text, in Spanish, whatever the hour.
+    drain(&engine).await;
+    let sms = phone.requests();
+    assert_eq!(sms.len(), 1);
+    assert_eq!(sms[0].to, "+12135550100");
+    assert!(
+        sms[0].body.starts_with("Código de Seguimiento de Boletas"),
+        "{}",
+        sms[0].body
+    );
+    let code = six_digits(&sms[0].body);
+    let subscription: i64 = sqlx::query_scalar("select id from subscriptions")
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    let confirm = |code: String| {
+        let (app, token) = (&app, token.clone());
+        async move {
+            app.post_form(
+                "/notifications/confirm",
+                &[
+                    ("token", token.as_str()),
+                    ("subscription", &subscription.to_string()),
+                    ("code", &code),
+                ],
+                false,
+            )
+            .await
+        }
+    };
+    let wrong = if code == "000000" { "111111" } else { "000000" };
+    assert_eq!(
+        confirm(wrong.into()).await.status(),
+        StatusCode::UNPROCESSABLE_ENTITY
+    );
+    let done = confirm(code.clone()).await;
+    assert_eq!(done.status(), StatusCode::OK);
+    assert!(done.text().await.unwrap().contains(r#"data-state="done""#));
+    assert_eq!(
+        count(
+            &pool,
+            "select count(*) from subscriptions where confirmed_at is not null"
+        )
+        .await,
+        1
+    );
+
+    // Late, so the current status comes once, in the status page's words.
+    drain(&engine).await;
+    let sms = phone.requests();
+    assert_eq!(sms.len(), 2);
+    let mailed = app::domain::wording::status(BallotStatus::Mailed, app::domain::Language::Es);
+    assert!(sms[1].body.contains(mailed.headline), "{}", sms[1].body);
+    // Confirming again changes nothing and sends nothing more.
+    confirm(code).await;
+    drain(&engine).await;
+    assert_eq!(phone.count(), 2);
+
+    // Stopped from the status page's list.
+    let stopped = app
+        .post_form(
+            "/notifications/cancel",
+            &[
+                ("token", token.as_str()),
+                ("subscription", &subscription.to_string()),
+            ],
+            false,
+        )
+        .await;
+    assert_eq!(stopped.status(), StatusCode::OK);
+    let consents: Vec<String> = sqlx::query_scalar("select action from consents order by id")
+        .fetch_all(&pool)
+        .await
+        .unwrap();
+    assert_eq!(consents, ["opt_in", "confirm", "opt_out"]);
+}
+
+#[sqlx::test(migrator = "app::state::MIGRATOR")]
+async fn an_email_sign_up_is_confirmed_by_its_link_after_a_question(pool: PgPool) {
+    let _w = world(&pool).await;
+    let app = TestApp::spawn_with(pool.clone(), settings()).await;
+    let (smtp, smtp_port) = SmtpSink::start(0).await.unwrap();
+    let engine = Engine::new(
+        pool.clone(),
+        notify_config(Some(smtp_port), None),
+        messaging(&app.base),
+    )
+    .unwrap();
+    let token = look_up_token(&app).await;
+    let form = [
+        ("token", token.as_str()),
+        ("channel", "email"),
+        ("address", "ana@example.org"),
+        ("language", "vi"),
+        ("consent", "yes"),
+    ];
+    let asked = app
+        .post_form("/notifications/subscribe", &form, false)
+        .await;
+    assert_eq!(asked.status(), StatusCode::OK);
+    assert!(
+        asked
+            .text()
+            .await
+            .unwrap()
+            .contains(r#"data-state="check_email""#)
+    );
+    drain(&engine).await;
+    let emails = smtp.emails();
+    assert_eq!(emails.len(), 1);
+    let parsed = mail_parser::MessageParser::default()
+        .parse(emails[0].data.as_bytes())
+        .unwrap();
+    let text = parsed.body_text(0).unwrap().to_string();
+    let link = text
+        .split_whitespace()
+        .find(|w| w.contains("/confirm/"))
+        .unwrap()
+        .to_owned();
+    let path = link.trim_start_matches(&app.base).to_owned();
+
+    // Opening the link asks; only the button confirms.
+    let page = app.get(&path).await;
+    assert_eq!(page.status(), StatusCode::OK);
+    assert!(page.text().await.unwrap().contains(r#"<html lang="vi">"#));
+    assert_eq!(
+        count(
+            &pool,
+            "select count(*) from subscriptions where confirmed_at is not null"
+        )
+        .await,
+        0
+    );
+    let forged = app.post_form(&format!("{path}x"), &[], false).await;
+    assert_eq!(forged.status(), StatusCode::GONE);
+    let done = app.post_form(&path, &[], false).await;
+    assert_eq!(done.status(), StatusCode::OK);
+    assert_eq!(
+        count(
+            &pool,
+            "select count(*) from subscriptions where confirmed_at is not null"
+        )
+        .await,
+        1
+    );
+    // Signing up again at a confirmed address says so and sends nothing.
+    let again = app
+        .post_form("/notifications/subscribe", &form, false)
+        .await;
+    assert!(again.text().await.unwrap().contains("a•••@example.org"));
+    drain(&engine).await;
+    assert_eq!(smtp.count(), 2, "the confirmation, then the current status");
 }
