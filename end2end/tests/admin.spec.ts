@@ -196,3 +196,26 @@ test('an auditor reads the county audit log and no voter records', async ({ page
   await expectNoAxeViolations(page);
   expect(problems).toEqual([]);
 });
+
+test('the message log shows the county's messages with their states, masked for staff', async ({ page }) => {
+  const problems = watchConsole(page, true);
+  await signIn(page, CLERK);
+  await expect(page).toHaveURL(/\/admin$/);
+  await page.getByRole('link', { name: 'Message log', exact: true }).click();
+  await hydrated(page);
+  const counts = page.getByTestId('message-counts');
+  await expect(counts).toContainText('dead');
+  const log = page.getByTestId('messages');
+  await expect(log.locator('tbody tr').first()).toBeVisible();
+  for (const county of await log.locator('tbody td:nth-child(2)').allTextContents()) {
+    expect(county).toBe('Los Angeles');
+  }
+  // County staff see addresses masked.
+  for (const to of await log.locator('tbody td:nth-child(4)').allTextContents()) {
+    expect(to).toContain('•');
+  }
+  await page.getByLabel('Channel').selectOption('email');
+  await expect(log.locator('tbody td:nth-child(3)').first()).toHaveText('email');
+  await expectNoAxeViolations(page);
+  expect(problems).toEqual([]);
+});

@@ -77,6 +77,7 @@ fn StaffBar(staff: Staff) -> impl IntoView {
             </p>
             <ul class="admin-bar__links">
                 {(staff.role != super::Role::Auditor).then(|| view! { <li><a href="/admin">"Records"</a></li> })}
+                {(staff.role != super::Role::Auditor).then(|| view! { <li><a href="/admin/messages">"Message log"</a></li> })}
                 <li><a href="/admin/elections">"Elections"</a></li>
                 {matches!(staff.role, super::Role::StateAdmin | super::Role::CountyAdmin).then(|| view! {
                     <li><a href="/admin/county">"County settings"</a></li>

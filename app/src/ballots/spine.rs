@@ -259,7 +259,12 @@ pub async fn apply(
         .collect();
     insert_events(tx, cause, proposals, &accepted).await?;
     update_ballots(tx, &locked, &accepted, proposals).await?;
-    let notified = queue_notifications(tx, proposals, &accepted, now).await?;
+    let mut latest: HashMap<i64, i64> = HashMap::new();
+    for a in accepted.iter().filter(|a| a.notify) {
+        latest.insert(proposals[a.index].ballot_id, a.event_id);
+    }
+    let (ballot_ids, event_ids): (Vec<i64>, Vec<i64>) = latest.into_iter().unzip();
+    let notified = enqueue(tx, &ballot_ids, &event_ids, now).await?;
     write_audit(tx, cause, proposals, &accepted, &before).await?;
 
     for a in &accepted {
@@ -428,26 +433,24 @@ async fn update_ballots(
     Ok(())
 }
 
-/// Queues one message per confirmed, active subscription for the last notifying event of each
-/// ballot in the batch; earlier queued status messages for those ballots are superseded.
-async fn queue_notifications(
+/// Queues one message per confirmed, active subscription for each (ballot, event) pair — the
+/// last notifying event of each ballot in a batch; earlier queued status messages for those
+/// ballots are superseded. Returns the events that queued a message. Public so that `make
+/// bench` can time the outbox's part of a bulk change alone; changes call it only through
+/// [`apply`].
+pub async fn enqueue(
     tx: &mut PgConnection,
-    proposals: &[Proposal],
-    accepted: &[Accepted],
+    ballot_ids: &[i64],
+    event_ids: &[i64],
     now: DateTime<Utc>,
 ) -> Result<std::collections::HashSet<i64>, sqlx::Error> {
-    let mut latest: HashMap<i64, i64> = HashMap::new();
-    for a in accepted.iter().filter(|a| a.notify) {
-        latest.insert(proposals[a.index].ballot_id, a.event_id);
-    }
-    if latest.is_empty() {
+    if ballot_ids.is_empty() {
         return Ok(Default::default());
     }
-    let (ballot_ids, event_ids): (Vec<i64>, Vec<i64>) = latest.into_iter().unzip();
     sqlx::query!(
         r#"update notifications set state = 'superseded'
            where ballot_id = any($1) and kind in ('status', 'current_status') and state = 'queued'"#,
-        &ballot_ids
+        ballot_ids
     )
     .execute(&mut *tx)
     .await?;
@@ -464,8 +467,8 @@ async fn queue_notifications(
            where s.confirmed_at is not null and s.cancelled_at is null
            on conflict (event_id, subscription_id) where event_id is not null do nothing
            returning event_id as "event_id!""#,
-        &ballot_ids,
-        &event_ids,
+        ballot_ids,
+        event_ids,
         now
     )
     .fetch_all(&mut *tx)

@@ -91,50 +91,56 @@ impl Engine {
     pub async fn tick(&self, worker: &str) -> Result<usize, sqlx::Error> {
         let mut handled = 0;
         for channel in self.channels() {
-            let limit = self.per_second(channel);
-            let wanted = self.config.batch;
-            let granted = if limit > 0 {
-                outbox::take_slots(&self.pool, channel, wanted, limit).await?
-            } else {
-                wanted
-            };
-            if granted == 0 {
-                continue;
-            }
-            let claimed = outbox::claim(&self.pool, channel, granted, worker).await?;
-            if limit > 0 {
-                let unused = granted - i64::try_from(claimed.len()).unwrap_or(granted);
-                outbox::give_back_slots(&self.pool, channel, unused).await?;
-            }
-            if claimed.is_empty() {
-                continue;
-            }
-            handled += claimed.len();
-            let opted_out = if channel == Channel::Sms {
-                let addresses: Vec<String> = claimed.iter().map(|c| c.address.clone()).collect();
-                outbox::opted_out(&self.pool, &addresses).await?
-            } else {
-                HashSet::new()
-            };
-            let outcomes: Vec<(i64, i32, Outcome)> = futures::stream::iter(claimed)
-                .map(|c| {
-                    let opted_out = &opted_out;
-                    async move {
-                        let outcome = self.deliver(&c, opted_out).await;
-                        (c.id, c.attempts, outcome)
-                    }
-                })
-                .buffer_unordered(self.config.concurrency)
-                .collect()
-                .await;
-            for (_, _, o) in &outcomes {
-                if let Outcome::Retry { error } | Outcome::Failed { error } = o {
-                    // The provider's words only: never the address or the message.
-                    tracing::warn!(channel = channel.code(), error = %error, "a send did not go through");
-                }
-            }
-            outbox::finish(&self.pool, worker, &outcomes, self.config.max_attempts).await?;
+            handled += self.tick_one(worker, channel).await?;
         }
+        Ok(handled)
+    }
+
+    /// One batch of one channel: claim (within the provider's limit), send, record.
+    pub async fn tick_one(&self, worker: &str, channel: Channel) -> Result<usize, sqlx::Error> {
+        let limit = self.per_second(channel);
+        let wanted = self.config.batch;
+        let granted = if limit > 0 {
+            outbox::take_slots(&self.pool, channel, wanted, limit).await?
+        } else {
+            wanted
+        };
+        if granted == 0 {
+            return Ok(0);
+        }
+        let claimed = outbox::claim(&self.pool, channel, granted, worker).await?;
+        if limit > 0 {
+            let unused = granted - i64::try_from(claimed.len()).unwrap_or(granted);
+            outbox::give_back_slots(&self.pool, channel, unused).await?;
+        }
+        if claimed.is_empty() {
+            return Ok(0);
+        }
+        let handled = claimed.len();
+        let opted_out = if channel == Channel::Sms {
+            let addresses: Vec<String> = claimed.iter().map(|c| c.address.clone()).collect();
+            outbox::opted_out(&self.pool, &addresses).await?
+        } else {
+            HashSet::new()
+        };
+        let outcomes: Vec<(i64, i32, Outcome)> = futures::stream::iter(claimed)
+            .map(|c| {
+                let opted_out = &opted_out;
+                async move {
+                    let outcome = self.deliver(&c, opted_out).await;
+                    (c.id, c.attempts, outcome)
+                }
+            })
+            .buffer_unordered(self.config.concurrency)
+            .collect()
+            .await;
+        for (_, _, o) in &outcomes {
+            if let Outcome::Retry { error } | Outcome::Failed { error } = o {
+                // The provider's words only: never the address or the message.
+                tracing::warn!(channel = channel.code(), error = %error, "a send did not go through");
+            }
+        }
+        outbox::finish(&self.pool, worker, &outcomes, self.config.max_attempts).await?;
         Ok(handled)
     }
 
