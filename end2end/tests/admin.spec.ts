@@ -197,7 +197,7 @@ test('an auditor reads the county audit log and no voter records', async ({ page
   expect(problems).toEqual([]);
 });
 
-test('the message log shows the county's messages with their states, masked for staff', async ({ page }) => {
+test("the message log shows the county's messages with their states, masked for staff", async ({ page }) => {
   const problems = watchConsole(page, true);
   await signIn(page, CLERK);
   await expect(page).toHaveURL(/\/admin$/);
