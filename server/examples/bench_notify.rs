@@ -108,6 +108,18 @@ async fn main() {
     let at = now - chrono::Duration::hours(1);
     let t = Instant::now();
     let mut pairs: Vec<(i64, i64)> = Vec::with_capacity(ids.len());
+    // For the enqueue-alone figure: each ballot's voter and county (read now, not timed).
+    let owners: std::collections::HashMap<i64, (i64, String)> =
+        sqlx::query_as::<_, (i64, i64, String)>(
+            "select id, voter_id, county_fips from ballots where id = any($1)",
+        )
+        .bind(&ids)
+        .fetch_all(&pool)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|(id, voter, county)| (id, (voter, county)))
+        .collect();
     for chunk in ids.chunks(BATCH) {
         let proposals: Vec<Proposal> = chunk
             .iter()
@@ -134,7 +146,17 @@ async fn main() {
     // The outbox's part alone: the same events enqueued again (into a rolled-back transaction).
     let mut enqueue = std::time::Duration::ZERO;
     for chunk in pairs.chunks(BATCH) {
-        let (b, e): (Vec<i64>, Vec<i64>) = chunk.iter().copied().unzip();
+        let e: Vec<i64> = chunk.iter().map(|(_, e)| *e).collect();
+        let notices: Vec<spine::Notice> = chunk
+            .iter()
+            .map(|(b, e)| spine::Notice {
+                ballot_id: *b,
+                event_id: *e,
+                voter_id: owners[b].0,
+                county_fips: owners[b].1.clone(),
+                status: BallotStatus::Received,
+            })
+            .collect();
         let mut tx = pool.begin().await.unwrap();
         sqlx::query("delete from notifications where event_id = any($1)")
             .bind(&e)
@@ -142,7 +164,7 @@ async fn main() {
             .await
             .unwrap();
         let start = Instant::now();
-        spine::enqueue(&mut tx, &b, &e, now).await.unwrap();
+        spine::enqueue(&mut tx, &notices, now).await.unwrap();
         enqueue += start.elapsed();
         tx.rollback().await.unwrap();
     }

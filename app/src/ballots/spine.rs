@@ -196,6 +196,7 @@ pub enum Outcome {
 
 struct Locked {
     county_fips: String,
+    voter_id: i64,
     current: Current,
     expected_delivery: Option<NaiveDate>,
 }
@@ -259,12 +260,26 @@ pub async fn apply(
         .collect();
     insert_events(tx, cause, proposals, &accepted).await?;
     update_ballots(tx, &locked, &accepted, proposals).await?;
-    let mut latest: HashMap<i64, i64> = HashMap::new();
+    // The last notifying event of each ballot in the batch.
+    let mut latest: HashMap<i64, Notice> = HashMap::new();
     for a in accepted.iter().filter(|a| a.notify) {
-        latest.insert(proposals[a.index].ballot_id, a.event_id);
+        let p = &proposals[a.index];
+        let Some(ballot) = locked.get(&p.ballot_id) else {
+            continue;
+        };
+        latest.insert(
+            p.ballot_id,
+            Notice {
+                ballot_id: p.ballot_id,
+                event_id: a.event_id,
+                voter_id: ballot.voter_id,
+                county_fips: a.county_fips.clone(),
+                status: p.change.status,
+            },
+        );
     }
-    let (ballot_ids, event_ids): (Vec<i64>, Vec<i64>) = latest.into_iter().unzip();
-    let notified = enqueue(tx, &ballot_ids, &event_ids, now).await?;
+    let notices: Vec<Notice> = latest.into_values().collect();
+    let notified = enqueue(tx, &notices, now).await?;
     write_audit(tx, cause, proposals, &accepted, &before).await?;
 
     for a in &accepted {
@@ -284,7 +299,7 @@ async fn lock(
     ids.sort_unstable();
     ids.dedup();
     let rows = sqlx::query!(
-        r#"select id, county_fips, status, status_reason, status_at, expected_delivery
+        r#"select id, county_fips, voter_id, status, status_reason, status_at, expected_delivery
            from ballots where id = any($1) order by id for update"#,
         &ids
     )
@@ -304,6 +319,7 @@ async fn lock(
                 r.id,
                 Locked {
                     county_fips: r.county_fips,
+                    voter_id: r.voter_id,
                     current: Current {
                         status,
                         reason,
@@ -433,24 +449,38 @@ async fn update_ballots(
     Ok(())
 }
 
-/// Queues one message per confirmed, active subscription for each (ballot, event) pair — the
-/// last notifying event of each ballot in a batch; earlier queued status messages for those
-/// ballots are superseded. Returns the events that queued a message. Public so that `make
-/// bench` can time the outbox's part of a bulk change alone; changes call it only through
-/// [`apply`].
+/// An event the voter is told about, with what its messages need.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Notice {
+    pub ballot_id: i64,
+    pub event_id: i64,
+    pub voter_id: i64,
+    pub county_fips: String,
+    pub status: crate::domain::BallotStatus,
+}
+
+/// Queues one message per confirmed, active subscription of each notice's voter; earlier
+/// queued status messages for those ballots are superseded. Returns the events that queued a
+/// message. The notices carry what the spine already holds (the locked ballot, the new
+/// event), so this reads only the subscriptions. Public so that `make bench` can time the
+/// outbox's part of a bulk change alone; changes call it only through [`apply`].
 pub async fn enqueue(
     tx: &mut PgConnection,
-    ballot_ids: &[i64],
-    event_ids: &[i64],
+    notices: &[Notice],
     now: DateTime<Utc>,
 ) -> Result<std::collections::HashSet<i64>, sqlx::Error> {
-    if ballot_ids.is_empty() {
+    if notices.is_empty() {
         return Ok(Default::default());
     }
+    let ballot_ids: Vec<i64> = notices.iter().map(|n| n.ballot_id).collect();
+    let event_ids: Vec<i64> = notices.iter().map(|n| n.event_id).collect();
+    let voter_ids: Vec<i64> = notices.iter().map(|n| n.voter_id).collect();
+    let counties: Vec<String> = notices.iter().map(|n| n.county_fips.clone()).collect();
+    let statuses: Vec<String> = notices.iter().map(|n| n.status.code().to_owned()).collect();
     sqlx::query!(
         r#"update notifications set state = 'superseded'
            where ballot_id = any($1) and kind in ('status', 'current_status') and state = 'queued'"#,
-        ballot_ids
+        &ballot_ids
     )
     .execute(&mut *tx)
     .await?;
@@ -458,17 +488,19 @@ pub async fn enqueue(
         r#"insert into notifications
              (county_fips, subscription_id, kind, ballot_id, event_id, channel, language,
               template, not_before)
-           select e.county_fips, s.id, 'status', e.ballot_id, e.id, s.channel, s.language,
-                  e.status, $3
-           from unnest($1::bigint[], $2::bigint[]) as u(ballot_id, event_id)
-           join ballot_events e on e.ballot_id = u.ballot_id and e.id = u.event_id
-           join ballots b on b.id = e.ballot_id
-           join subscriptions s on s.voter_id = b.voter_id
+           select u.county_fips, s.id, 'status', u.ballot_id, u.event_id, s.channel, s.language,
+                  u.status, $6
+           from unnest($1::bigint[], $2::bigint[], $3::bigint[], $4::text[], $5::text[])
+                as u(ballot_id, event_id, voter_id, county_fips, status)
+           join subscriptions s on s.voter_id = u.voter_id
            where s.confirmed_at is not null and s.cancelled_at is null
-           on conflict (event_id, subscription_id) where event_id is not null do nothing
+           on conflict (subscription_id, event_id) do nothing
            returning event_id as "event_id!""#,
-        ballot_ids,
-        event_ids,
+        &ballot_ids,
+        &event_ids,
+        &voter_ids,
+        &counties,
+        &statuses,
         now
     )
     .fetch_all(&mut *tx)

@@ -296,6 +296,46 @@ async fn a_status_change_reaches_every_channel_in_the_voters_language(pool: PgPo
 }
 
 #[sqlx::test(migrator = "app::state::MIGRATOR")]
+async fn subscriptions_are_never_deleted_so_messages_never_dangle(pool: PgPool) {
+    let w = world(&pool).await;
+    subscribe(&pool, w.voter_id, "email", "ana@example.org", "en", None).await;
+    change(&pool, w.ballot_id, BallotStatus::Received).await;
+    for sql in [
+        "delete from subscriptions",
+        "truncate subscriptions cascade",
+    ] {
+        let err = sqlx::query(sql).execute(&pool).await.unwrap_err();
+        assert!(err.to_string().contains("never deleted"), "{sql}: {err}");
+    }
+    // A message for an event is written once per subscription, however often it is asked.
+    let before = count(&pool, "select count(*) from notifications").await;
+    let (ballot_id, event_id, voter_id): (i64, i64, i64) = sqlx::query_as(
+        "select n.ballot_id, n.event_id, b.voter_id from notifications n
+         join ballots b on b.id = n.ballot_id",
+    )
+    .fetch_one(&pool)
+    .await
+    .unwrap();
+    let notice = spine::Notice {
+        ballot_id,
+        event_id,
+        voter_id,
+        county_fips: "06037".into(),
+        status: BallotStatus::Received,
+    };
+    let mut tx = pool.begin().await.unwrap();
+    let again = spine::enqueue(&mut tx, &[notice], Utc::now())
+        .await
+        .unwrap();
+    tx.commit().await.unwrap();
+    assert!(again.is_empty());
+    assert_eq!(
+        count(&pool, "select count(*) from notifications").await,
+        before
+    );
+}
+
+#[sqlx::test(migrator = "app::state::MIGRATOR")]
 async fn callbacks_and_scripts_need_the_providers_signature(pool: PgPool) {
     let app = TestApp::spawn_with(pool.clone(), settings()).await;
     let form = [("MessageSid", "SM1"), ("MessageStatus", "delivered")];
