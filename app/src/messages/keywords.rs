@@ -101,18 +101,7 @@ async fn stop(
     .await?;
     let ids: Vec<i64> = cancelled.iter().map(|s| s.id).collect();
     let counties: Vec<String> = cancelled.iter().map(|s| s.county_fips.clone()).collect();
-    sqlx::query!(
-        r#"insert into consents (subscription_id, county_fips, action, channel, address,
-                                 text_version, method)
-           select u.id, u.county_fips, 'opt_out', 'sms', $3, $4, 'sms'
-           from unnest($1::bigint[], $2::text[]) as u(id, county_fips)"#,
-        &ids,
-        &counties,
-        from,
-        KEYWORD_TEXT_VERSION
-    )
-    .execute(&mut *tx)
-    .await?;
+    record_texted_consents(&mut tx, "opt_out", &ids, &counties, from).await?;
     sqlx::query!(
         "update notifications set state = 'cancelled', last_error = 'the number texted STOP'
           where subscription_id = any($1) and state = 'queued'",
@@ -160,20 +149,33 @@ async fn start(
     .await?;
     let ids: Vec<i64> = restored.iter().map(|s| s.id).collect();
     let counties: Vec<String> = restored.iter().map(|s| s.county_fips.clone()).collect();
+    record_texted_consents(&mut tx, "opt_in", &ids, &counties, from).await?;
+    tx.commit().await?;
+    Ok(Some(start_reply(language)))
+}
+
+/// One consent row per subscription a keyword changed: the voter's own act, by text.
+async fn record_texted_consents(
+    tx: &mut sqlx::PgConnection,
+    action: &str,
+    ids: &[i64],
+    counties: &[String],
+    from: &str,
+) -> Result<(), sqlx::Error> {
     sqlx::query!(
         r#"insert into consents (subscription_id, county_fips, action, channel, address,
                                  text_version, method)
-           select u.id, u.county_fips, 'opt_in', 'sms', $3, $4, 'sms'
+           select u.id, u.county_fips, $3, 'sms', $4, $5, 'sms'
            from unnest($1::bigint[], $2::text[]) as u(id, county_fips)"#,
-        &ids,
-        &counties,
+        ids,
+        counties,
+        action,
         from,
         KEYWORD_TEXT_VERSION
     )
-    .execute(&mut *tx)
+    .execute(tx)
     .await?;
-    tx.commit().await?;
-    Ok(Some(start_reply(language)))
+    Ok(())
 }
 
 /// Ends a subscription from its email's unsubscribe link (or the one-click POST). Returns
