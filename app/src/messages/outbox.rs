@@ -286,17 +286,29 @@ pub async fn record_delivery(
         "undelivered" | "failed" | "busy" | "no-answer" | "canceled" => Some("failed"),
         _ => None,
     };
+    // The provider may call back before the worker has recorded the send (it records a whole
+    // batch at once): a message still `sending` without a provider id takes the id, the send
+    // and the word now, and the worker's later record leaves it alone (it only touches claims
+    // still `sending`). The request is signed and names the message, so it is the provider's.
     let done = sqlx::query!(
         r#"update notifications
               set provider_status = $3,
-                  state = case when $4::text is not null and state in ('sent', 'failed')
-                               then $4::text else state end,
+                  provider_message_id = coalesce(provider_message_id, $2),
+                  sent_at = coalesce(sent_at, now()),
+                  state = case when $4::text is not null and state in ('sending', 'sent', 'failed')
+                               then $4::text
+                               when state = 'sending' then 'sent'
+                               else state end,
+                  claimed_at = case when state = 'sending' then null else claimed_at end,
+                  claimed_by = case when state = 'sending' then null else claimed_by end,
                   delivered_at = case when $4::text = 'delivered' and delivered_at is null
                                       then now() else delivered_at end,
                   last_error = case when $4::text = 'failed'
                                     then 'the provider reports: ' || $3 else last_error end,
                   payload = case when $4::text is not null then null else payload end
-            where id = $1 and provider_message_id = $2"#,
+            where id = $1
+              and (provider_message_id = $2
+                   or (provider_message_id is null and state = 'sending'))"#,
         id,
         provider_id,
         provider_status,

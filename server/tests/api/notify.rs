@@ -336,6 +336,42 @@ async fn subscriptions_are_never_deleted_so_messages_never_dangle(pool: PgPool) 
 }
 
 #[sqlx::test(migrator = "app::state::MIGRATOR")]
+async fn a_delivery_report_that_beats_the_workers_record_is_kept(pool: PgPool) {
+    let w = world(&pool).await;
+    subscribe(&pool, w.voter_id, "sms", "+12135550100", "en", None).await;
+    change(&pool, w.ballot_id, BallotStatus::Received).await;
+    let app = TestApp::spawn_with(pool.clone(), settings()).await;
+    let (phone, _) = TelephonyStandin::start(0, SID, TOKEN, false, None)
+        .await
+        .unwrap();
+    let claimed = outbox::claim(&pool, Channel::Sms, 10, "w1").await.unwrap();
+    let id = claimed[0].id;
+    // The provider took the text and reports it delivered before the worker records the send.
+    let report = vec![
+        ("MessageSid".to_owned(), "SM1".to_owned()),
+        ("MessageStatus".to_owned(), "delivered".to_owned()),
+    ];
+    let url = format!("{}/hooks/telephony/status/{id}", app.base);
+    assert_eq!(
+        phone.signed_post(&url, &report).await.unwrap().status(),
+        StatusCode::NO_CONTENT
+    );
+    let sent = outbox::Outcome::Sent {
+        provider_id: "SM1".into(),
+    };
+    outbox::finish(&pool, "w1", &[(id, 1, sent)], 8)
+        .await
+        .unwrap();
+    let (state, provider_id): (String, String) =
+        sqlx::query_as("select state, provider_message_id from notifications where id = $1")
+            .bind(id)
+            .fetch_one(&pool)
+            .await
+            .unwrap();
+    assert_eq!((state.as_str(), provider_id.as_str()), ("delivered", "SM1"));
+}
+
+#[sqlx::test(migrator = "app::state::MIGRATOR")]
 async fn callbacks_and_scripts_need_the_providers_signature(pool: PgPool) {
     let app = TestApp::spawn_with(pool.clone(), settings()).await;
     let form = [("MessageSid", "SM1"), ("MessageStatus", "delivered")];
