@@ -17,7 +17,7 @@ use app::state::Messaging;
 use email::{EmailSender, Envelope};
 use futures::StreamExt;
 use sqlx::PgPool;
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use telephony::TelephonySender;
@@ -123,11 +123,14 @@ impl Engine {
         } else {
             HashSet::new()
         };
+        // Texts and calls about the same event in the same county read the same: render each
+        // once per batch (a mailing's batch is one message a thousand times).
+        let rendered: std::sync::Mutex<HashMap<String, Rendered>> = Default::default();
         let outcomes: Vec<(i64, i32, Outcome)> = futures::stream::iter(claimed)
             .map(|c| {
-                let opted_out = &opted_out;
+                let (opted_out, rendered) = (&opted_out, &rendered);
                 async move {
-                    let outcome = self.deliver(&c, opted_out).await;
+                    let outcome = self.deliver(&c, opted_out, rendered).await;
                     (c.id, c.attempts, outcome)
                 }
             })
@@ -144,7 +147,12 @@ impl Engine {
         Ok(handled)
     }
 
-    async fn deliver(&self, c: &Claimed, opted_out: &HashSet<String>) -> Outcome {
+    async fn deliver(
+        &self,
+        c: &Claimed,
+        opted_out: &HashSet<String>,
+        cache: &std::sync::Mutex<HashMap<String, Rendered>>,
+    ) -> Outcome {
         if !c.subscription_active {
             return Outcome::Cancelled {
                 why: "the subscription was cancelled".into(),
@@ -172,9 +180,35 @@ impl Engine {
             "{base}{}",
             self.messaging.link_key.unsubscribe_path(c.subscription_id)
         );
-        let rendered = match self.render(c, tz, &unsubscribe_url) {
-            Ok(r) => r,
-            Err(error) => return Outcome::Failed { error },
+        // Email carries the subscription's own unsubscribe link, and a confirmation its own
+        // secret: those are rendered for each message.
+        let key = (c.channel != Channel::Email && c.kind != "confirmation").then(|| {
+            format!(
+                "{}|{}|{}|{:?}|{:?}|{}|{:?}|{:?}",
+                c.kind,
+                c.channel.code(),
+                c.language.code(),
+                c.status,
+                c.reason,
+                c.county_name,
+                c.expected_delivery,
+                c.cure_deadline
+            )
+        });
+        let cached = key
+            .as_ref()
+            .and_then(|k| cache.lock().ok().and_then(|m| m.get(k).cloned()));
+        let rendered = match cached {
+            Some(r) => r,
+            None => match self.render(c, tz, &unsubscribe_url) {
+                Ok(r) => {
+                    if let (Some(k), Ok(mut m)) = (key, cache.lock()) {
+                        m.insert(k, r.clone());
+                    }
+                    r
+                }
+                Err(error) => return Outcome::Failed { error },
+            },
         };
         let callback = format!("{base}/hooks/telephony/status/{}", c.id);
         match (c.channel, &self.email, &self.telephony) {
