@@ -4,7 +4,8 @@ import AxeBuilder from '@axe-core/playwright';
 
 /** Waits until the wasm has hydrated the page (the app sets this from a browser-only effect). */
 export async function hydrated(page: Page) {
-  await expect(page.locator('body')).toHaveAttribute('data-hydrated', 'true');
+  // A debug build's wasm is 5 MB: give a busy machine time to load it.
+  await expect(page.locator('body')).toHaveAttribute('data-hydrated', 'true', { timeout: 20_000 });
 }
 
 /** Fails on any axe-core violation of WCAG 2.0/2.1 A and AA rules. */

@@ -81,5 +81,13 @@ test.describe('JavaScript off', () => {
     await page.getByLabel('I agree to receive these messages.').check();
     await page.getByRole('button', { name: 'Sign up' }).click();
     await expect(page.getByRole('status')).toContainText('We sent a link to r•••@example.org.');
+
+    // The status page itself lists the sign-up, and stops it.
+    await page.goto('/ballot');
+    await lookUp(page, IN_PERSON);
+    const mine = page.locator('.story__notify .subscriptions li', { hasText: 'r•••@example.org' });
+    await expect(mine).toContainText('Email: r•••@example.org (waiting for confirmation)');
+    await mine.getByRole('button', { name: 'Stop' }).click();
+    await expect(page.getByRole('status')).toContainText('No more messages will go to r•••@example.org');
   });
 });

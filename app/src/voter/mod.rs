@@ -24,6 +24,18 @@ pub struct BallotStory {
     pub ballots: Vec<BallotView>,
     /// Proof of this look-up for the notification forms (`messages::links::LinkKey::voter_token`).
     pub notify_token: String,
+    /// The voter's active subscriptions, addresses masked, to stop from the status page.
+    pub subscriptions: Vec<SubscriptionLine>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SubscriptionLine {
+    pub id: i64,
+    /// `email`, `sms` or `voice`.
+    pub channel: String,
+    /// `m•••@example.org`, `•••0100`.
+    pub address: String,
+    pub confirmed: bool,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]

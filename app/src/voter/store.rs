@@ -233,10 +233,23 @@ pub async fn story(
             events: views,
         });
     }
+    // Read for a decoy too (a failed look-up reads a story and throws it away), so a failed
+    // look-up still costs what a successful one does.
+    let subscriptions = crate::messages::subscriptions::of_voter(&mut *db, voter_id)
+        .await?
+        .into_iter()
+        .map(|s| super::SubscriptionLine {
+            id: s.id,
+            channel: s.channel.code().to_owned(),
+            address: crate::messages::pages::mask_address(s.channel, &s.address),
+            confirmed: s.confirmed,
+        })
+        .collect();
     Ok(Some(BallotStory {
         county,
         election,
         ballots,
         notify_token: String::new(),
+        subscriptions,
     }))
 }

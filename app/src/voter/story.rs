@@ -24,6 +24,7 @@ pub fn StoryView(story: BallotStory) -> impl IntoView {
         let election = story.election.clone();
         let was_replaced = wording::status(BallotStatus::Replaced, language);
         let token = story.notify_token.clone();
+        let subscriptions = story.subscriptions.clone();
         view! {
             <div class="story">
                 <h2 id="story-title">{td_string!(l, story.title, election = election.name.clone())}</h2>
@@ -44,6 +45,29 @@ pub fn StoryView(story: BallotStory) -> impl IntoView {
                             <input type="hidden" name="token" value=token.clone() />
                             <button type="submit" class="button">{td_string!(l, signup.submit)}</button>
                         </form>
+                        {(!subscriptions.is_empty()).then(|| view! {
+                            <h4>{td_string!(l, signup.yours_title)}</h4>
+                            <ul class="subscriptions">
+                                {subscriptions.iter().map(|s| {
+                                    let label = match s.channel.as_str() {
+                                        "sms" => td_string!(l, signup.channel_sms),
+                                        "voice" => td_string!(l, signup.channel_voice),
+                                        _ => td_string!(l, signup.channel_email),
+                                    };
+                                    view! {
+                                        <li>
+                                            {format!("{label}: {}", s.address)}
+                                            {(!s.confirmed).then(|| view! { " " {td_string!(l, signup.yours_pending)} })}
+                                            <form method="post" action="/notifications/cancel" class="inline-form">
+                                                <input type="hidden" name="token" value=token.clone() />
+                                                <input type="hidden" name="subscription" value=s.id.to_string() />
+                                                <button type="submit" class="button button--small">{td_string!(l, signup.stop)}</button>
+                                            </form>
+                                        </li>
+                                    }
+                                }).collect_view()}
+                            </ul>
+                        })}
                     </section>
                 })}
                 <section aria-labelledby="county-title">

@@ -180,6 +180,14 @@ fn page(status: StatusCode, html: Result<String, app::messages::TemplateError>) 
     }
 }
 
+/// A link that does not verify, or names no subscription: one page, the same for both.
+fn invalid_link() -> Response {
+    page(
+        StatusCode::NOT_FOUND,
+        app::messages::unsubscribe_page(UnsubscribePage::Invalid, Default::default(), ""),
+    )
+}
+
 /// Opens from the email's link: asks before acting, since mail scanners follow links.
 async fn unsubscribe_page(
     State(state): State<AppState>,
@@ -191,20 +199,14 @@ async fn unsubscribe_page(
         .link_key
         .verify_unsubscribe(id, &mac)
     {
-        return page(
-            StatusCode::NOT_FOUND,
-            app::messages::unsubscribe_page(UnsubscribePage::Invalid, Default::default(), ""),
-        );
+        return invalid_link();
     }
     match keywords::subscription_contact(&state.pool, id).await {
         Ok(Some((language, address))) => page(
             StatusCode::OK,
             app::messages::unsubscribe_page(UnsubscribePage::Ask, language, &address),
         ),
-        Ok(None) => page(
-            StatusCode::NOT_FOUND,
-            app::messages::unsubscribe_page(UnsubscribePage::Invalid, Default::default(), ""),
-        ),
+        Ok(None) => invalid_link(),
         Err(e) => unavailable(&e),
     }
 }
@@ -220,20 +222,14 @@ async fn unsubscribe(
         .link_key
         .verify_unsubscribe(id, &mac)
     {
-        return page(
-            StatusCode::NOT_FOUND,
-            app::messages::unsubscribe_page(UnsubscribePage::Invalid, Default::default(), ""),
-        );
+        return invalid_link();
     }
     let contact = match keywords::subscription_contact(&state.pool, id).await {
         Ok(c) => c,
         Err(e) => return unavailable(&e),
     };
     let Some((language, address)) = contact else {
-        return page(
-            StatusCode::NOT_FOUND,
-            app::messages::unsubscribe_page(UnsubscribePage::Invalid, Default::default(), ""),
-        );
+        return invalid_link();
     };
     match keywords::unsubscribe_by_link(&state.pool, id).await {
         // Unsubscribing twice is still unsubscribed.

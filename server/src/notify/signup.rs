@@ -76,13 +76,17 @@ fn expired_session(language: Language) -> Response {
     show(StatusCode::FORBIDDEN, &page)
 }
 
-async fn listed(state: &AppState, voter_id: i64) -> Result<Vec<Listed>, sqlx::Error> {
+async fn listed(
+    state: &AppState,
+    voter_id: i64,
+    language: Language,
+) -> Result<Vec<Listed>, sqlx::Error> {
     Ok(subscriptions::of_voter(&state.pool, voter_id)
         .await?
         .into_iter()
         .map(|s| Listed {
             id: s.id,
-            channel: s.channel.code(),
+            channel: pages::channel_label(s.channel, language),
             address: pages::mask_address(s.channel, &s.address),
             confirmed: s.confirmed,
         })
@@ -107,7 +111,7 @@ async fn new_form(
     };
     let mut page = Page::new(State::Form, language);
     page.token = form.token;
-    match listed(&state, voter_id).await {
+    match listed(&state, voter_id, page.language).await {
         Ok(own) => page.own = own,
         Err(e) => return unavailable(&e),
     }
@@ -267,7 +271,7 @@ async fn subscribe(
             }
         },
     }
-    match listed(&state, voter_id).await {
+    match listed(&state, voter_id, page.language).await {
         Ok(own) => page.own = own,
         Err(e) => return unavailable(&e),
     }
@@ -336,7 +340,7 @@ async fn confirm_code(
             StatusCode::GONE
         }
     };
-    match listed(&state, voter_id).await {
+    match listed(&state, voter_id, page.language).await {
         Ok(own) => page.own = own,
         Err(e) => return unavailable(&e),
     }
@@ -378,7 +382,7 @@ async fn cancel(
     }
     page.token = form.token;
     page.said = Said::Cancelled;
-    match listed(&state, voter_id).await {
+    match listed(&state, voter_id, page.language).await {
         Ok(own) => page.own = own,
         Err(e) => return unavailable(&e),
     }
