@@ -247,9 +247,15 @@ fn notify_config(lookup: &impl Fn(&str) -> Option<String>) -> Result<NotifyConfi
             u64::try_from(at_least(
                 "NOTIFY_CLAIM_LEASE_SECONDS",
                 1,
-                parse_or(lookup, "NOTIFY_CLAIM_LEASE_SECONDS", 45)?,
+                parse_or(
+                    lookup,
+                    "NOTIFY_CLAIM_LEASE_SECONDS",
+                    app::messages::outbox::DEFAULT_CLAIM_LEASE.as_secs(),
+                )?
+                .try_into()
+                .unwrap_or(i64::MAX),
             )?)
-            .unwrap_or(45),
+            .unwrap_or(app::messages::outbox::DEFAULT_CLAIM_LEASE.as_secs()),
         ),
         email_per_second: per_second("EMAIL_PER_SECOND", 0)?,
         sms_per_second: per_second("SMS_PER_SECOND", 30)?,

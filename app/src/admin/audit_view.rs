@@ -1,7 +1,7 @@
 //! The audit log in the portal: auditors (of one county or all), county administrators (their
 //! county's) and state administrators (everything) read and filter it.
 
-use super::frame::AdminFrame;
+use super::frame::{AdminFrame, Pager};
 use crate::AppError;
 use leptos::prelude::*;
 use leptos_meta::Title;
@@ -127,9 +127,6 @@ fn AuditTable(found: AuditPage, page: RwSignal<i64>) -> impl IntoView {
                 }).collect_view()}
             </tbody>
         </table>
-        <div class="pager">
-            {(current > 0).then(|| view! { <button type="button" class="button button--quiet" on:click=move |_| page.set(current - 1)>"Newer"</button> })}
-            {found.has_more.then(|| view! { <button type="button" class="button button--quiet" on:click=move |_| page.set(current + 1)>"Older"</button> })}
-        </div>
+        <Pager current has_more=found.has_more page />
     }
 }

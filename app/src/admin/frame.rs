@@ -98,3 +98,14 @@ fn StaffBar(staff: Staff) -> impl IntoView {
         </nav>
     }
 }
+
+/// "Newer" and "Older" under a log's page (the audit log, the message log).
+#[component]
+pub fn Pager(current: i64, has_more: bool, page: RwSignal<i64>) -> impl IntoView {
+    view! {
+        <div class="pager">
+            {(current > 0).then(|| view! { <button type="button" class="button button--quiet" on:click=move |_| page.set(current - 1)>"Newer"</button> })}
+            {has_more.then(|| view! { <button type="button" class="button button--quiet" on:click=move |_| page.set(current + 1)>"Older"</button> })}
+        </div>
+    }
+}

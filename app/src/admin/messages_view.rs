@@ -3,7 +3,7 @@
 //! superseded — how many tries it took and the last error. Dead messages are here for staff to
 //! see and act on. A voter's own messages are on each ballot's record.
 
-use super::frame::AdminFrame;
+use super::frame::{AdminFrame, Pager};
 use crate::AppError;
 use leptos::prelude::*;
 use leptos_meta::Title;
@@ -249,9 +249,6 @@ fn MessageTable(log: MessageLog, page: RwSignal<i64>) -> impl IntoView {
                 }).collect_view()}
             </tbody>
         </table>
-        <div class="pager">
-            {(current > 0).then(|| view! { <button type="button" class="button button--quiet" on:click=move |_| page.set(current - 1)>"Newer"</button> })}
-            {log.has_more.then(|| view! { <button type="button" class="button button--quiet" on:click=move |_| page.set(current + 1)>"Older"</button> })}
-        </div>
+        <Pager current has_more=log.has_more page />
     }
 }

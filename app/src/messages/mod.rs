@@ -378,7 +378,7 @@ pub fn unsubscribe_page(
         site => td_string!(l, site.name),
         state => page,
         title => td_string!(l, unsubscribe.title),
-        ask => td_string!(l, unsubscribe.ask).replace("%address%", &mask_email(address)),
+        ask => td_string!(l, unsubscribe.ask).replace("%address%", &crate::admin::ballot::mask(address)),
         button => td_string!(l, unsubscribe.button),
         done => td_string!(l, unsubscribe.done),
         invalid => td_string!(l, unsubscribe.invalid),
@@ -390,17 +390,6 @@ pub fn unsubscribe_page(
             name: "unsubscribe.html".into(),
             source,
         })
-}
-
-/// "m•••@example.org": enough for its owner to know it, not enough to harvest.
-pub fn mask_email(address: &str) -> String {
-    match address.split_once('@') {
-        Some((local, domain)) => {
-            let first: String = local.chars().take(1).collect();
-            format!("{first}•••@{domain}")
-        }
-        None => "•••".into(),
-    }
 }
 
 fn render(name: &str, ctx: &MessageContext<'_>) -> Result<String, TemplateError> {

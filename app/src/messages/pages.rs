@@ -2,7 +2,7 @@
 //! signing up, confirming with a code or a link, cancelling. Plain HTML forms rendered on the
 //! server (`templates/pages/notifications.html`), so they work with or without JavaScript.
 
-use super::{Channel, TEMPLATES, TemplateError, mask_email};
+use super::{Channel, TEMPLATES, TemplateError};
 use crate::domain::Language;
 use crate::i18n::td_string;
 use serde::Serialize;
@@ -120,7 +120,7 @@ impl Page {
 /// `m•••@example.org` or `•••0100`.
 pub fn mask_address(channel: Channel, address: &str) -> String {
     match channel {
-        Channel::Email => mask_email(address),
+        Channel::Email => crate::admin::ballot::mask(address),
         Channel::Sms | Channel::Voice => {
             let digits: String = address.chars().rev().take(4).collect();
             format!("•••{}", digits.chars().rev().collect::<String>())

@@ -188,26 +188,39 @@ fn invalid_link() -> Response {
     )
 }
 
+/// The language and address of the subscription an unsubscribe link names, when its MAC
+/// verifies and the subscription exists; otherwise the page to answer with.
+async fn linked_subscription(
+    state: &AppState,
+    id: i64,
+    mac: &str,
+) -> Result<(app::domain::Language, String), Response> {
+    if !state
+        .settings
+        .messaging
+        .link_key
+        .verify_unsubscribe(id, mac)
+    {
+        return Err(invalid_link());
+    }
+    match keywords::subscription_contact(&state.pool, id).await {
+        Ok(Some(contact)) => Ok(contact),
+        Ok(None) => Err(invalid_link()),
+        Err(e) => Err(unavailable(&e)),
+    }
+}
+
 /// Opens from the email's link: asks before acting, since mail scanners follow links.
 async fn unsubscribe_page(
     State(state): State<AppState>,
     Path((id, mac)): Path<(i64, String)>,
 ) -> Response {
-    if !state
-        .settings
-        .messaging
-        .link_key
-        .verify_unsubscribe(id, &mac)
-    {
-        return invalid_link();
-    }
-    match keywords::subscription_contact(&state.pool, id).await {
-        Ok(Some((language, address))) => page(
+    match linked_subscription(&state, id, &mac).await {
+        Ok((language, address)) => page(
             StatusCode::OK,
             app::messages::unsubscribe_page(UnsubscribePage::Ask, language, &address),
         ),
-        Ok(None) => invalid_link(),
-        Err(e) => unavailable(&e),
+        Err(answer) => answer,
     }
 }
 
@@ -216,20 +229,9 @@ async fn unsubscribe(
     State(state): State<AppState>,
     Path((id, mac)): Path<(i64, String)>,
 ) -> Response {
-    if !state
-        .settings
-        .messaging
-        .link_key
-        .verify_unsubscribe(id, &mac)
-    {
-        return invalid_link();
-    }
-    let contact = match keywords::subscription_contact(&state.pool, id).await {
-        Ok(c) => c,
-        Err(e) => return unavailable(&e),
-    };
-    let Some((language, address)) = contact else {
-        return invalid_link();
+    let (language, address) = match linked_subscription(&state, id, &mac).await {
+        Ok(contact) => contact,
+        Err(answer) => return answer,
     };
     match keywords::unsubscribe_by_link(&state.pool, id).await {
         // Unsubscribing twice is still unsubscribed.

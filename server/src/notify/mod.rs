@@ -200,7 +200,7 @@ impl Engine {
             .and_then(|k| cache.lock().ok().and_then(|m| m.get(k).cloned()));
         let rendered = match cached {
             Some(r) => r,
-            None => match self.render(c, tz, &unsubscribe_url) {
+            None => match render_claimed(c, tz, &self.messaging, &unsubscribe_url) {
                 Ok(r) => {
                     if let (Some(k), Ok(mut m)) = (key, cache.lock()) {
                         m.insert(k, r.clone());
@@ -230,15 +230,6 @@ impl Engine {
                 error: "no provider for this channel in this process".into(),
             },
         }
-    }
-
-    fn render(
-        &self,
-        c: &Claimed,
-        tz: chrono_tz::Tz,
-        unsubscribe_url: &str,
-    ) -> Result<Rendered, String> {
-        render_claimed(c, tz, &self.messaging, unsubscribe_url)
     }
 
     /// Runs one worker until `stop` says so.

@@ -76,21 +76,30 @@ fn expired_session(language: Language) -> Response {
     show(StatusCode::FORBIDDEN, &page)
 }
 
-async fn listed(
-    state: &AppState,
-    voter_id: i64,
+/// The voter's subscriptions as the pages list them, addresses masked.
+fn listing(
+    own: impl IntoIterator<Item = subscriptions::OwnSubscription>,
     language: Language,
-) -> Result<Vec<Listed>, sqlx::Error> {
-    Ok(subscriptions::of_voter(&state.pool, voter_id)
-        .await?
-        .into_iter()
+) -> Vec<Listed> {
+    own.into_iter()
         .map(|s| Listed {
             id: s.id,
             channel: pages::channel_label(s.channel, language),
             address: pages::mask_address(s.channel, &s.address),
             confirmed: s.confirmed,
         })
-        .collect())
+        .collect()
+}
+
+async fn listed(
+    state: &AppState,
+    voter_id: i64,
+    language: Language,
+) -> Result<Vec<Listed>, sqlx::Error> {
+    Ok(listing(
+        subscriptions::of_voter(&state.pool, voter_id).await?,
+        language,
+    ))
 }
 
 #[derive(serde::Deserialize)]
@@ -382,10 +391,11 @@ async fn cancel(
     }
     page.token = form.token;
     page.said = Said::Cancelled;
-    match listed(&state, voter_id, page.language).await {
-        Ok(own) => page.own = own,
-        Err(e) => return unavailable(&e),
-    }
+    // What is left is what was listed, less the one just stopped.
+    page.own = listing(
+        own.into_iter().filter(|s| s.id != form.subscription),
+        language,
+    );
     show(StatusCode::OK, &page)
 }
 
