@@ -63,6 +63,9 @@ pub enum AuditAction {
     ElectionCreated,
     /// An election's name, days or deadlines changed (the same people): before and after.
     ElectionChanged,
+    /// A county file was applied (staff in the portal, or the command line): its kind, name,
+    /// hash, what was confirmed and what it changed. Its status changes have their own rows.
+    ImportApplied,
 }
 
 impl AuditAction {
@@ -81,6 +84,7 @@ impl AuditAction {
             AuditAction::CountySettingsChanged => "county.settings_changed",
             AuditAction::ElectionCreated => "election.created",
             AuditAction::ElectionChanged => "election.changed",
+            AuditAction::ImportApplied => "import.applied",
         }
     }
 }

@@ -30,6 +30,7 @@ pub mod counties;
 pub mod domain;
 pub mod error;
 pub mod home;
+pub mod imports;
 pub mod layout;
 pub mod pages;
 pub mod prefs;

@@ -127,63 +127,128 @@ pub struct NewBallot {
 
 /// Issues a ballot: the ballot row, its first event and the audit row, in the caller's
 /// transaction. Returns the new ballot's id, or the machine's refusal (a planned date).
-#[tracing::instrument(skip_all, fields(county.fips = %new.county_fips, source = cause.source().code()), err)]
 pub async fn issue(
     tx: &mut PgConnection,
     cause: &Cause,
     new: &NewBallot,
     now: DateTime<Utc>,
 ) -> Result<Result<i64, Refusal>, sqlx::Error> {
-    let change = StatusChange::new(crate::domain::BallotStatus::Issued, new.issued_at);
-    let applied = match transition(None, change, now) {
-        Ok(applied) => applied,
-        Err(refusal) => return Ok(Err(refusal)),
+    let mut issued = issue_many(tx, cause, std::slice::from_ref(new), now).await?;
+    Ok(issued.pop().unwrap_or(Err(Refusal::MustStartIssued)))
+}
+
+/// Issues ballots set-wise (an ELG file's new ballots, a reissue, demo data): for each, the
+/// machine decides its first status, "issued"; the accepted ones get their ballot row and
+/// first event, and the batch one audit row. Returns one result per ballot, in order.
+#[tracing::instrument(skip_all, fields(ballots = news.len(), source = cause.source().code()), err)]
+pub async fn issue_many(
+    tx: &mut PgConnection,
+    cause: &Cause,
+    news: &[NewBallot],
+    now: DateTime<Utc>,
+) -> Result<Vec<Result<i64, Refusal>>, sqlx::Error> {
+    let mut results: Vec<Result<i64, Refusal>> = Vec::with_capacity(news.len());
+    let mut accepted_news: Vec<(usize, &NewBallot)> = Vec::new();
+    for (i, new) in news.iter().enumerate() {
+        let change = StatusChange::new(crate::domain::BallotStatus::Issued, new.issued_at);
+        match transition(None, change, now) {
+            Ok(_) => {
+                accepted_news.push((i, new));
+                results.push(Ok(0));
+            }
+            Err(refusal) => results.push(Err(refusal)),
+        }
+    }
+    if accepted_news.is_empty() {
+        return Ok(results);
+    }
+    let column = |f: fn(&NewBallot) -> Option<String>| -> Vec<Option<String>> {
+        accepted_news.iter().map(|(_, n)| f(n)).collect()
     };
-    let ballot_id = sqlx::query_scalar!(
-        r#"insert into ballots
-             (county_fips, election_id, voter_id, ballot_number, outbound_imb, inbound_imb,
-              status, status_at, replaces_ballot_id)
-           values ($1, $2, $3, $4, $5, $6, $7, $8, $9)
-           returning id"#,
-        new.county_fips,
-        new.election_id,
-        new.voter_id,
-        new.ballot_number,
-        new.outbound_imb,
-        new.inbound_imb,
-        change.status.code(),
-        change.occurred_at,
-        new.replaces,
+    let counties: Vec<String> = accepted_news.iter().map(|(_, n)| n.county_fips.clone()).collect();
+    let elections: Vec<i64> = accepted_news.iter().map(|(_, n)| n.election_id).collect();
+    let voters: Vec<i64> = accepted_news.iter().map(|(_, n)| n.voter_id).collect();
+    let numbers: Vec<String> = accepted_news.iter().map(|(_, n)| n.ballot_number.clone()).collect();
+    let outbound = column(|n| n.outbound_imb.clone());
+    let inbound = column(|n| n.inbound_imb.clone());
+    let times: Vec<DateTime<Utc>> = accepted_news.iter().map(|(_, n)| n.issued_at).collect();
+    let replaces: Vec<Option<i64>> = accepted_news.iter().map(|(_, n)| n.replaces).collect();
+    // `with ordinality` and `order by` keep the returned ids in the input's order.
+    let ids = sqlx::query_scalar!(
+        r#"with u as (
+             select * from unnest($1::text[], $2::bigint[], $3::bigint[], $4::text[], $5::text[],
+                                  $6::text[], $7::timestamptz[], $8::bigint[])
+                    with ordinality
+                    as u(county_fips, election_id, voter_id, ballot_number, outbound_imb,
+                         inbound_imb, status_at, replaces, n)
+           ), inserted as (
+             insert into ballots
+               (county_fips, election_id, voter_id, ballot_number, outbound_imb, inbound_imb,
+                status, status_at, replaces_ballot_id)
+             select county_fips, election_id, voter_id, ballot_number, outbound_imb, inbound_imb,
+                    'issued', status_at, replaces
+             from u order by n
+             returning id, county_fips, election_id, ballot_number
+           )
+           select i.id as "id!" from u join inserted i using (county_fips, election_id, ballot_number)
+           order by u.n"#,
+        &counties,
+        &elections,
+        &voters,
+        &numbers,
+        &outbound as &[Option<String>],
+        &inbound as &[Option<String>],
+        &times,
+        &replaces as &[Option<i64>],
     )
-    .fetch_one(&mut *tx)
+    .fetch_all(&mut *tx)
     .await?;
-    let ids = reserve_event_ids(tx, 1).await?;
-    let accepted: Vec<Accepted> = ids
-        .into_iter()
-        .map(|event_id| Accepted {
-            index: 0,
+    let event_ids = reserve_event_ids(tx, ids.len()).await?;
+    let mut proposals = Vec::with_capacity(ids.len());
+    let mut accepted = Vec::with_capacity(ids.len());
+    for (k, (((i, new), ballot_id), event_id)) in
+        accepted_news.iter().zip(&ids).zip(event_ids).enumerate()
+    {
+        results[*i] = Ok(*ballot_id);
+        let change = StatusChange::new(crate::domain::BallotStatus::Issued, new.issued_at);
+        proposals.push(Proposal::new(*ballot_id, change));
+        accepted.push(Accepted {
+            index: k,
             event_id,
             county_fips: new.county_fips.clone(),
-            notify: applied.notify,
-        })
-        .collect();
-    insert_events(tx, cause, &[Proposal::new(ballot_id, change)], &accepted).await?;
-    let entry = AuditEntry {
-        county_fips: Some(new.county_fips.clone()),
-        entity: Some(("ballot", ballot_id.to_string())),
-        after: Some(serde_json::json!({
-            "election_id": new.election_id,
-            "ballot_number": new.ballot_number,
-            "replaces": new.replaces,
-        })),
-        ..AuditEntry::new(
-            cause.actor_kind(),
-            cause.user_id(),
-            AuditAction::BallotIssued,
-        )
+            notify: false,
+        });
+    }
+    insert_events(tx, cause, &proposals, &accepted).await?;
+    let entry = match accepted_news.as_slice() {
+        [(_, new)] => AuditEntry {
+            county_fips: Some(new.county_fips.clone()),
+            entity: Some(("ballot", ids[0].to_string())),
+            after: Some(serde_json::json!({
+                "election_id": new.election_id,
+                "ballot_number": new.ballot_number,
+                "replaces": new.replaces,
+            })),
+            ..AuditEntry::new(cause.actor_kind(), cause.user_id(), AuditAction::BallotIssued)
+        },
+        many => {
+            let counties: std::collections::BTreeSet<&str> =
+                many.iter().map(|(_, n)| n.county_fips.as_str()).collect();
+            AuditEntry {
+                county_fips: (counties.len() == 1)
+                    .then(|| counties.first().map(|c| (*c).to_owned()))
+                    .flatten(),
+                entity: cause.import_id().map(|id| ("import", id.to_string())),
+                after: Some(serde_json::json!({
+                    "ballots": many.len(),
+                    "reissues": many.iter().filter(|(_, n)| n.replaces.is_some()).count(),
+                })),
+                ..AuditEntry::new(cause.actor_kind(), cause.user_id(), AuditAction::BallotIssued)
+            }
+        }
     };
     audit::record(tx, entry).await?;
-    Ok(Ok(ballot_id))
+    Ok(results)
 }
 
 /// What became of one proposal.

@@ -2,6 +2,7 @@
 //! values in exactly one place (`parse`); everything past that point can trust it.
 
 pub mod dates;
+pub mod imb;
 pub mod language;
 pub mod names;
 pub mod place;

@@ -1,7 +1,9 @@
-//! `ballot-tracker [serve] | worker | migrate | demo | admin create | audit verify | standins`.
+//! `ballot-tracker [serve] | worker | migrate | demo | admin create | audit verify | import |
+//! imb | standins`.
 
 mod admin;
 mod audit;
+mod feeds;
 mod serve;
 
 use crate::config::Config;
@@ -43,6 +45,13 @@ pub enum Command {
         #[command(subcommand)]
         command: audit::AuditCommand,
     },
+    /// Check a county file (a dry run), or apply it with --apply.
+    Import(feeds::ImportArgs),
+    /// Encode or decode an Intelligent Mail barcode (USPS-B-3200).
+    Imb {
+        #[command(subcommand)]
+        command: feeds::ImbCommand,
+    },
 }
 
 #[derive(Debug, clap::Args)]
@@ -69,6 +78,9 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
     let config = Config::from_env()?;
     telemetry::init(config.log_format);
     let command = cli.command.unwrap_or(Command::Serve);
+    if let Command::Imb { command } = command {
+        return feeds::imb(command);
+    }
     if let Command::Standins(args) = &command {
         return standins(args).await;
     }
@@ -101,7 +113,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         .await
         .context("connecting to PostgreSQL (DATABASE_URL)")?;
     match command {
-        Command::Serve | Command::Worker(_) | Command::Standins(_) => Ok(()),
+        Command::Serve | Command::Worker(_) | Command::Standins(_) | Command::Imb { .. } => Ok(()),
         Command::Migrate => {
             db::migrate(&pool).await.context("applying migrations")?;
             println!("migrations applied");
@@ -113,6 +125,10 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Command::Admin { command } => admin::run(&pool, command).await,
         Command::Audit { command } => audit::run(&pool, command).await,
+        Command::Import(args) => {
+            db::migrate(&pool).await.context("applying migrations")?;
+            feeds::import(&pool, args).await
+        }
     }
 }
 

@@ -1,0 +1,414 @@
+//! Imports against a real PostgreSQL (a fresh database per test): the sample files of
+//! `fixtures/feeds/`, re-imports, wrong files, bad input.
+
+use super::run::{self, Blocked, Limits, Mode, Report, Request};
+use super::{FeedKind, Guard};
+use crate::domain::BallotStatus;
+use sqlx::PgPool;
+
+const COUNTY: &str = "06001";
+
+fn sample(kind: FeedKind) -> Vec<u8> {
+    let path = format!(
+        "{}/../fixtures/feeds/{}.csv",
+        env!("CARGO_MANIFEST_DIR"),
+        kind.code()
+    );
+    std::fs::read(path).unwrap()
+}
+
+async fn election(pool: &PgPool) -> i64 {
+    sqlx::query_scalar(
+        "insert into elections (state_code, name, election_day, ballots_mailed_from,
+           receipt_deadline, cure_deadline, certification_date)
+         values ('CA', 'General', '2026-11-03', '2026-10-05', '2026-11-10',
+                 '2026-12-01 17:00-08', '2026-12-03') returning id",
+    )
+    .fetch_one(pool)
+    .await
+    .unwrap()
+}
+
+fn request(kind: FeedKind, election: i64) -> Request {
+    Request {
+        county_fips: COUNTY.into(),
+        election_id: Some(election),
+        kind,
+        file_name: format!("{}.csv", kind.code()),
+        user_id: None,
+        limits: Limits::default(),
+    }
+}
+
+async fn run_file(pool: &PgPool, request: &Request, text: &[u8], mode: Mode) -> Report {
+    let id = run::start(pool, request).await.unwrap();
+    run::process(pool, id, request, &mode, text).await.unwrap()
+}
+
+fn apply() -> Mode {
+    Mode::Apply {
+        confirmed: vec![],
+        skip_rejected: false,
+    }
+}
+
+async fn count(pool: &PgPool, sql: &str) -> i64 {
+    sqlx::query_scalar(sql).fetch_one(pool).await.unwrap()
+}
+
+async fn status_of(pool: &PgPool, number: &str) -> (String, Option<String>) {
+    sqlx::query_as("select status, status_reason from ballots where ballot_number = $1")
+        .bind(number)
+        .fetch_one(pool)
+        .await
+        .unwrap()
+}
+
+async fn load_samples(pool: &PgPool, election: i64) -> Vec<Report> {
+    let mut reports = Vec::new();
+    for kind in FeedKind::ALL {
+        let r = run_file(pool, &request(kind, election), &sample(kind), apply()).await;
+        assert!(r.applied, "{kind:?}: {:?} {:?}", r.blocked, r.summary);
+        reports.push(r);
+    }
+    reports
+}
+
+#[sqlx::test(migrator = "crate::state::MIGRATOR")]
+async fn the_samples_import_in_order(pool: PgPool) {
+    let e = election(&pool).await;
+    let reports = load_samples(&pool, e).await;
+    let [vot, elg, trk, pkg] = [&reports[0], &reports[1], &reports[2], &reports[3]];
+    assert_eq!((vot.summary.voters_added, vot.summary.rejected), (5, 0));
+    assert_eq!(elg.summary.issued, 5);
+    assert_eq!(elg.summary.moved.get(&BallotStatus::Received), Some(&3));
+    assert_eq!(elg.summary.moved.get(&BallotStatus::Counted), Some(&1));
+    assert_eq!(trk.summary.barcodes_set, 4);
+    assert_eq!(pkg.summary.moved.get(&BallotStatus::InTransit), Some(&2));
+    assert_eq!(pkg.summary.moved.get(&BallotStatus::Delivered), Some(&1));
+    assert_eq!(
+        pkg.summary.moved.get(&BallotStatus::ReturnInTransit),
+        Some(&1)
+    );
+    // AL-1002's scan is older than its "received": nothing to add.
+    assert_eq!(pkg.summary.unchanged, 1);
+
+    assert_eq!(status_of(&pool, "AL-B-1001").await.0, "return_in_transit");
+    assert_eq!(status_of(&pool, "AL-B-1002").await.0, "received");
+    assert_eq!(
+        status_of(&pool, "AL-B-1003").await,
+        ("not_counted".into(), Some("signature_missing".into()))
+    );
+    assert_eq!(status_of(&pool, "AL-B-1004").await.0, "counted");
+    assert_eq!(status_of(&pool, "AL-B-1005").await.0, "issued");
+    // The names as the county spells them, normalised for the look-up.
+    let (first, norm): (String, String) = sqlx::query_as(
+        "select first_name, last_name_norm from voters where county_voter_id = 'AL-1002'",
+    )
+    .fetch_one(&pool)
+    .await
+    .unwrap();
+    assert_eq!((first.as_str(), norm.as_str()), ("Siobhán", "obrien"));
+    let phone: Option<String> =
+        sqlx::query_scalar("select phone from voters where county_voter_id = 'AL-1001'")
+            .fetch_one(&pool)
+            .await
+            .unwrap();
+    assert_eq!(phone.as_deref(), Some("+15105550101"));
+    // The first scan's event says when to expect the ballot: the next day, from the voter's
+    // own sectional center; scan times are the facility's local time.
+    let (expected, at): (chrono::NaiveDate, chrono::DateTime<chrono::Utc>) = sqlx::query_as(
+        "select e.expected_delivery, e.occurred_at from ballot_events e join ballots b on b.id = e.ballot_id
+         where b.ballot_number = 'AL-B-1001' and e.status = 'in_transit' order by e.id limit 1",
+    )
+    .fetch_one(&pool)
+    .await
+    .unwrap();
+    assert_eq!(expected.to_string(), "2026-10-08");
+    assert_eq!(at.to_rfc3339(), "2026-10-07T13:12:00+00:00");
+    // Every event names its import; each file has its audit row.
+    assert_eq!(
+        count(
+            &pool,
+            "select count(*) from ballot_events where import_id is null"
+        )
+        .await,
+        0
+    );
+    assert_eq!(
+        count(
+            &pool,
+            "select count(*) from audit_log where action = 'import.applied'"
+        )
+        .await,
+        4
+    );
+    assert_eq!(
+        count(&pool, "select count(*) from imports where state = 'applied'").await,
+        4
+    );
+}
+
+#[sqlx::test(migrator = "crate::state::MIGRATOR")]
+async fn a_file_applied_twice_changes_nothing_the_second_time(pool: PgPool) {
+    let e = election(&pool).await;
+    load_samples(&pool, e).await;
+    let events = count(&pool, "select count(*) from ballot_events").await;
+    let voters = count(&pool, "select sum(xmin::text::bigint)::bigint from voters").await;
+    for kind in FeedKind::ALL {
+        let again = run_file(&pool, &request(kind, e), &sample(kind), apply()).await;
+        assert!(again.applied);
+        let s = &again.summary;
+        assert!(s.moved.is_empty(), "{kind:?}: {s:?}");
+        assert_eq!(
+            (s.issued, s.voters_added, s.voters_updated, s.barcodes_set, s.rejected),
+            (0, 0, 0, 0, 0),
+            "{kind:?}"
+        );
+        assert_eq!(s.unchanged, s.rows, "{kind:?}");
+    }
+    assert_eq!(
+        count(&pool, "select count(*) from ballot_events").await,
+        events
+    );
+    assert_eq!(
+        count(&pool, "select sum(xmin::text::bigint)::bigint from voters").await,
+        voters,
+        "no voter row was rewritten"
+    );
+}
+
+#[sqlx::test(migrator = "crate::state::MIGRATOR")]
+async fn a_dry_run_says_what_applying_would_do_and_changes_nothing(pool: PgPool) {
+    let e = election(&pool).await;
+    run_file(&pool, &request(FeedKind::Vot, e), &sample(FeedKind::Vot), apply()).await;
+    let dry = run_file(
+        &pool,
+        &request(FeedKind::Elg, e),
+        &sample(FeedKind::Elg),
+        Mode::DryRun,
+    )
+    .await;
+    assert!(!dry.applied);
+    assert_eq!(dry.summary.issued, 5);
+    assert!(
+        dry.summary.lines().contains(&"3 ballots → received".to_owned()),
+        "{:?}",
+        dry.summary.lines()
+    );
+    assert_eq!(count(&pool, "select count(*) from ballots").await, 0);
+    assert_eq!(count(&pool, "select count(*) from ballot_events").await, 0);
+    let stored: serde_json::Value =
+        sqlx::query_scalar("select summary from imports where id = $1")
+            .bind(dry.import_id)
+            .fetch_one(&pool)
+            .await
+            .unwrap();
+    assert_eq!(stored["issued"], 5);
+    // Applying afterwards does exactly what the dry run said.
+    let applied = run::process(
+        &pool,
+        dry.import_id,
+        &request(FeedKind::Elg, e),
+        &apply(),
+        &sample(FeedKind::Elg)[..],
+    )
+    .await
+    .unwrap();
+    assert!(applied.applied);
+    assert_eq!(applied.summary, dry.summary);
+    // And a different file is not taken for the one checked.
+    let other = run::start(&pool, &request(FeedKind::Elg, e)).await.unwrap();
+    run::process(&pool, other, &request(FeedKind::Elg, e), &Mode::DryRun, &sample(FeedKind::Elg)[..])
+        .await
+        .unwrap();
+    let mut changed = sample(FeedKind::Elg);
+    changed.extend_from_slice(b"06001,2026-11-03,AL-1005,AL-B-1005,MAILED,2026-10-07,,,\n");
+    let err = run::process(&pool, other, &request(FeedKind::Elg, e), &apply(), &changed[..])
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("not the file that was checked"), "{err}");
+}
+
+#[sqlx::test(migrator = "crate::state::MIGRATOR")]
+async fn another_elections_file_is_stopped(pool: PgPool) {
+    let e = election(&pool).await;
+    run_file(&pool, &request(FeedKind::Vot, e), &sample(FeedKind::Vot), apply()).await;
+    // The primary's file, loaded into the general election.
+    let primary = String::from_utf8(sample(FeedKind::Elg))
+        .unwrap()
+        .replace("2026-11-03", "2026-06-02");
+    let r = run_file(&pool, &request(FeedKind::Elg, e), primary.as_bytes(), apply()).await;
+    assert!(!r.applied);
+    assert_eq!(r.summary.raised(), vec![Guard::OtherElection]);
+    assert_eq!(r.summary.findings[0].rows, 10);
+    assert!(r.summary.findings[0].detail.contains("2026-06-02"));
+    assert_eq!(r.blocked, Some(Blocked::Unconfirmed(vec![Guard::OtherElection])));
+    assert_eq!(r.summary.rejected, 10);
+    assert_eq!(count(&pool, "select count(*) from ballots").await, 0);
+    // Confirming the guard does not apply another election's rows: they stay rejected.
+    let confirmed = run_file(
+        &pool,
+        &request(FeedKind::Elg, e),
+        primary.as_bytes(),
+        Mode::Apply {
+            confirmed: vec![Guard::OtherElection],
+            skip_rejected: false,
+        },
+    )
+    .await;
+    assert_eq!(confirmed.blocked, Some(Blocked::Rejected(10)));
+    assert_eq!(count(&pool, "select count(*) from ballots").await, 0);
+}
+
+#[sqlx::test(migrator = "crate::state::MIGRATOR")]
+async fn rejected_rows_block_the_file_unless_skipped(pool: PgPool) {
+    let e = election(&pool).await;
+    run_file(&pool, &request(FeedKind::Vot, e), &sample(FeedKind::Vot), apply()).await;
+    let mut text = sample(FeedKind::Elg);
+    text.extend_from_slice(
+        b"06001,2026-11-03,AL-9999,AL-B-9999,MAILED,2026-10-06,,,\n\
+          06001,2026-11-03,AL-1001,AL-B-1001,SPOILED,2026-10-07,,,\n\
+          06001,2026-11-03,AL-1001,AL-B-1001,MAILED,2026-10-06,,,\n\
+          06001,2026-11-03,AL-1005,AL-B-1005,REJECTED,2026-10-25,,,\n\
+          06001,2026-11-03,AL-1005,AL-B-1005,MAILED,2099-10-06,,,\n\
+          06001,2026-11-03,AL-1005,AL-B-1005,MAILED,yesterday,,,\n\
+          06001,2026-11-03,AL-1005,AL-B-1005\n",
+    );
+    let r = run_file(&pool, &request(FeedKind::Elg, e), &text, apply()).await;
+    assert_eq!(r.summary.rejected, 7);
+    assert_eq!(r.summary.raised(), vec![Guard::FutureDates]);
+    assert_eq!(count(&pool, "select count(*) from ballots").await, 0);
+    let report = run::rejections(&pool, r.import_id, COUNTY).await.unwrap();
+    let reasons: Vec<(i64, &str)> = report.iter().map(|x| (x.row, x.reason.as_str())).collect();
+    assert!(reasons.iter().any(|(row, why)| *row == 12 && why.contains("no voter with this id")), "{reasons:?}");
+    assert!(reasons.iter().any(|(row, why)| *row == 13 && why.contains("unknown status code")));
+    assert!(reasons.iter().any(|(row, why)| *row == 14 && why.contains("repeats row 2")));
+    assert!(reasons.iter().any(|(row, why)| *row == 15 && why.contains("needs a reason")));
+    assert!(reasons.iter().any(|(row, why)| *row == 16 && why.contains("future")));
+    assert!(reasons.iter().any(|(row, why)| *row == 17 && why.contains("not a date")));
+    assert!(reasons.iter().any(|(row, why)| *row == 18 && why.contains("4 fields")));
+    let csv = run::rejections_csv(&report);
+    assert!(csv.starts_with("\u{feff}row,field,value,reason\r\n"));
+
+    let skipped = run_file(
+        &pool,
+        &request(FeedKind::Elg, e),
+        &text,
+        Mode::Apply {
+            confirmed: vec![Guard::FutureDates],
+            skip_rejected: true,
+        },
+    )
+    .await;
+    assert!(skipped.applied);
+    assert_eq!(count(&pool, "select count(*) from ballots").await, 5);
+}
+
+#[sqlx::test(migrator = "crate::state::MIGRATOR")]
+async fn an_unusual_share_needs_confirming(pool: PgPool) {
+    let e = election(&pool).await;
+    run_file(&pool, &request(FeedKind::Vot, e), &sample(FeedKind::Vot), apply()).await;
+    let mut strict = request(FeedKind::Elg, e);
+    strict.limits = Limits {
+        mass_share: 0.2,
+        mass_min: 1,
+    };
+    let r = run_file(&pool, &strict, &sample(FeedKind::Elg), apply()).await;
+    assert_eq!(r.blocked, Some(Blocked::Unconfirmed(vec![Guard::MassChange])));
+    let r = run_file(
+        &pool,
+        &strict,
+        &sample(FeedKind::Elg),
+        Mode::Apply {
+            confirmed: vec![Guard::MassChange],
+            skip_rejected: false,
+        },
+    )
+    .await;
+    assert!(r.applied);
+}
+
+#[sqlx::test(migrator = "crate::state::MIGRATOR")]
+async fn bad_files_get_clear_errors(pool: PgPool) {
+    let e = election(&pool).await;
+    let req = request(FeedKind::Elg, e);
+    for (text, expected) in [
+        (&b""[..], "empty"),
+        (b"county_fips,voter_id\n", "lacks the column"),
+        (b"first_name,last_name\n", "right kind of file"),
+    ] {
+        let id = run::start(&pool, &req).await.unwrap();
+        let err = run::process(&pool, id, &req, &apply(), text).await.unwrap_err();
+        assert!(err.to_string().contains(expected), "{err}");
+    }
+    // A voter master in Latin-1 with CRLF line ends.
+    let latin1: Vec<u8> = String::from_utf8(sample(FeedKind::Vot))
+        .unwrap()
+        .replace('\n', "\r\n")
+        .chars()
+        .map(|c| u8::try_from(u32::from(c)).unwrap())
+        .collect();
+    let r = run_file(&pool, &request(FeedKind::Vot, e), &latin1, apply()).await;
+    assert!(r.applied && r.summary.latin1);
+    assert_eq!(r.summary.voters_added, 5);
+    let name: String =
+        sqlx::query_scalar("select last_name from voters where county_voter_id = 'AL-1001'")
+            .fetch_one(&pool)
+            .await
+            .unwrap();
+    assert_eq!(name, "Peña");
+    // Another county's voter master.
+    let other = String::from_utf8(sample(FeedKind::Vot))
+        .unwrap()
+        .replace("06001,", "06067,");
+    let r = run_file(&pool, &request(FeedKind::Vot, e), other.as_bytes(), apply()).await;
+    assert_eq!(r.summary.raised(), vec![Guard::OtherCounty]);
+    assert!(!r.applied);
+    // An election of another county cannot be chosen.
+    let theirs: i64 = sqlx::query_scalar(
+        "insert into elections (state_code, county_fips, name, election_day, ballots_mailed_from,
+           receipt_deadline, cure_deadline, certification_date)
+         values ('CA', '06067', 'Measure A', '2026-11-03', '2026-10-05', '2026-11-10',
+                 '2026-12-01 17:00-08', '2026-12-03') returning id",
+    )
+    .fetch_one(&pool)
+    .await
+    .unwrap();
+    let err = run::start(&pool, &request(FeedKind::Elg, theirs)).await.unwrap_err();
+    assert!(err.to_string().contains("not one of county 06001"), "{err}");
+}
+
+#[sqlx::test(migrator = "crate::state::MIGRATOR")]
+async fn a_reissued_ballot_replaces_the_earlier_one(pool: PgPool) {
+    let e = election(&pool).await;
+    load_samples(&pool, e).await;
+    let text = b"county_fips,election_date,voter_id,ballot_id,status_code,status_date,reason_code,outbound_imb,inbound_imb\n\
+                 06001,2026-11-03,AL-1001,AL-B-1001R,MAILED,2026-10-20,,0070012345600000900194601,\n\
+                 06001,2026-11-03,AL-1004,AL-B-1004R,MAILED,2026-10-25,,,\n";
+    let r = run_file(
+        &pool,
+        &request(FeedKind::Elg, e),
+        text,
+        Mode::Apply {
+            confirmed: vec![],
+            skip_rejected: true,
+        },
+    )
+    .await;
+    assert!(r.applied);
+    assert_eq!(r.summary.issued, 1);
+    assert_eq!(r.summary.moved.get(&BallotStatus::Replaced), Some(&1));
+    // A counted ballot cannot be replaced.
+    assert_eq!(r.summary.rejected, 1);
+    assert_eq!(status_of(&pool, "AL-B-1001").await.0, "replaced");
+    assert_eq!(status_of(&pool, "AL-B-1001R").await.0, "mailed");
+    let replaces: Option<i64> = sqlx::query_scalar(
+        "select replaces_ballot_id from ballots where ballot_number = 'AL-B-1001R'",
+    )
+    .fetch_one(&pool)
+    .await
+    .unwrap();
+    assert!(replaces.is_some());
+    assert_eq!(status_of(&pool, "AL-B-1004").await.0, "counted");
+}
