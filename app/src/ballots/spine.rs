@@ -165,10 +165,16 @@ pub async fn issue_many(
     let column = |f: fn(&NewBallot) -> Option<String>| -> Vec<Option<String>> {
         accepted_news.iter().map(|(_, n)| f(n)).collect()
     };
-    let counties: Vec<String> = accepted_news.iter().map(|(_, n)| n.county_fips.clone()).collect();
+    let counties: Vec<String> = accepted_news
+        .iter()
+        .map(|(_, n)| n.county_fips.clone())
+        .collect();
     let elections: Vec<i64> = accepted_news.iter().map(|(_, n)| n.election_id).collect();
     let voters: Vec<i64> = accepted_news.iter().map(|(_, n)| n.voter_id).collect();
-    let numbers: Vec<String> = accepted_news.iter().map(|(_, n)| n.ballot_number.clone()).collect();
+    let numbers: Vec<String> = accepted_news
+        .iter()
+        .map(|(_, n)| n.ballot_number.clone())
+        .collect();
     let outbound = column(|n| n.outbound_imb.clone());
     let inbound = column(|n| n.inbound_imb.clone());
     let times: Vec<DateTime<Utc>> = accepted_news.iter().map(|(_, n)| n.issued_at).collect();
@@ -229,7 +235,11 @@ pub async fn issue_many(
                 "ballot_number": new.ballot_number,
                 "replaces": new.replaces,
             })),
-            ..AuditEntry::new(cause.actor_kind(), cause.user_id(), AuditAction::BallotIssued)
+            ..AuditEntry::new(
+                cause.actor_kind(),
+                cause.user_id(),
+                AuditAction::BallotIssued,
+            )
         },
         many => {
             let counties: std::collections::BTreeSet<&str> =
@@ -243,7 +253,11 @@ pub async fn issue_many(
                     "ballots": many.len(),
                     "reissues": many.iter().filter(|(_, n)| n.replaces.is_some()).count(),
                 })),
-                ..AuditEntry::new(cause.actor_kind(), cause.user_id(), AuditAction::BallotIssued)
+                ..AuditEntry::new(
+                    cause.actor_kind(),
+                    cause.user_id(),
+                    AuditAction::BallotIssued,
+                )
             }
         }
     };

@@ -68,9 +68,7 @@ pub enum ImbError {
         "character {0} of the bars is not a 5-of-13 or 2-of-13 character (CHARACTER_RANGE_ERROR)"
     )]
     CharacterInvalid(char),
-    #[error(
-        "codeword J is odd: the bars are upside down or reversed (CODEWORD_CONVERSION_FAILED)"
-    )]
+    #[error("codeword J is odd: the bars are upside down or reversed (CODEWORD_CONVERSION_FAILED)")]
     Orientation,
     #[error("codeword {0} is out of range (CODEWORD_CONVERSION_FAILED)")]
     CodewordRange(char),
@@ -426,7 +424,12 @@ static FIVE_OF_13: [u16; 1287] = n_of_13(5);
 static TWO_OF_13: [u16; 78] = n_of_13(2);
 
 const fn bar(descender: u8, descender_bit: u8, ascender: u8, ascender_bit: u8) -> (u8, u8, u8, u8) {
-    (descender - b'A', descender_bit, ascender - b'A', ascender_bit)
+    (
+        descender - b'A',
+        descender_bit,
+        ascender - b'A',
+        ascender_bit,
+    )
 }
 
 /// Table 22: for each bar, left to right, the character and bit that give its descender, then
@@ -608,14 +611,8 @@ mod tests {
             TrackingCode::parse("05234567094987654321"),
             Err(ImbError::SecondDigit(5))
         );
-        assert_eq!(
-            RoutingCode::parse("1234"),
-            Err(ImbError::RoutingLength(4))
-        );
-        assert_eq!(
-            RoutingCode::parse("9021O"),
-            Err(ImbError::RoutingNotDigits)
-        );
+        assert_eq!(RoutingCode::parse("1234"), Err(ImbError::RoutingLength(4)));
+        assert_eq!(RoutingCode::parse("9021O"), Err(ImbError::RoutingNotDigits));
         assert_eq!(Imb::decode("ADFT"), Err(ImbError::BarsLength(4)));
         let mut bad = SPEC[0].2.to_owned();
         bad.replace_range(10..11, "X");

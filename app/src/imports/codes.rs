@@ -165,7 +165,10 @@ mod tests {
     fn defaults_and_overrides() {
         let mut map = CodeMap::with_defaults();
         assert_eq!(map.elg("accepted").unwrap().status, BallotStatus::Counted);
-        assert_eq!(map.elg("in_transit").unwrap().status, BallotStatus::InTransit);
+        assert_eq!(
+            map.elg("in_transit").unwrap().status,
+            BallotStatus::InTransit
+        );
         assert!(map.elg("SPOILED").is_none());
         map.set_elg("SPOILED", BallotStatus::Replaced, None);
         assert_eq!(map.elg("spoiled").unwrap().status, BallotStatus::Replaced);
@@ -177,7 +180,10 @@ mod tests {
             CodeMap::reason("Signature_Mismatch"),
             Some(NotCountedReason::SignatureMismatch)
         );
-        assert_eq!(CodeMap::reason("unsigned"), Some(NotCountedReason::SignatureMissing));
+        assert_eq!(
+            CodeMap::reason("unsigned"),
+            Some(NotCountedReason::SignatureMissing)
+        );
         assert_eq!(CodeMap::reason("smudged"), None);
     }
 }

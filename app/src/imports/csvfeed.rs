@@ -147,7 +147,9 @@ impl<R: Read> Feed<R> {
                 carriage_return: false,
             });
         let mut header = csv::ByteRecord::new();
-        let read = reader.read_byte_record(&mut header).map_err(|e| unreadable(1, &e))?;
+        let read = reader
+            .read_byte_record(&mut header)
+            .map_err(|e| unreadable(1, &e))?;
         if !read || header.iter().all(|f| f.iter().all(u8::is_ascii_whitespace)) {
             return Err(FileError::Empty);
         }
@@ -305,7 +307,10 @@ mod tests {
         let all = rows(FeedKind::Pkg, text.as_bytes()).unwrap();
         let row = all[0].as_ref().unwrap();
         assert_eq!(row.number, 2);
-        assert_eq!(row.get(FeedKind::Pkg, "tracking_code"), "00040123456200000001");
+        assert_eq!(
+            row.get(FeedKind::Pkg, "tracking_code"),
+            "00040123456200000001"
+        );
         assert_eq!(row.get(FeedKind::Pkg, "operation_code"), "9\n18");
         assert_eq!(row.get(FeedKind::Pkg, "scan_time"), "2026-10-07 08:00");
     }
@@ -339,7 +344,9 @@ mod tests {
 
     #[test]
     fn rows_of_the_wrong_shape_are_rejected_and_the_rest_read() {
-        let text = format!("{HEADER}\n1,2,3\n\n00040123456200000001,,918,94203,2026-10-07 08:00,extra\n00040123456200000001,,918,94203,2026-10-07 08:00\n");
+        let text = format!(
+            "{HEADER}\n1,2,3\n\n00040123456200000001,,918,94203,2026-10-07 08:00,extra\n00040123456200000001,,918,94203,2026-10-07 08:00\n"
+        );
         let all = rows(FeedKind::Pkg, text.as_bytes()).unwrap();
         assert_eq!(all.len(), 3);
         let first = all[0].as_ref().unwrap_err();

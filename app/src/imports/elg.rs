@@ -3,9 +3,9 @@
 //! lists that we lack is issued, and one listed in place of the voter's earlier ballot is a
 //! reissue (the earlier one "replaced").
 
+use super::FeedKind;
 use super::csvfeed::{Rejection, Row};
 use super::run::Ctx;
-use super::FeedKind;
 use crate::ballots::spine::{self, NewBallot, Proposal};
 use crate::domain::imb::Imb;
 use crate::domain::{BallotStatus, NotCountedReason, StatusChange};
@@ -32,10 +32,16 @@ struct Lookup {
 }
 
 fn valid_id(raw: &str, max: usize) -> bool {
-    !raw.is_empty() && raw.len() <= max && raw.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
+    !raw.is_empty()
+        && raw.len() <= max
+        && raw.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
 }
 
-async fn lookup(ctx: &mut Ctx<'_>, voter_ids: Vec<String>, numbers: Vec<String>) -> Result<Lookup, sqlx::Error> {
+async fn lookup(
+    ctx: &mut Ctx<'_>,
+    voter_ids: Vec<String>,
+    numbers: Vec<String>,
+) -> Result<Lookup, sqlx::Error> {
     let voters = sqlx::query!(
         "select id, county_voter_id from voters where county_fips = $1 and county_voter_id = any($2)",
         ctx.county,
@@ -43,7 +49,10 @@ async fn lookup(ctx: &mut Ctx<'_>, voter_ids: Vec<String>, numbers: Vec<String>)
     )
     .fetch_all(&mut *ctx.tx)
     .await?;
-    let voters: HashMap<String, i64> = voters.into_iter().map(|v| (v.county_voter_id, v.id)).collect();
+    let voters: HashMap<String, i64> = voters
+        .into_iter()
+        .map(|v| (v.county_voter_id, v.id))
+        .collect();
     let ids: Vec<i64> = voters.values().copied().collect();
     let rows = sqlx::query!(
         r#"select id, voter_id, ballot_number, status, outbound_imb, inbound_imb from ballots
@@ -82,7 +91,12 @@ async fn lookup(ctx: &mut Ctx<'_>, voter_ids: Vec<String>, numbers: Vec<String>)
 }
 
 /// A barcode field: empty, or a valid tracking code with an optional routing code.
-fn barcode(ctx: &mut Ctx<'_>, row: &Row, field: &'static str, raw: &str) -> Result<Option<String>, ()> {
+fn barcode(
+    ctx: &mut Ctx<'_>,
+    row: &Row,
+    field: &'static str,
+    raw: &str,
+) -> Result<Option<String>, ()> {
     if raw.is_empty() {
         return Ok(None);
     }
@@ -112,12 +126,22 @@ fn parse_elg(ctx: &mut Ctx<'_>, row: &Row) -> Option<Parsed> {
     }
     let voter = f("voter_id");
     if !valid_id(&voter, 32) {
-        ctx.reject(Rejection::field(row.number, "voter_id", &voter, "a voter id is 1 to 32 letters, digits or hyphens"));
+        ctx.reject(Rejection::field(
+            row.number,
+            "voter_id",
+            &voter,
+            "a voter id is 1 to 32 letters, digits or hyphens",
+        ));
         return None;
     }
     let number = f("ballot_id");
     if !valid_id(&number, 40) {
-        ctx.reject(Rejection::field(row.number, "ballot_id", &number, "a ballot id is 1 to 40 letters, digits or hyphens"));
+        ctx.reject(Rejection::field(
+            row.number,
+            "ballot_id",
+            &number,
+            "a ballot id is 1 to 40 letters, digits or hyphens",
+        ));
         return None;
     }
     let code = f("status_code");
@@ -132,9 +156,17 @@ fn parse_elg(ctx: &mut Ctx<'_>, row: &Row) -> Option<Parsed> {
     };
     let reason_raw = f("reason_code");
     let reason = if meaning.status == BallotStatus::NotCounted {
-        match meaning.reason.or_else(|| super::codes::CodeMap::reason(&reason_raw)) {
+        match meaning
+            .reason
+            .or_else(|| super::codes::CodeMap::reason(&reason_raw))
+        {
             Some(r) if meaning.curable && !r.is_curable() => {
-                ctx.reject(Rejection::field(row.number, "reason_code", &reason_raw, "the status code says curable, but this reason cannot be cured"));
+                ctx.reject(Rejection::field(
+                    row.number,
+                    "reason_code",
+                    &reason_raw,
+                    "the status code says curable, but this reason cannot be cured",
+                ));
                 return None;
             }
             Some(r) => Some(r),
@@ -153,7 +185,12 @@ fn parse_elg(ctx: &mut Ctx<'_>, row: &Row) -> Option<Parsed> {
         }
     } else {
         if !reason_raw.is_empty() {
-            ctx.reject(Rejection::field(row.number, "reason_code", &reason_raw, "only a not-counted status carries a reason"));
+            ctx.reject(Rejection::field(
+                row.number,
+                "reason_code",
+                &reason_raw,
+                "only a not-counted status carries a reason",
+            ));
             return None;
         }
         None
@@ -183,7 +220,11 @@ fn parse_elg(ctx: &mut Ctx<'_>, row: &Row) -> Option<Parsed> {
 pub(super) async fn process(ctx: &mut Ctx<'_>, rows: Vec<Row>) -> Result<(), sqlx::Error> {
     let mut parsed: Vec<Parsed> = rows.iter().filter_map(|r| parse_elg(ctx, r)).collect();
     // Within a chunk, each ballot's rows in time order.
-    parsed.sort_by(|a, b| a.number.cmp(&b.number).then(a.change.occurred_at.cmp(&b.change.occurred_at)));
+    parsed.sort_by(|a, b| {
+        a.number
+            .cmp(&b.number)
+            .then(a.change.occurred_at.cmp(&b.change.occurred_at))
+    });
     let voter_ids: Vec<String> = parsed.iter().map(|p| p.voter.clone()).collect();
     let numbers: Vec<String> = parsed.iter().map(|p| p.number.clone()).collect();
     let found = lookup(ctx, voter_ids, numbers).await?;
@@ -196,12 +237,22 @@ pub(super) async fn process(ctx: &mut Ctx<'_>, rows: Vec<Row>) -> Result<(), sql
     let mut keep: Vec<&Parsed> = Vec::new();
     for p in &parsed {
         let Some(&voter_id) = found.voters.get(&p.voter) else {
-            ctx.reject(Rejection::field(p.row, "voter_id", &p.voter, "no voter with this id in the county: load the VOT file first"));
+            ctx.reject(Rejection::field(
+                p.row,
+                "voter_id",
+                &p.voter,
+                "no voter with this id in the county: load the VOT file first",
+            ));
             continue;
         };
         if let Some(&i) = found.by_number.get(&p.number) {
             if found.ballots[i].voter_id != voter_id {
-                ctx.reject(Rejection::field(p.row, "ballot_id", &p.number, "this ballot belongs to another voter"));
+                ctx.reject(Rejection::field(
+                    p.row,
+                    "ballot_id",
+                    &p.number,
+                    "this ballot belongs to another voter",
+                ));
                 continue;
             }
             keep.push(p);
@@ -211,9 +262,18 @@ pub(super) async fn process(ctx: &mut Ctx<'_>, rows: Vec<Row>) -> Result<(), sql
             keep.push(p);
             continue;
         }
-        let replaces = found.live_of_voter.get(&voter_id).map(|&i| found.ballots[i].id);
+        let replaces = found
+            .live_of_voter
+            .get(&voter_id)
+            .map(|&i| found.ballots[i].id);
         if let Some(old) = replaces {
-            replacements.push((p.row, Proposal::new(old, StatusChange::new(BallotStatus::Replaced, p.change.occurred_at))));
+            replacements.push((
+                p.row,
+                Proposal::new(
+                    old,
+                    StatusChange::new(BallotStatus::Replaced, p.change.occurred_at),
+                ),
+            ));
         }
         pending.insert(p.number.clone(), news.len());
         news.push((
@@ -238,7 +298,11 @@ pub(super) async fn process(ctx: &mut Ctx<'_>, rows: Vec<Row>) -> Result<(), sql
     if !replacements.is_empty() {
         let proposals: Vec<Proposal> = replacements.iter().map(|(_, p)| p.clone()).collect();
         let outcomes = spine::apply(ctx.tx, &cause, &proposals, ctx.now).await?;
-        for (((row, _), outcome), new) in replacements.iter().zip(&outcomes).zip(news.iter().filter(|(_, n)| n.replaces.is_some())) {
+        for (((row, _), outcome), new) in replacements
+            .iter()
+            .zip(&outcomes)
+            .zip(news.iter().filter(|(_, n)| n.replaces.is_some()))
+        {
             match outcome {
                 spine::Outcome::Recorded { notified, .. } => {
                     *ctx.summary.moved.entry(BallotStatus::Replaced).or_default() += 1;
@@ -248,13 +312,19 @@ pub(super) async fn process(ctx: &mut Ctx<'_>, rows: Vec<Row>) -> Result<(), sql
                 }
                 spine::Outcome::Refused(refusal) => {
                     refused_numbers.push(new.1.ballot_number.clone());
-                    ctx.reject(Rejection::row(*row, format!("the voter's earlier ballot cannot be replaced: {refusal}")));
+                    ctx.reject(Rejection::row(
+                        *row,
+                        format!("the voter's earlier ballot cannot be replaced: {refusal}"),
+                    ));
                 }
                 spine::Outcome::UnknownBallot => refused_numbers.push(new.1.ballot_number.clone()),
             }
         }
     }
-    let news: Vec<(u64, NewBallot)> = news.into_iter().filter(|(_, n)| !refused_numbers.contains(&n.ballot_number)).collect();
+    let news: Vec<(u64, NewBallot)> = news
+        .into_iter()
+        .filter(|(_, n)| !refused_numbers.contains(&n.ballot_number))
+        .collect();
     let mut new_ids: HashMap<String, i64> = HashMap::new();
     if !news.is_empty() {
         let ballots: Vec<NewBallot> = news.iter().map(|(_, n)| n.clone()).collect();
@@ -265,7 +335,10 @@ pub(super) async fn process(ctx: &mut Ctx<'_>, rows: Vec<Row>) -> Result<(), sql
                     ctx.summary.issued += 1;
                     new_ids.insert(new.ballot_number.clone(), id);
                 }
-                Err(refusal) => ctx.reject(Rejection::row(*row, format!("the ballot cannot be issued: {refusal}"))),
+                Err(refusal) => ctx.reject(Rejection::row(
+                    *row,
+                    format!("the ballot cannot be issued: {refusal}"),
+                )),
             }
         }
     }
@@ -284,7 +357,9 @@ pub(super) async fn process(ctx: &mut Ctx<'_>, rows: Vec<Row>) -> Result<(), sql
         };
         if let Some(i) = existing {
             let b = &found.ballots[i];
-            if (p.outbound.is_some() && p.outbound != b.outbound) || (p.inbound.is_some() && p.inbound != b.inbound) {
+            if (p.outbound.is_some() && p.outbound != b.outbound)
+                || (p.inbound.is_some() && p.inbound != b.inbound)
+            {
                 barcodes.push((p.row, id, p.outbound.clone(), p.inbound.clone()));
             }
         }
@@ -341,7 +416,16 @@ async fn set_barcodes(
             .flatten()
             .find(|code| holder.get(*code).is_some_and(|h| *h != id));
         if let Some(code) = clash {
-            ctx.reject(Rejection::field(row, if Some(code) == o.as_ref() { "outbound_imb" } else { "inbound_imb" }, code, "another ballot of this election carries this barcode"));
+            ctx.reject(Rejection::field(
+                row,
+                if Some(code) == o.as_ref() {
+                    "outbound_imb"
+                } else {
+                    "inbound_imb"
+                },
+                code,
+                "another ballot of this election carries this barcode",
+            ));
             continue;
         }
         for code in [&o, &i].into_iter().flatten() {
@@ -384,16 +468,25 @@ pub(super) async fn process_trk(ctx: &mut Ctx<'_>, rows: Vec<Row>) -> Result<(),
     let mut mapped = Vec::with_capacity(rows.len());
     for row in &rows {
         let f = |c: &str| row.get(TRK, c).to_owned();
-        if !ctx.check_county(row, &f("county_fips")) || !ctx.check_election(row, &f("election_date")) {
+        if !ctx.check_county(row, &f("county_fips"))
+            || !ctx.check_election(row, &f("election_date"))
+        {
             continue;
         }
         let (voter, number) = (f("voter_id"), f("ballot_id"));
         if !valid_id(&voter, 32) || !valid_id(&number, 40) {
-            ctx.reject(Rejection::row(row.number, "voter_id and ballot_id are letters, digits or hyphens (up to 32 and 40)"));
+            ctx.reject(Rejection::row(
+                row.number,
+                "voter_id and ballot_id are letters, digits or hyphens (up to 32 and 40)",
+            ));
             continue;
         }
-        let Ok(outbound) = barcode(ctx, row, "outbound_imb", &f("outbound_imb")) else { continue };
-        let Ok(inbound) = barcode(ctx, row, "inbound_imb", &f("inbound_imb")) else { continue };
+        let Ok(outbound) = barcode(ctx, row, "outbound_imb", &f("outbound_imb")) else {
+            continue;
+        };
+        let Ok(inbound) = barcode(ctx, row, "inbound_imb", &f("inbound_imb")) else {
+            continue;
+        };
         if outbound.is_none() && inbound.is_none() {
             ctx.reject(Rejection::row(row.number, "the row has no barcode"));
             continue;
@@ -401,7 +494,13 @@ pub(super) async fn process_trk(ctx: &mut Ctx<'_>, rows: Vec<Row>) -> Result<(),
         if ctx.repeated(row, &[&voter, &number]) {
             continue;
         }
-        mapped.push(Mapped { row: row.number, voter, number, outbound, inbound });
+        mapped.push(Mapped {
+            row: row.number,
+            voter,
+            number,
+            outbound,
+            inbound,
+        });
     }
     let voter_ids = mapped.iter().map(|m| m.voter.clone()).collect();
     let numbers = mapped.iter().map(|m| m.number.clone()).collect();
@@ -409,19 +508,36 @@ pub(super) async fn process_trk(ctx: &mut Ctx<'_>, rows: Vec<Row>) -> Result<(),
     let mut changes = Vec::new();
     for m in mapped {
         let Some(&i) = found.by_number.get(&m.number) else {
-            ctx.reject(Rejection::field(m.row, "ballot_id", &m.number, "no such ballot in this election: load the ELG file first"));
+            ctx.reject(Rejection::field(
+                m.row,
+                "ballot_id",
+                &m.number,
+                "no such ballot in this election: load the ELG file first",
+            ));
             continue;
         };
         let b = &found.ballots[i];
         if found.voters.get(&m.voter) != Some(&b.voter_id) {
-            ctx.reject(Rejection::field(m.row, "voter_id", &m.voter, "the ballot belongs to another voter"));
+            ctx.reject(Rejection::field(
+                m.row,
+                "voter_id",
+                &m.voter,
+                "the ballot belongs to another voter",
+            ));
             continue;
         }
         if !b.live {
-            ctx.reject(Rejection::field(m.row, "ballot_id", &b.number, "the ballot was replaced by a later one"));
+            ctx.reject(Rejection::field(
+                m.row,
+                "ballot_id",
+                &b.number,
+                "the ballot was replaced by a later one",
+            ));
             continue;
         }
-        if (m.outbound.is_none() || m.outbound == b.outbound) && (m.inbound.is_none() || m.inbound == b.inbound) {
+        if (m.outbound.is_none() || m.outbound == b.outbound)
+            && (m.inbound.is_none() || m.inbound == b.inbound)
+        {
             ctx.summary.unchanged += 1;
             continue;
         }

@@ -227,7 +227,10 @@ impl Summary {
             out.push(format!("{} ballots issued", thousands(self.issued)));
         }
         if self.barcodes_set > 0 {
-            out.push(format!("{} ballots get barcodes", thousands(self.barcodes_set)));
+            out.push(format!(
+                "{} ballots get barcodes",
+                thousands(self.barcodes_set)
+            ));
         }
         let mut moved: Vec<(&BallotStatus, &u64)> = self.moved.iter().collect();
         moved.sort_by(|a, b| b.1.cmp(a.1).then(a.0.cmp(b.0)));

@@ -4,10 +4,10 @@
 //! times are the facility's local time. A scan already on the timeline changes nothing, so a
 //! file applied twice adds nothing the second time.
 
+use super::FeedKind;
 use super::csvfeed::{Rejection, Row};
 use super::postal;
 use super::run::Ctx;
-use super::FeedKind;
 use crate::ballots::spine::{self, PostalScan, Proposal};
 use crate::domain::imb::{RoutingCode, TrackingCode};
 use crate::domain::{BallotStatus, StatusChange, Zip5};
@@ -30,29 +30,57 @@ fn parse(ctx: &mut Ctx<'_>, row: &Row) -> Option<Scan> {
     let tracking = match TrackingCode::parse(&f("tracking_code")) {
         Ok(t) => t,
         Err(e) => {
-            ctx.reject(Rejection::field(row.number, "tracking_code", &f("tracking_code"), e.to_string()));
+            ctx.reject(Rejection::field(
+                row.number,
+                "tracking_code",
+                &f("tracking_code"),
+                e.to_string(),
+            ));
             return None;
         }
     };
     if let Err(e) = RoutingCode::parse(&f("routing_code")) {
-        ctx.reject(Rejection::field(row.number, "routing_code", &f("routing_code"), e.to_string()));
+        ctx.reject(Rejection::field(
+            row.number,
+            "routing_code",
+            &f("routing_code"),
+            e.to_string(),
+        ));
         return None;
     }
     let operation = f("operation_code");
-    if operation.is_empty() || operation.len() > 10 || !operation.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-') {
-        ctx.reject(Rejection::field(row.number, "operation_code", &operation, "an operation code is 1 to 10 letters or digits"));
+    if operation.is_empty()
+        || operation.len() > 10
+        || !operation
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
+    {
+        ctx.reject(Rejection::field(
+            row.number,
+            "operation_code",
+            &operation,
+            "an operation code is 1 to 10 letters or digits",
+        ));
         return None;
     }
     let facility = match Zip5::parse(&f("facility_zip")) {
         Ok(z) => z.as_str().to_owned(),
         Err(e) => {
-            ctx.reject(Rejection::field(row.number, "facility_zip", &f("facility_zip"), e.to_string()));
+            ctx.reject(Rejection::field(
+                row.number,
+                "facility_zip",
+                &f("facility_zip"),
+                e.to_string(),
+            ));
             return None;
         }
     };
     let tz = postal::zone(&facility);
     let at = ctx.check_time(row, "scan_time", &f("scan_time"), tz, true)?;
-    if ctx.repeated(row, &[tracking.as_str(), &operation, &facility, &f("scan_time")]) {
+    if ctx.repeated(
+        row,
+        &[tracking.as_str(), &operation, &facility, &f("scan_time")],
+    ) {
         return None;
     }
     Some(Scan {
@@ -89,10 +117,24 @@ pub(super) async fn process(ctx: &mut Ctx<'_>, rows: Vec<Row>) -> Result<(), sql
     let mut targets: HashMap<String, Target> = HashMap::new();
     for b in found {
         if let Some(o) = b.outbound {
-            targets.insert(o, Target { id: b.id, outbound: true, voter_zip: b.residential_zip.clone() });
+            targets.insert(
+                o,
+                Target {
+                    id: b.id,
+                    outbound: true,
+                    voter_zip: b.residential_zip.clone(),
+                },
+            );
         }
         if let Some(i) = b.inbound {
-            targets.insert(i, Target { id: b.id, outbound: false, voter_zip: b.residential_zip });
+            targets.insert(
+                i,
+                Target {
+                    id: b.id,
+                    outbound: false,
+                    voter_zip: b.residential_zip,
+                },
+            );
         }
     }
     let ids: Vec<i64> = targets.values().map(|t| t.id).collect();
@@ -116,7 +158,12 @@ pub(super) async fn process(ctx: &mut Ctx<'_>, rows: Vec<Row>) -> Result<(), sql
     let mut proposals = Vec::new();
     for s in scans {
         let Some(t) = targets.get(&s.tracking) else {
-            ctx.reject(Rejection::field(s.row, "tracking_code", &s.tracking, "no ballot of this election in the county carries this barcode"));
+            ctx.reject(Rejection::field(
+                s.row,
+                "tracking_code",
+                &s.tracking,
+                "no ballot of this election in the county carries this barcode",
+            ));
             continue;
         };
         if recorded.contains(&(t.id, s.at, s.operation.clone(), s.facility.clone())) {

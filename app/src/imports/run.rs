@@ -259,7 +259,13 @@ impl Ctx<'_> {
 
     /// Counts what the spine did with a chunk's proposals; refusals that mean "already so" are
     /// unchanged rows, others are rejected with the machine's words unless `lenient`.
-    pub fn tally(&mut self, rows: &[u64], proposals: &[spine::Proposal], outcomes: &[Outcome], lenient: bool) {
+    pub fn tally(
+        &mut self,
+        rows: &[u64],
+        proposals: &[spine::Proposal],
+        outcomes: &[Outcome],
+        lenient: bool,
+    ) {
         for ((row, p), outcome) in rows.iter().zip(proposals).zip(outcomes) {
             match outcome {
                 Outcome::Recorded { notified, .. } => {
@@ -308,7 +314,10 @@ pub fn parse_local(raw: &str, tz: Tz, now: DateTime<Utc>) -> Option<DateTime<Utc
         .iter()
         .find_map(|f| NaiveDateTime::parse_from_str(raw, f).ok());
     match local {
-        Some(t) => tz.from_local_datetime(&t).earliest().map(|t| t.with_timezone(&Utc)),
+        Some(t) => tz
+            .from_local_datetime(&t)
+            .earliest()
+            .map(|t| t.with_timezone(&Utc)),
         None => {
             let day = parse_date(raw)?;
             let noon = tz
@@ -316,7 +325,11 @@ pub fn parse_local(raw: &str, tz: Tz, now: DateTime<Utc>) -> Option<DateTime<Utc
                 .earliest()?
                 .with_timezone(&Utc);
             let today = now.with_timezone(&tz).date_naive();
-            Some(if day == today && noon > now { now } else { noon })
+            Some(if day == today && noon > now {
+                now
+            } else {
+                noon
+            })
         }
     }
 }
@@ -378,7 +391,9 @@ pub async fn start(pool: &PgPool, request: &Request) -> Result<i64, ImportError>
         r#"insert into imports (county_fips, election_id, kind, file_name, file_sha256, created_by)
            values ($1, $2, $3, $4, repeat('0', 64), $5) returning id"#,
         request.county_fips,
-        request.election_id.filter(|_| request.kind.needs_election()),
+        request
+            .election_id
+            .filter(|_| request.kind.needs_election()),
         request.kind.code(),
         request.file_name.chars().take(255).collect::<String>(),
         request.user_id,
@@ -436,7 +451,10 @@ pub async fn process(
     .await?
     .parse()
     .unwrap_or(chrono_tz::America::Los_Angeles);
-    let election = match request.election_id.filter(|_| request.kind.needs_election()) {
+    let election = match request
+        .election_id
+        .filter(|_| request.kind.needs_election())
+    {
         None => None,
         Some(id) => {
             let e = sqlx::query!(
@@ -526,7 +544,9 @@ pub async fn process(
             .map(|(_, n)| *n)
             .sum();
         let base = u64::try_from(e.ballots).unwrap_or(0).max(1);
-        if moved >= request.limits.mass_min && moved as f64 > request.limits.mass_share * base as f64 {
+        if moved >= request.limits.mass_min
+            && moved as f64 > request.limits.mass_share * base as f64
+        {
             findings.insert(
                 Guard::MassChange,
                 (
@@ -542,7 +562,11 @@ pub async fn process(
     }
     summary.findings = findings
         .into_iter()
-        .map(|(guard, (rows, detail))| Finding { guard, rows, detail })
+        .map(|(guard, (rows, detail))| Finding {
+            guard,
+            rows,
+            detail,
+        })
         .collect();
     let sha256 = hex(&input.hash.finalize_reset());
 
@@ -557,7 +581,10 @@ pub async fn process(
                 .into_iter()
                 .filter(|g| !confirmed.contains(g))
                 .collect();
-            if expected_sha.state != "dry_run" || (expected_sha.file_sha256 != sha256 && !expected_sha.file_sha256.starts_with("0000000000000000")) {
+            if expected_sha.state != "dry_run"
+                || (expected_sha.file_sha256 != sha256
+                    && !expected_sha.file_sha256.starts_with("0000000000000000"))
+            {
                 return Err(ImportError::Request(
                     "this is not the file that was checked: check it again".into(),
                 ));
@@ -579,7 +606,10 @@ pub async fn process(
                 confirmed,
                 skip_rejected,
             } => (
-                confirmed.iter().map(|g| g.code().to_owned()).collect::<Vec<_>>(),
+                confirmed
+                    .iter()
+                    .map(|g| g.code().to_owned())
+                    .collect::<Vec<_>>(),
                 *skip_rejected,
             ),
             Mode::DryRun => (Vec::new(), false),
@@ -672,7 +702,10 @@ async fn load_codes(tx: &mut PgConnection, county: &str) -> Result<CodeMap, sqlx
         let Ok(status) = BallotStatus::parse(&r.status) else {
             continue;
         };
-        let reason = r.reason.as_deref().and_then(|x| NotCountedReason::parse(x).ok());
+        let reason = r
+            .reason
+            .as_deref()
+            .and_then(|x| NotCountedReason::parse(x).ok());
         if r.kind == "pkg" {
             codes.set_pkg(&r.code, status);
         } else {
@@ -689,9 +722,12 @@ async fn clear_rejections(
 ) -> Result<(), sqlx::Error> {
     let mut tx = sqlx::Connection::begin(&mut *conn).await?;
     set_county(&mut tx, county).await?;
-    sqlx::query!("delete from import_rejections where import_id = $1", import_id)
-        .execute(&mut *tx)
-        .await?;
+    sqlx::query!(
+        "delete from import_rejections where import_id = $1",
+        import_id
+    )
+    .execute(&mut *tx)
+    .await?;
     tx.commit().await
 }
 
@@ -708,7 +744,10 @@ async fn write_rejections(
         return Ok(reported);
     }
     let n = batch.len() as u64;
-    let rows: Vec<i64> = batch.iter().map(|r| i64::try_from(r.row).unwrap_or(i64::MAX)).collect();
+    let rows: Vec<i64> = batch
+        .iter()
+        .map(|r| i64::try_from(r.row).unwrap_or(i64::MAX))
+        .collect();
     let fields: Vec<Option<String>> = batch.iter().map(|r| r.field.map(str::to_owned)).collect();
     let values: Vec<Option<String>> = batch.iter().map(|r| r.value.clone()).collect();
     let reasons: Vec<String> = batch.into_iter().map(|r| r.reason).collect();

@@ -144,7 +144,11 @@ async fn the_samples_import_in_order(pool: PgPool) {
         4
     );
     assert_eq!(
-        count(&pool, "select count(*) from imports where state = 'applied'").await,
+        count(
+            &pool,
+            "select count(*) from imports where state = 'applied'"
+        )
+        .await,
         4
     );
 }
@@ -161,7 +165,13 @@ async fn a_file_applied_twice_changes_nothing_the_second_time(pool: PgPool) {
         let s = &again.summary;
         assert!(s.moved.is_empty(), "{kind:?}: {s:?}");
         assert_eq!(
-            (s.issued, s.voters_added, s.voters_updated, s.barcodes_set, s.rejected),
+            (
+                s.issued,
+                s.voters_added,
+                s.voters_updated,
+                s.barcodes_set,
+                s.rejected
+            ),
             (0, 0, 0, 0, 0),
             "{kind:?}"
         );
@@ -181,7 +191,13 @@ async fn a_file_applied_twice_changes_nothing_the_second_time(pool: PgPool) {
 #[sqlx::test(migrator = "crate::state::MIGRATOR")]
 async fn a_dry_run_says_what_applying_would_do_and_changes_nothing(pool: PgPool) {
     let e = election(&pool).await;
-    run_file(&pool, &request(FeedKind::Vot, e), &sample(FeedKind::Vot), apply()).await;
+    run_file(
+        &pool,
+        &request(FeedKind::Vot, e),
+        &sample(FeedKind::Vot),
+        apply(),
+    )
+    .await;
     let dry = run_file(
         &pool,
         &request(FeedKind::Elg, e),
@@ -192,18 +208,19 @@ async fn a_dry_run_says_what_applying_would_do_and_changes_nothing(pool: PgPool)
     assert!(!dry.applied);
     assert_eq!(dry.summary.issued, 5);
     assert!(
-        dry.summary.lines().contains(&"3 ballots → received".to_owned()),
+        dry.summary
+            .lines()
+            .contains(&"3 ballots → received".to_owned()),
         "{:?}",
         dry.summary.lines()
     );
     assert_eq!(count(&pool, "select count(*) from ballots").await, 0);
     assert_eq!(count(&pool, "select count(*) from ballot_events").await, 0);
-    let stored: serde_json::Value =
-        sqlx::query_scalar("select summary from imports where id = $1")
-            .bind(dry.import_id)
-            .fetch_one(&pool)
-            .await
-            .unwrap();
+    let stored: serde_json::Value = sqlx::query_scalar("select summary from imports where id = $1")
+        .bind(dry.import_id)
+        .fetch_one(&pool)
+        .await
+        .unwrap();
     assert_eq!(stored["issued"], 5);
     // Applying afterwards does exactly what the dry run said.
     let applied = run::process(
@@ -219,31 +236,61 @@ async fn a_dry_run_says_what_applying_would_do_and_changes_nothing(pool: PgPool)
     assert_eq!(applied.summary, dry.summary);
     // And a different file is not taken for the one checked.
     let other = run::start(&pool, &request(FeedKind::Elg, e)).await.unwrap();
-    run::process(&pool, other, &request(FeedKind::Elg, e), &Mode::DryRun, &sample(FeedKind::Elg)[..])
-        .await
-        .unwrap();
+    run::process(
+        &pool,
+        other,
+        &request(FeedKind::Elg, e),
+        &Mode::DryRun,
+        &sample(FeedKind::Elg)[..],
+    )
+    .await
+    .unwrap();
     let mut changed = sample(FeedKind::Elg);
     changed.extend_from_slice(b"06001,2026-11-03,AL-1005,AL-B-1005,MAILED,2026-10-07,,,\n");
-    let err = run::process(&pool, other, &request(FeedKind::Elg, e), &apply(), &changed[..])
-        .await
-        .unwrap_err();
-    assert!(err.to_string().contains("not the file that was checked"), "{err}");
+    let err = run::process(
+        &pool,
+        other,
+        &request(FeedKind::Elg, e),
+        &apply(),
+        &changed[..],
+    )
+    .await
+    .unwrap_err();
+    assert!(
+        err.to_string().contains("not the file that was checked"),
+        "{err}"
+    );
 }
 
 #[sqlx::test(migrator = "crate::state::MIGRATOR")]
 async fn another_elections_file_is_stopped(pool: PgPool) {
     let e = election(&pool).await;
-    run_file(&pool, &request(FeedKind::Vot, e), &sample(FeedKind::Vot), apply()).await;
+    run_file(
+        &pool,
+        &request(FeedKind::Vot, e),
+        &sample(FeedKind::Vot),
+        apply(),
+    )
+    .await;
     // The primary's file, loaded into the general election.
     let primary = String::from_utf8(sample(FeedKind::Elg))
         .unwrap()
         .replace("2026-11-03", "2026-06-02");
-    let r = run_file(&pool, &request(FeedKind::Elg, e), primary.as_bytes(), apply()).await;
+    let r = run_file(
+        &pool,
+        &request(FeedKind::Elg, e),
+        primary.as_bytes(),
+        apply(),
+    )
+    .await;
     assert!(!r.applied);
     assert_eq!(r.summary.raised(), vec![Guard::OtherElection]);
     assert_eq!(r.summary.findings[0].rows, 10);
     assert!(r.summary.findings[0].detail.contains("2026-06-02"));
-    assert_eq!(r.blocked, Some(Blocked::Unconfirmed(vec![Guard::OtherElection])));
+    assert_eq!(
+        r.blocked,
+        Some(Blocked::Unconfirmed(vec![Guard::OtherElection]))
+    );
     assert_eq!(r.summary.rejected, 10);
     assert_eq!(count(&pool, "select count(*) from ballots").await, 0);
     // Confirming the guard does not apply another election's rows: they stay rejected.
@@ -264,7 +311,13 @@ async fn another_elections_file_is_stopped(pool: PgPool) {
 #[sqlx::test(migrator = "crate::state::MIGRATOR")]
 async fn rejected_rows_block_the_file_unless_skipped(pool: PgPool) {
     let e = election(&pool).await;
-    run_file(&pool, &request(FeedKind::Vot, e), &sample(FeedKind::Vot), apply()).await;
+    run_file(
+        &pool,
+        &request(FeedKind::Vot, e),
+        &sample(FeedKind::Vot),
+        apply(),
+    )
+    .await;
     let mut text = sample(FeedKind::Elg);
     text.extend_from_slice(
         b"06001,2026-11-03,AL-9999,AL-B-9999,MAILED,2026-10-06,,,\n\
@@ -281,13 +334,42 @@ async fn rejected_rows_block_the_file_unless_skipped(pool: PgPool) {
     assert_eq!(count(&pool, "select count(*) from ballots").await, 0);
     let report = run::rejections(&pool, r.import_id, COUNTY).await.unwrap();
     let reasons: Vec<(i64, &str)> = report.iter().map(|x| (x.row, x.reason.as_str())).collect();
-    assert!(reasons.iter().any(|(row, why)| *row == 12 && why.contains("no voter with this id")), "{reasons:?}");
-    assert!(reasons.iter().any(|(row, why)| *row == 13 && why.contains("unknown status code")));
-    assert!(reasons.iter().any(|(row, why)| *row == 14 && why.contains("repeats row 2")));
-    assert!(reasons.iter().any(|(row, why)| *row == 15 && why.contains("needs a reason")));
-    assert!(reasons.iter().any(|(row, why)| *row == 16 && why.contains("future")));
-    assert!(reasons.iter().any(|(row, why)| *row == 17 && why.contains("not a date")));
-    assert!(reasons.iter().any(|(row, why)| *row == 18 && why.contains("4 fields")));
+    assert!(
+        reasons
+            .iter()
+            .any(|(row, why)| *row == 12 && why.contains("no voter with this id")),
+        "{reasons:?}"
+    );
+    assert!(
+        reasons
+            .iter()
+            .any(|(row, why)| *row == 13 && why.contains("unknown status code"))
+    );
+    assert!(
+        reasons
+            .iter()
+            .any(|(row, why)| *row == 14 && why.contains("repeats row 2"))
+    );
+    assert!(
+        reasons
+            .iter()
+            .any(|(row, why)| *row == 15 && why.contains("needs a reason"))
+    );
+    assert!(
+        reasons
+            .iter()
+            .any(|(row, why)| *row == 16 && why.contains("future"))
+    );
+    assert!(
+        reasons
+            .iter()
+            .any(|(row, why)| *row == 17 && why.contains("not a date"))
+    );
+    assert!(
+        reasons
+            .iter()
+            .any(|(row, why)| *row == 18 && why.contains("4 fields"))
+    );
     let csv = run::rejections_csv(&report);
     assert!(csv.starts_with("\u{feff}row,field,value,reason\r\n"));
 
@@ -308,14 +390,23 @@ async fn rejected_rows_block_the_file_unless_skipped(pool: PgPool) {
 #[sqlx::test(migrator = "crate::state::MIGRATOR")]
 async fn an_unusual_share_needs_confirming(pool: PgPool) {
     let e = election(&pool).await;
-    run_file(&pool, &request(FeedKind::Vot, e), &sample(FeedKind::Vot), apply()).await;
+    run_file(
+        &pool,
+        &request(FeedKind::Vot, e),
+        &sample(FeedKind::Vot),
+        apply(),
+    )
+    .await;
     let mut strict = request(FeedKind::Elg, e);
     strict.limits = Limits {
         mass_share: 0.2,
         mass_min: 1,
     };
     let r = run_file(&pool, &strict, &sample(FeedKind::Elg), apply()).await;
-    assert_eq!(r.blocked, Some(Blocked::Unconfirmed(vec![Guard::MassChange])));
+    assert_eq!(
+        r.blocked,
+        Some(Blocked::Unconfirmed(vec![Guard::MassChange]))
+    );
     let r = run_file(
         &pool,
         &strict,
@@ -339,7 +430,9 @@ async fn bad_files_get_clear_errors(pool: PgPool) {
         (b"first_name,last_name\n", "right kind of file"),
     ] {
         let id = run::start(&pool, &req).await.unwrap();
-        let err = run::process(&pool, id, &req, &apply(), text).await.unwrap_err();
+        let err = run::process(&pool, id, &req, &apply(), text)
+            .await
+            .unwrap_err();
         assert!(err.to_string().contains(expected), "{err}");
     }
     // A voter master in Latin-1 with CRLF line ends.
@@ -375,7 +468,9 @@ async fn bad_files_get_clear_errors(pool: PgPool) {
     .fetch_one(&pool)
     .await
     .unwrap();
-    let err = run::start(&pool, &request(FeedKind::Elg, theirs)).await.unwrap_err();
+    let err = run::start(&pool, &request(FeedKind::Elg, theirs))
+        .await
+        .unwrap_err();
     assert!(err.to_string().contains("not one of county 06001"), "{err}");
 }
 

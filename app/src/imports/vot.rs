@@ -36,11 +36,20 @@ fn optional(raw: &str) -> Option<String> {
 /// without the leading 1, in any punctuation).
 fn phone(raw: &str) -> Option<String> {
     if let Some(rest) = raw.strip_prefix('+') {
-        let digits: String = rest.chars().filter(|c| !matches!(c, ' ' | '-' | '(' | ')' | '.')).collect();
-        return (digits.len() >= 7 && digits.len() <= 15 && digits.bytes().all(|b| b.is_ascii_digit()) && !digits.starts_with('0'))
-            .then(|| format!("+{digits}"));
+        let digits: String = rest
+            .chars()
+            .filter(|c| !matches!(c, ' ' | '-' | '(' | ')' | '.'))
+            .collect();
+        return (digits.len() >= 7
+            && digits.len() <= 15
+            && digits.bytes().all(|b| b.is_ascii_digit())
+            && !digits.starts_with('0'))
+        .then(|| format!("+{digits}"));
     }
-    if raw.chars().any(|c| !(c.is_ascii_digit() || matches!(c, ' ' | '-' | '(' | ')' | '.'))) {
+    if raw
+        .chars()
+        .any(|c| !(c.is_ascii_digit() || matches!(c, ' ' | '-' | '(' | ')' | '.')))
+    {
         return None;
     }
     let digits: String = raw.chars().filter(char::is_ascii_digit).collect();
@@ -69,45 +78,80 @@ fn parse(ctx: &mut Ctx<'_>, row: &Row, out: &mut Columns) {
         return;
     }
     let id = f("voter_id");
-    if id.is_empty() || id.len() > 32 || !id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-') {
-        ctx.reject(Rejection::field(n, "voter_id", &id, "a voter id is 1 to 32 letters, digits or hyphens"));
+    if id.is_empty() || id.len() > 32 || !id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
+    {
+        ctx.reject(Rejection::field(
+            n,
+            "voter_id",
+            &id,
+            "a voter id is 1 to 32 letters, digits or hyphens",
+        ));
         return;
     }
     let mut names = Vec::new();
     for field in ["first_name", "last_name"] {
         let raw = f(field);
         if raw.chars().count() > 100 {
-            ctx.reject(Rejection::field(n, field, &raw, "longer than 100 characters"));
+            ctx.reject(Rejection::field(
+                n,
+                field,
+                &raw,
+                "longer than 100 characters",
+            ));
             return;
         }
         match NormalizedName::parse(&raw) {
             Ok(norm) => names.push((raw, norm.into_inner())),
             Err(_) => {
-                ctx.reject(Rejection::field(n, field, &raw, "a name needs at least one letter"));
+                ctx.reject(Rejection::field(
+                    n,
+                    field,
+                    &raw,
+                    "a name needs at least one letter",
+                ));
                 return;
             }
         }
     }
     let (middle, suffix) = (f("middle_name"), f("suffix"));
     if middle.chars().count() > 100 || suffix.chars().count() > 20 {
-        ctx.reject(Rejection::row(n, "the middle name (100) or suffix (20) is too long"));
+        ctx.reject(Rejection::row(
+            n,
+            "the middle name (100) or suffix (20) is too long",
+        ));
         return;
     }
     let dob_raw = f("date_of_birth");
     let Some(dob) = parse_date(&dob_raw).filter(|d| {
-        *d >= NaiveDate::from_ymd_opt(1900, 1, 1).unwrap_or(NaiveDate::MIN) && *d <= ctx.now.date_naive()
+        *d >= NaiveDate::from_ymd_opt(1900, 1, 1).unwrap_or(NaiveDate::MIN)
+            && *d <= ctx.now.date_naive()
     }) else {
-        ctx.reject(Rejection::field(n, "date_of_birth", &dob_raw, "not a date of birth (YYYY-MM-DD, from 1900 to today)"));
+        ctx.reject(Rejection::field(
+            n,
+            "date_of_birth",
+            &dob_raw,
+            "not a date of birth (YYYY-MM-DD, from 1900 to today)",
+        ));
         return;
     };
     let zip_raw = f("residential_zip");
     let Ok(zip) = Zip5::parse(&zip_raw) else {
-        ctx.reject(Rejection::field(n, "residential_zip", &zip_raw, "a ZIP code is five digits"));
+        ctx.reject(Rejection::field(
+            n,
+            "residential_zip",
+            &zip_raw,
+            "a ZIP code is five digits",
+        ));
         return;
     };
     let precinct = f("precinct");
     if precinct.chars().count() > 40 {
-        ctx.reject(Rejection::field(n, "precinct", &precinct, "longer than 40 characters"));
+        ctx.reject(Rejection::field(
+            n,
+            "precinct",
+            &precinct,
+            "longer than 40 characters",
+        ));
         return;
     }
     let language_raw = f("language");
@@ -117,20 +161,32 @@ fn parse(ctx: &mut Ctx<'_>, row: &Row, out: &mut Columns) {
         match Language::parse(&language_raw) {
             Ok(l) => l,
             Err(_) => {
-                ctx.reject(Rejection::field(n, "language", &language_raw, "not one of the languages served: en, es, zh, hi, ja, km, ko, tl, th, vi"));
+                ctx.reject(Rejection::field(
+                    n,
+                    "language",
+                    &language_raw,
+                    "not one of the languages served: en, es, zh, hi, ja, km, ko, tl, th, vi",
+                ));
                 return;
             }
         }
     };
     let confidential_raw = f("confidential");
     let Some(confidential) = flag(&confidential_raw) else {
-        ctx.reject(Rejection::field(n, "confidential", &confidential_raw, "use Y or N"));
+        ctx.reject(Rejection::field(
+            n,
+            "confidential",
+            &confidential_raw,
+            "use Y or N",
+        ));
         return;
     };
     let email = f("email");
     let email_ok = email.is_empty()
         || (email.len() <= 320
-            && email.split_once('@').is_some_and(|(a, b)| !a.is_empty() && b.contains('.') && !email.chars().any(char::is_whitespace)));
+            && email.split_once('@').is_some_and(|(a, b)| {
+                !a.is_empty() && b.contains('.') && !email.chars().any(char::is_whitespace)
+            }));
     if !email_ok {
         ctx.reject(Rejection::field(n, "email", &email, "not an email address"));
         return;
@@ -142,7 +198,12 @@ fn parse(ctx: &mut Ctx<'_>, row: &Row, out: &mut Columns) {
         match phone(&phone_raw) {
             Some(p) => Some(p),
             None => {
-                ctx.reject(Rejection::field(n, "phone", &phone_raw, "not a phone number (+1 and ten digits, or E.164)"));
+                ctx.reject(Rejection::field(
+                    n,
+                    "phone",
+                    &phone_raw,
+                    "not a phone number (+1 and ten digits, or E.164)",
+                ));
                 return;
             }
         }

@@ -98,7 +98,10 @@ pub async fn import(pool: &PgPool, args: ImportArgs) -> anyhow::Result<()> {
     let mut confirmed = Vec::new();
     for raw in &args.confirm {
         let Some(guard) = Guard::parse(raw) else {
-            bail!("unknown guard {raw:?}: use {}", Guard::ALL.map(Guard::code).join(", "));
+            bail!(
+                "unknown guard {raw:?}: use {}",
+                Guard::ALL.map(Guard::code).join(", ")
+            );
         };
         confirmed.push(guard);
     }
@@ -165,7 +168,10 @@ pub async fn import(pool: &PgPool, args: ImportArgs) -> anyhow::Result<()> {
         println!(
             "  row {}{}: {}",
             r.row,
-            r.field.as_deref().map(|f| format!(" {f}")).unwrap_or_default(),
+            r.field
+                .as_deref()
+                .map(|f| format!(" {f}"))
+                .unwrap_or_default(),
             r.reason
         );
     }
@@ -188,7 +194,11 @@ pub async fn import(pool: &PgPool, args: ImportArgs) -> anyhow::Result<()> {
         }
         (_, false, Some(Blocked::Unconfirmed(guards))) => bail!(
             "not applied: confirm with --confirm {}",
-            guards.iter().map(|g| g.code()).collect::<Vec<_>>().join(",")
+            guards
+                .iter()
+                .map(|g| g.code())
+                .collect::<Vec<_>>()
+                .join(",")
         ),
         (_, false, Some(Blocked::Rejected(n))) => bail!(
             "not applied: {} rows were rejected; fix them, or add --skip-rejected to apply the rest",
