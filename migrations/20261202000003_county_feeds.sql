@@ -24,6 +24,14 @@ create table import_rejections (
     primary key (import_id, row_number, reason)
 );
 
+-- A file uploaded in the portal, kept with its import: applying reads the very bytes the dry
+-- run checked (and any instance can, so uploads need no shared disk).
+create table import_files (
+    import_id    bigint primary key references imports on delete cascade,
+    county_fips  text not null references counties,
+    content      bytea not null
+);
+
 -- A county's own codes: ELG status codes and PKG operation codes, each to one of our statuses
 -- (and, for "not counted", its reason). Rows here override the built-in defaults
 -- (app::imports::codes) for that county.
@@ -43,7 +51,7 @@ do $$
 declare
     t regclass;
 begin
-    for t in select unnest(array['import_rejections', 'feed_code_maps']::regclass[]) loop
+    for t in select unnest(array['import_rejections', 'import_files', 'feed_code_maps']::regclass[]) loop
         execute format('alter table %s enable row level security', t);
         execute format('alter table %s force row level security', t);
         execute format('create policy county_scope on %s using (app_county_allows(county_fips))
@@ -51,4 +59,5 @@ begin
     end loop;
 end
 $$;
-grant select, insert, update, delete on import_rejections, feed_code_maps to ballot_tracker_app;
+grant select, insert, update, delete on import_rejections, import_files, feed_code_maps
+    to ballot_tracker_app;

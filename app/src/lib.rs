@@ -119,6 +119,8 @@ pub fn App() -> impl IntoView {
                     <Route path=(StaticSegment("admin"), StaticSegment("sign-in")) view=admin::signin::SignInPage ssr=SsrMode::Async />
                     <Route path=(StaticSegment("admin"), StaticSegment("audit")) view=admin::audit_view::AuditPage ssr=SsrMode::Async />
                     <Route path=(StaticSegment("admin"), StaticSegment("messages")) view=admin::messages_view::MessagesPage ssr=SsrMode::Async />
+                    <Route path=(StaticSegment("admin"), StaticSegment("imports")) view=admin::imports_view::ImportsPage ssr=SsrMode::Async />
+                    <Route path=(StaticSegment("admin"), StaticSegment("imports"), ParamSegment("id")) view=admin::imports_view::ImportPage ssr=SsrMode::Async />
                     <Route path=(StaticSegment("admin"), StaticSegment("elections")) view=admin::elections::ElectionsPage ssr=SsrMode::Async />
                     <Route path=(StaticSegment("admin"), StaticSegment("county")) view=admin::county_settings::CountySettingsPage ssr=SsrMode::Async />
                     <Route path=(StaticSegment("admin"), StaticSegment("two-factor")) view=admin::two_factor::TwoFactorPage ssr=SsrMode::Async />

@@ -5,6 +5,7 @@ pub mod config;
 pub mod db;
 pub mod demo;
 pub mod health;
+pub mod imports_http;
 pub mod notify;
 pub mod router;
 pub mod security;

@@ -78,6 +78,7 @@ fn StaffBar(staff: Staff) -> impl IntoView {
             <ul class="admin-bar__links">
                 {(staff.role != super::Role::Auditor).then(|| view! { <li><a href="/admin">"Records"</a></li> })}
                 {(staff.role != super::Role::Auditor).then(|| view! { <li><a href="/admin/messages">"Message log"</a></li> })}
+                {(staff.role != super::Role::Auditor).then(|| view! { <li><a href="/admin/imports">"County files"</a></li> })}
                 <li><a href="/admin/elections">"Elections"</a></li>
                 {matches!(staff.role, super::Role::StateAdmin | super::Role::CountyAdmin).then(|| view! {
                     <li><a href="/admin/county">"County settings"</a></li>

@@ -9,6 +9,7 @@ pub mod ballot;
 pub mod county_settings;
 pub mod elections;
 pub mod frame;
+pub mod imports_view;
 pub mod messages_view;
 pub mod records;
 pub mod reissue;

@@ -57,18 +57,24 @@ pub async fn end(session: &Session) -> Result<(), AppError> {
 /// The signed-in account, checked against the database on every call.
 pub async fn current() -> Result<Staff, AppError> {
     let session = session().await?;
+    let pool = crate::state::pool()?;
+    current_of(&session, &pool).await
+}
+
+/// The signed-in account of `session` (for plain axum handlers, which have the session and the
+/// pool in hand rather than in Leptos' context).
+pub async fn current_of(session: &Session, pool: &sqlx::PgPool) -> Result<Staff, AppError> {
     let Some(signed_in) = session.get::<SignedIn>(KEY).await.map_err(internal)? else {
         return Err(AppError::Unauthorized);
     };
     if chrono::Utc::now().timestamp() - signed_in.signed_in_at > ABSOLUTE_TIMEOUT_SECS {
-        end(&session).await?;
+        end(session).await?;
         return Err(AppError::Unauthorized);
     }
-    let pool = crate::state::pool()?;
-    match super::store::staff_for_session(&pool, signed_in.user_id, signed_in.epoch).await? {
+    match super::store::staff_for_session(pool, signed_in.user_id, signed_in.epoch).await? {
         Some(staff) => Ok(staff),
         None => {
-            end(&session).await?;
+            end(session).await?;
             Err(AppError::Unauthorized)
         }
     }

@@ -936,3 +936,169 @@ async fn auditors_read_their_countys_audit_log_only(pool: PgPool) {
     let (status, _) = list("clerk@la.example.org").await;
     assert_eq!(status, StatusCode::FORBIDDEN);
 }
+
+/// A multipart form as a browser sends it: text fields, then the file.
+fn multipart(fields: &[(&str, &str)], file_name: &str, file: &str) -> (String, Vec<u8>) {
+    let boundary = "----ballot-tracker-test-boundary";
+    let mut body = String::new();
+    for (name, value) in fields {
+        body.push_str(&format!(
+            "--{boundary}\r\ncontent-disposition: form-data; name=\"{name}\"\r\n\r\n{value}\r\n"
+        ));
+    }
+    body.push_str(&format!(
+        "--{boundary}\r\ncontent-disposition: form-data; name=\"file\"; filename=\"{file_name}\"\r\ncontent-type: text/csv\r\n\r\n{file}\r\n--{boundary}--\r\n"
+    ));
+    (
+        format!("multipart/form-data; boundary={boundary}"),
+        body.into_bytes(),
+    )
+}
+
+/// County files in the portal: a clerk uploads, reads the dry run and applies their county's
+/// file; another county's import is out of reach in every way (page, apply, error report).
+#[sqlx::test(migrator = "app::state::MIGRATOR")]
+async fn county_files_are_checked_applied_and_kept_to_their_county(pool: PgPool) {
+    demo(&pool).await;
+    account(
+        &pool,
+        "clerk@la.example.org",
+        "county_staff",
+        Some(LOS_ANGELES),
+    )
+    .await;
+    account(
+        &pool,
+        "auditor@la.example.org",
+        "auditor",
+        Some(LOS_ANGELES),
+    )
+    .await;
+    let app = TestApp::spawn(pool.clone()).await;
+    let clerk = app.session("clerk@la.example.org").await;
+    let auditor = app.session("auditor@la.example.org").await;
+    let vot = "county_fips,voter_id,first_name,middle_name,last_name,suffix,date_of_birth,residential_zip,precinct,language,confidential,email,phone\r\n\
+               06037,UP-1,Ana,,Quintero,,1980-02-03,90012,P-1,es,N,,\r\n\
+               06037,UP-2,Bo,,Ng,,1981-04-05,90013,P-1,zh,N,,(213) 555-0199\r\n\
+               06075,UP-3,Cy,,Park,,1982-06-07,94110,P-1,ko,N,,\r\n";
+    let upload = async |cookie: Option<&str>, fields: &[(&str, &str)]| {
+        let (content_type, body) = multipart(fields, "voters.csv", vot);
+        let mut req = app
+            .client
+            .post(format!("{}/admin/imports", app.base))
+            .header("content-type", content_type)
+            .body(body);
+        if let Some(c) = cookie {
+            req = req.header("cookie", c);
+        }
+        req.send().await.unwrap()
+    };
+    assert_eq!(
+        upload(None, &[("kind", "vot")]).await.status(),
+        StatusCode::UNAUTHORIZED
+    );
+    assert_eq!(
+        upload(Some(&auditor), &[("kind", "vot")]).await.status(),
+        StatusCode::FORBIDDEN
+    );
+    // A clerk's county is their own, whatever the form says.
+    let r = upload(Some(&clerk), &[("kind", "vot"), ("county", "06075")]).await;
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    let location = r.headers()["location"].to_str().unwrap().to_owned();
+    let id = location.rsplit('/').next().unwrap().to_owned();
+    let detail = app
+        .call(Some(&clerk), "imports/detail", &[("id", &id)])
+        .await;
+    assert_eq!(detail.status(), StatusCode::OK);
+    let d: serde_json::Value = detail.json().await.unwrap();
+    assert_eq!(d["county_name"], "Los Angeles");
+    assert_eq!(d["state"], "dry_run");
+    assert_eq!(d["summary"]["voters_added"], 2);
+    assert_eq!(d["summary"]["rejected"], 1);
+    assert_eq!(d["summary"]["findings"][0]["guard"], "other_county");
+    assert_eq!(d["rejected_preview"][0]["row"], 4);
+    let report = app
+        .client
+        .get(format!("{}/admin/imports/{id}/rejections.csv", app.base))
+        .header("cookie", &clerk)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(report.status(), StatusCode::OK);
+    assert!(
+        report
+            .text()
+            .await
+            .unwrap()
+            .contains("this import is for 06037")
+    );
+    // Not confirmed: refused, nothing applied.
+    let refused = app
+        .call(Some(&clerk), "imports/apply", &[("id", &id)])
+        .await;
+    assert_eq!(refused.status(), StatusCode::CONFLICT);
+    assert_eq!(
+        count(
+            &pool,
+            "select count(*) from voters where county_voter_id like 'UP-%'"
+        )
+        .await,
+        0
+    );
+    let applied = app
+        .call(
+            Some(&clerk),
+            "imports/apply",
+            &[
+                ("id", &id),
+                ("other_county", "yes"),
+                ("skip_rejected", "yes"),
+            ],
+        )
+        .await;
+    assert_eq!(applied.status(), StatusCode::OK);
+    assert_eq!(
+        count(
+            &pool,
+            "select count(*) from voters where county_voter_id like 'UP-%'"
+        )
+        .await,
+        2
+    );
+    // San Francisco's import, out of the clerk's reach.
+    let sf = app::imports::run::Request {
+        county_fips: "06075".into(),
+        election_id: None,
+        kind: app::imports::FeedKind::Vot,
+        file_name: "sf.csv".into(),
+        user_id: None,
+        limits: app::imports::run::Limits::default(),
+    };
+    let sf_id = app::imports::run::start(&pool, &sf).await.unwrap();
+    let sf_id = sf_id.to_string();
+    for endpoint in ["imports/detail", "imports/apply"] {
+        let r = app.call(Some(&clerk), endpoint, &[("id", &sf_id)]).await;
+        assert_eq!(r.status(), StatusCode::NOT_FOUND, "{endpoint}");
+    }
+    let report = app
+        .client
+        .get(format!("{}/admin/imports/{sf_id}/rejections.csv", app.base))
+        .header("cookie", &clerk)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(report.status(), StatusCode::NOT_FOUND);
+    let list = app.call(Some(&clerk), "imports/list", &[]).await;
+    let listed: serde_json::Value = list.json().await.unwrap();
+    assert!(
+        listed["imports"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|i| i["county_name"] == "Los Angeles")
+    );
+}
+
+async fn count(pool: &PgPool, sql: &str) -> i64 {
+    sqlx::query_scalar(sql).fetch_one(pool).await.unwrap()
+}

@@ -8,6 +8,7 @@
 
 mod admin;
 mod helpers;
+mod imports;
 mod lookup;
 mod notify;
 mod pages;

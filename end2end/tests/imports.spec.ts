@@ -1,0 +1,94 @@
+import { test, expect, type Page } from '@playwright/test';
+import { expectNoAxeViolations, hydrated } from './helpers';
+
+// An account `make test` creates for the browser tests (scripts/test.sh).
+const PASSWORD = 'e2e passphrase for county staff';
+const CLERK = 'clerk@la.demo.example.org';
+
+async function signIn(page: Page, email: string) {
+  await page.goto('/admin/sign-in');
+  await hydrated(page);
+  await page.getByLabel('Email address').fill(email);
+  await page.getByLabel('Password').fill(PASSWORD);
+  await page.getByRole('button', { name: 'Sign in' }).click();
+  await expect(page).toHaveURL(/\/admin$/);
+}
+
+function voterMaster(rows: number): string {
+  const lines = [
+    'county_fips,voter_id,first_name,middle_name,last_name,suffix,date_of_birth,residential_zip,precinct,language,confidential,email,phone',
+  ];
+  for (let i = 0; i < rows; i++) {
+    lines.push(`06037,E2E-IMP-${i},Ana${i},,Quintero,,1980-02-${String((i % 28) + 1).padStart(2, '0')},90012,P-1,es,N,,`);
+  }
+  return lines.join('\r\n') + '\r\n';
+}
+
+async function upload(page: Page, kind: string, name: string, text: string) {
+  await page.goto('/admin/imports');
+  await hydrated(page);
+  await page.getByLabel('Kind of file').selectOption(kind);
+  const election = page.getByLabel(/^Election/);
+  const demo = await election.locator('option', { hasText: 'Statewide General Election' }).first().getAttribute('value');
+  await election.selectOption(demo ?? '');
+  await page.getByLabel('File (CSV)').setInputFiles({ name, mimeType: 'text/csv', buffer: Buffer.from(text) });
+  await page.getByRole('button', { name: 'Upload and check' }).click();
+}
+
+test('a county file is uploaded with a progress bar, checked, looked at and applied', async ({ page }) => {
+  test.setTimeout(120_000);
+  const problems: string[] = [];
+  page.on('pageerror', (e) => problems.push(e.message));
+  await signIn(page, CLERK);
+  await page.getByRole('link', { name: 'County files' }).click();
+  await hydrated(page);
+  await expectNoAxeViolations(page);
+
+  // A voter master big enough that the upload takes a moment.
+  await upload(page, 'vot', 'voters.csv', voterMaster(20_000));
+  await expect(page.getByTestId('upload-progress')).toBeVisible();
+  await expect(page).toHaveURL(/\/admin\/imports\/\d+$/, { timeout: 60_000 });
+  await hydrated(page);
+  await expect(page.getByTestId('import-summary')).toContainText('20,000 voters added');
+  await expect(page.getByTestId('import-state')).toHaveText('checked, not applied');
+  await page.getByRole('button', { name: 'Apply the file' }).click();
+  await expect(page.getByTestId('import-state')).toHaveText('applied', { timeout: 60_000 });
+
+  // A status file with one row of another election: shown, rejected, and confirmed to skip.
+  await page.goto('/admin/imports');
+  await hydrated(page);
+  const label = await page.getByLabel(/^Election/).locator('option', { hasText: 'Statewide General Election' }).first().textContent();
+  const day = /\((\d{4}-\d{2}-\d{2})\)/.exec(label ?? '')?.[1] ?? '';
+  expect(day).not.toBe('');
+  const yesterday = new Date(Date.now() - 86_400_000).toISOString().slice(0, 10);
+  const elg = [
+    'county_fips,election_date,voter_id,ballot_id,status_code,status_date,reason_code,outbound_imb,inbound_imb',
+    `06037,${day},E2E-IMP-1,E2E-B-1,MAILED,${yesterday},,,`,
+    `06037,2026-06-02,E2E-IMP-2,E2E-B-2,MAILED,${yesterday},,,`,
+  ].join('\n');
+  await upload(page, 'elg', 'status.csv', elg);
+  await expect(page).toHaveURL(/\/admin\/imports\/\d+$/, { timeout: 60_000 });
+  await hydrated(page);
+  await expect(page.getByTestId('import-summary')).toContainText('1 ballots issued');
+  await expect(page.getByTestId('import-summary')).toContainText('1 ballot → mailed');
+  await expect(page.getByTestId('import-guards')).toContainText('Rows for another election');
+  await expect(page.getByTestId('rejections')).toContainText('2026-06-02');
+  await expectNoAxeViolations(page);
+
+  const downloaded = page.waitForEvent('download');
+  await page.getByRole('link', { name: /Download the error report/ }).click();
+  const report = await downloaded;
+  const text = require('node:fs').readFileSync(await report.path(), 'utf8') as string;
+  expect(text).toContain('row,field,value,reason');
+  expect(text).toContain('this import is for');
+
+  // Not confirmed: refused, nothing applied.
+  await page.getByRole('button', { name: 'Apply the file' }).click();
+  await expect(page.getByTestId('apply-error')).toContainText('confirm rows for another election');
+  await expect(page.getByTestId('import-state')).toHaveText('checked, not applied');
+  await page.getByLabel(/I have looked: rows for another election/).check();
+  await page.getByLabel(/Apply without the 1 rejected rows/).check();
+  await page.getByRole('button', { name: 'Apply the file' }).click();
+  await expect(page.getByTestId('import-state')).toHaveText('applied', { timeout: 60_000 });
+  expect(problems).toEqual([]);
+});

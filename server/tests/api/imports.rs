@@ -1,0 +1,152 @@
+//! Imports from the command line: a file killed mid-apply leaves nothing half-applied, and the
+//! same command run again applies it whole.
+
+use sqlx::PgPool;
+use std::io::Write;
+use std::time::{Duration, Instant};
+
+fn database_url(pool: &PgPool) -> String {
+    let o = pool.connect_options();
+    format!(
+        "postgres://{}@{}:{}/{}",
+        o.get_username(),
+        o.get_host(),
+        o.get_port(),
+        o.get_database().unwrap_or("postgres")
+    )
+}
+
+fn voter_master(rows: usize) -> std::path::PathBuf {
+    let path = std::env::temp_dir().join(format!("bt-vot-{}-{rows}.csv", std::process::id()));
+    let mut out = std::io::BufWriter::new(std::fs::File::create(&path).unwrap());
+    writeln!(
+        out,
+        "county_fips,voter_id,first_name,middle_name,last_name,suffix,date_of_birth,residential_zip,precinct,language,confidential,email,phone"
+    )
+    .unwrap();
+    for i in 0..rows {
+        writeln!(
+            out,
+            "06001,K-{i},Ana{i},,Lopez,,1980-01-{:02},946{:02},P-{},es,N,,",
+            i % 28 + 1,
+            i % 100,
+            i % 40
+        )
+        .unwrap();
+    }
+    out.flush().unwrap();
+    path
+}
+
+fn import(url: &str, file: &std::path::Path) -> std::process::Command {
+    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_ballot-tracker"));
+    cmd.args(["import", "--county", "06001", "--kind", "vot", "--apply"])
+        .arg(file)
+        .env("DATABASE_URL", url)
+        .env("RUST_LOG", "warn")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped());
+    cmd
+}
+
+async fn count(pool: &PgPool, sql: &str) -> i64 {
+    sqlx::query_scalar(sql).fetch_one(pool).await.unwrap()
+}
+
+#[sqlx::test(migrator = "app::state::MIGRATOR")]
+async fn an_import_killed_mid_apply_leaves_nothing_half_applied(pool: PgPool) {
+    let url = database_url(&pool);
+    let rows = 150_000;
+    let file = voter_master(rows);
+    let mut child = import(&url, &file).spawn().unwrap();
+    // Wait until the apply is under way: its first chunk of voters is being written.
+    let started = Instant::now();
+    loop {
+        let writing = count(
+            &pool,
+            "select count(*) from pg_stat_activity
+             where datname = current_database() and query like 'insert into voters%'",
+        )
+        .await;
+        let chunks_done = count(
+            &pool,
+            "select count(*) from pg_stat_activity
+             where datname = current_database() and state = 'idle in transaction'",
+        )
+        .await;
+        if writing > 0 || chunks_done > 0 {
+            break;
+        }
+        assert!(
+            child.try_wait().unwrap().is_none(),
+            "the import ended before it could be interrupted"
+        );
+        assert!(
+            started.elapsed() < Duration::from_secs(120),
+            "the import never started applying"
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+    assert_eq!(count(&pool, "select count(*) from voters").await, 0);
+    assert_eq!(
+        count(
+            &pool,
+            "select count(*) from imports where state = 'applied'"
+        )
+        .await,
+        0
+    );
+    assert_eq!(
+        count(
+            &pool,
+            "select count(*) from audit_log where action = 'import.applied'"
+        )
+        .await,
+        0
+    );
+
+    // Run again, it applies the whole file.
+    let done = import(&url, &file).output().unwrap();
+    let stdout = String::from_utf8_lossy(&done.stdout);
+    assert!(
+        done.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&done.stderr)
+    );
+    assert!(stdout.contains("150,000 voters added"), "{stdout}");
+    assert_eq!(
+        count(&pool, "select count(*) from voters").await,
+        i64::try_from(rows).unwrap()
+    );
+    std::fs::remove_file(file).unwrap();
+}
+
+#[sqlx::test(migrator = "app::state::MIGRATOR")]
+async fn the_barcode_commands_round_trip(pool: PgPool) {
+    drop(pool);
+    let run = |args: &[&str]| {
+        std::process::Command::new(env!("CARGO_BIN_EXE_ballot-tracker"))
+            .args(args)
+            .output()
+            .unwrap()
+    };
+    let encoded = run(&["imb", "encode", "01234567094987654321", "01234567891"]);
+    assert!(encoded.status.success());
+    let bars = String::from_utf8(encoded.stdout).unwrap();
+    assert_eq!(
+        bars.trim(),
+        "AADTFFDFTDADTAADAATFDTDDAAADDTDTTDAFADADDDTFFFDDTTTADFAAADFTDAADA"
+    );
+    let decoded = run(&["imb", "decode", bars.trim()]);
+    let text = String::from_utf8(decoded.stdout).unwrap();
+    assert!(
+        text.contains("tracking code: 01234567094987654321"),
+        "{text}"
+    );
+    assert!(text.contains("mailer id 567094"), "{text}");
+    let bad = run(&["imb", "encode", "0523456709498765432"]);
+    assert!(!bad.status.success());
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("TRACK_STRING_BAD_LENGTH"));
+}
