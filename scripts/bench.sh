@@ -143,3 +143,67 @@ log "building the notification timer (server/examples/bench_notify.rs)"
 cargo build --release -p server --example bench_notify
 echo "targets: enqueue of 1,000,000 under 10 s; dispatch 20,000 a second or more"
 DATABASE_URL="$bench_url" RUST_LOG=error target/release/examples/bench_notify
+
+# --- County files: VOT, ELG and PKG imports of 1,000,000 rows each -----------------------------
+# A county the demo leaves empty (Sacramento), so the files are new voters, new ballots and
+# their first scans. Each import is timed dry (checked and rolled back) and applied, with its
+# peak memory, beside psql's own \copy of the same file into an unindexed table (the limit).
+echo
+rows="${BENCH_IMPORT_ROWS:-1000000}"
+log "county files: generating $rows-row VOT, ELG and PKG files"
+read -r election_id mail_from <<<"$(psql "$bench_url" -AtF' ' -c "
+  select id, ballots_mailed_from from elections where county_fips is null
+  order by election_day desc limit 1")"
+python3 - "$work" "$rows" "$mail_from" <<'PY'
+import sys, datetime
+work, rows, mail_from = sys.argv[1], int(sys.argv[2]), datetime.date.fromisoformat(sys.argv[3])
+mailed = (mail_from + datetime.timedelta(days=1)).isoformat()
+scanned = (mail_from + datetime.timedelta(days=2)).isoformat()
+day = None
+with open(f"{work}/vot.csv", "w") as vot, open(f"{work}/elg.csv", "w") as elg, open(f"{work}/pkg.csv", "w") as pkg:
+    vot.write("county_fips,voter_id,first_name,middle_name,last_name,suffix,date_of_birth,residential_zip,precinct,language,confidential,email,phone\n")
+    elg.write("county_fips,election_date,voter_id,ballot_id,status_code,status_date,reason_code,outbound_imb,inbound_imb\n")
+    pkg.write("tracking_code,routing_code,operation_code,facility_zip,scan_time\n")
+    for i in range(rows):
+        zip5 = f"958{i % 40:02d}"
+        vot.write(f"06067,SAC-{i},Name{i % 5000},,Family{i % 20000},,19{50 + i % 50}-{1 + i % 12:02d}-{1 + i % 28:02d},{zip5},P-{i % 900},en,N,,\n")
+        tracking = f"00700{987654:06d}{i:09d}"
+        elg.write(f"06067,ELECTION_DAY,SAC-{i},SAC-B-{i},MAILED,{mailed},,{tracking}{zip5},\n")
+        pkg.write(f"{tracking},{zip5},918,95813,{scanned} 0{i % 10}:{i % 60:02d}:00\n")
+PY
+election_day="$(psql "$bench_url" -Atc "select election_day from elections where id = $election_id")"
+sed -i "s/ELECTION_DAY/$election_day/" "$work/elg.csv"
+psql "$bench_url" -qc "drop table if exists bench_copy; create unlogged table bench_copy (a text, b text, c text, d text, e text, f text, g text, h text, i text, j text, k text, l text, m text)"
+
+# Prints "seconds peak_MB" of a command.
+timed() {
+  /usr/bin/time -f "%e %M" -o "$work/time" "$@" >"$work/out" 2>&1 || { cat "$work/out"; return 1; }
+  awk '{ printf "%s %.0f\n", $1, $2 / 1024 }' "$work/time"
+}
+copy_limit() { # file columns
+  psql "$bench_url" -qc "truncate bench_copy"
+  local s e
+  s=$(date +%s.%N)
+  psql "$bench_url" -qc "\\copy bench_copy ($2) from '$1' with (format csv, header true)"
+  e=$(date +%s.%N)
+  awk -v s="$s" -v e="$e" 'BEGIN { printf "%.2f\n", e - s }'
+}
+printf '\nCounty files, %s rows each (Sacramento County: new voters, ballots, first scans)\n' "$rows"
+printf '%-26s %10s %12s %10s\n' "import" "seconds" "rows/s" "peak MB"
+for kind in vot elg pkg; do
+  case $kind in
+    vot) columns="a,b,c,d,e,f,g,h,i,j,k,l,m"; args=() ;;
+    elg) columns="a,b,c,d,e,f,g,h,i"; args=(--election "$election_id") ;;
+    pkg) columns="a,b,c,d,e"; args=(--election "$election_id") ;;
+  esac
+  read -r dry_s dry_mb <<<"$(DATABASE_URL="$bench_url" RUST_LOG=error timed "$bin" import --county 06067 --kind "$kind" "${args[@]}" "$work/$kind.csv")"
+  read -r apply_s apply_mb <<<"$(DATABASE_URL="$bench_url" RUST_LOG=error timed "$bin" import --county 06067 --kind "$kind" "${args[@]}" --apply --confirm mass_change,early_dates "$work/$kind.csv")"
+  grep -E "rows of|→|added|issued|rejected|applied" "$work/out" | sed 's/^/    /' | head -8
+  copy_s="$(copy_limit "$work/$kind.csv" "$columns")"
+  for row in "$kind dry run:$dry_s:$dry_mb" "$kind apply:$apply_s:$apply_mb" "$kind psql \\copy (limit):$copy_s:-"; do
+    IFS=: read -r name s mb <<<"$row"
+    awk -v n="$name" -v s="$s" -v r="$rows" -v m="$mb" 'BEGIN { printf "%-26s %10.2f %12.0f %10s\n", n, s, r / s, m }'
+  done
+done
+echo "targets: an ELG import end to end under 15 s; memory flat as the file grows (under 256 MB)"
+psql "$bench_url" -qc "drop table bench_copy"

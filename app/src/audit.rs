@@ -66,6 +66,11 @@ pub enum AuditAction {
     /// A county file was applied (staff in the portal, or the command line): its kind, name,
     /// hash, what was confirmed and what it changed. Its status changes have their own rows.
     ImportApplied,
+    /// An API token was created for a county's system (its county administrator, a state
+    /// administrator, the command line): its name and scopes, never the token.
+    ApiTokenCreated,
+    /// An API token was revoked (the same people).
+    ApiTokenRevoked,
 }
 
 impl AuditAction {
@@ -85,6 +90,8 @@ impl AuditAction {
             AuditAction::ElectionCreated => "election.created",
             AuditAction::ElectionChanged => "election.changed",
             AuditAction::ImportApplied => "import.applied",
+            AuditAction::ApiTokenCreated => "api_token.created",
+            AuditAction::ApiTokenRevoked => "api_token.revoked",
         }
     }
 }

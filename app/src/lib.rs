@@ -37,6 +37,8 @@ pub mod prefs;
 pub mod voter;
 
 #[cfg(feature = "ssr")]
+pub mod api;
+#[cfg(feature = "ssr")]
 pub mod audit;
 #[cfg(feature = "ssr")]
 pub mod auth;
@@ -123,6 +125,7 @@ pub fn App() -> impl IntoView {
                     <Route path=(StaticSegment("admin"), StaticSegment("imports"), ParamSegment("id")) view=admin::imports_view::ImportPage ssr=SsrMode::Async />
                     <Route path=(StaticSegment("admin"), StaticSegment("elections")) view=admin::elections::ElectionsPage ssr=SsrMode::Async />
                     <Route path=(StaticSegment("admin"), StaticSegment("county")) view=admin::county_settings::CountySettingsPage ssr=SsrMode::Async />
+                    <Route path=(StaticSegment("admin"), StaticSegment("county"), StaticSegment("codes")) view=admin::code_maps::CodeMapsPage ssr=SsrMode::Async />
                     <Route path=(StaticSegment("admin"), StaticSegment("two-factor")) view=admin::two_factor::TwoFactorPage ssr=SsrMode::Async />
                     <Route path=(StaticSegment("admin"), StaticSegment("ballots"), ParamSegment("id")) view=admin::ballot::BallotRecordPage ssr=SsrMode::Async />
                 </Routes>

@@ -121,6 +121,7 @@ async fn upload(
         kind,
         file_name: fields.file_name,
         user_id: Some(staff.id),
+        api_token_id: None,
         limits: Limits::default(),
     };
     let id = match run::start(&state.pool, &request).await {

@@ -1,5 +1,6 @@
 //! The `ballot-tracker` process: configuration, start-up, the router, and the CLI subcommands.
 
+pub mod api;
 pub mod cli;
 pub mod config;
 pub mod db;

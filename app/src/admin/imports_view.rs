@@ -69,10 +69,13 @@ pub struct ImportDetail {
 
 #[server(endpoint = "admin/imports/list")]
 pub async fn list_imports() -> Result<ImportsPageData, AppError> {
+    // The state is read before the first await: a resource's future may be polled where
+    // the request's context is gone.
+    let pool = crate::state::pool();
     crate::error::respond(async move {
+        let pool = pool?;
         let staff = super::frame::signed_in().await?;
         let scope = staff.records_scope()?;
-        let pool = crate::state::pool()?;
         let mut tx = super::store::scoped(&pool, &scope).await?;
         let data = store::page(&mut tx, scope.county()).await?;
         tx.commit().await?;
@@ -83,10 +86,13 @@ pub async fn list_imports() -> Result<ImportsPageData, AppError> {
 
 #[server(endpoint = "admin/imports/detail")]
 pub async fn get_import(id: i64) -> Result<ImportDetail, AppError> {
+    // The state is read before the first await: a resource's future may be polled where
+    // the request's context is gone.
+    let pool = crate::state::pool();
     crate::error::respond(async move {
+        let pool = pool?;
         let staff = super::frame::signed_in().await?;
         let scope = staff.records_scope()?;
-        let pool = crate::state::pool()?;
         let mut tx = super::store::scoped(&pool, &scope).await?;
         let detail = store::detail(&mut tx, id)
             .await?
@@ -109,12 +115,15 @@ pub async fn apply_import(
     mass_change: Option<String>,
     skip_rejected: Option<String>,
 ) -> Result<String, AppError> {
+    // The state is read before the first await: a resource's future may be polled where
+    // the request's context is gone.
+    let pool = crate::state::pool();
     crate::error::respond(async move {
+        let pool = pool?;
         use crate::imports::Guard;
         use crate::imports::run::{self, Blocked, Limits, Mode, Request};
         let staff = super::frame::signed_in().await?;
         let scope = staff.records_scope()?;
-        let pool = crate::state::pool()?;
         let mut tx = super::store::scoped(&pool, &scope).await?;
         let found = store::file(&mut tx, id).await?.ok_or(AppError::NotFound)?;
         tx.commit().await?;
@@ -137,6 +146,7 @@ pub async fn apply_import(
             kind: found.kind,
             file_name: found.file_name,
             user_id: Some(staff.id),
+            api_token_id: None,
             limits: Limits::default(),
         };
         let mode = Mode::Apply {
@@ -550,7 +560,6 @@ fn Import() -> impl IntoView {
         |(id, _)| get_import(id),
     );
     view! {
-        <p><a href="/admin/imports">"← County files"</a></p>
         <Suspense fallback=|| view! { <p>"Loading…"</p> }>
             {move || Suspend::new(async move {
                 match detail.await {
@@ -571,6 +580,7 @@ fn ImportView(d: ImportDetail, apply: ServerAction<ApplyImport>) -> impl IntoVie
     let rejected = summary.rejected;
     let id = d.id;
     view! {
+        <p><a href="/admin/imports">"← County files"</a></p>
         <h1>{format!("{} — {}", d.kind.label(), d.file_name)}</h1>
         <dl class="facts">
             <dt>"County"</dt><dd>{d.county_name.clone()}</dd>
@@ -603,7 +613,7 @@ fn ImportView(d: ImportDetail, apply: ServerAction<ApplyImport>) -> impl IntoVie
         {(rejected > 0).then(|| view! {
             <section aria-labelledby="rejected-title">
                 <h2 id="rejected-title">{format!("Rejected rows ({})", crate::imports::thousands(rejected))}</h2>
-                <p><a href=format!("/admin/imports/{id}/rejections.csv") download>"Download the error report (CSV)"</a></p>
+                <p><a href=format!("/admin/imports/{id}/rejections.csv")>"Download the error report (CSV)"</a></p>
                 <table class="records" data-testid="rejections">
                     <thead><tr><th scope="col">"Row"</th><th scope="col">"Field"</th><th scope="col">"Value"</th><th scope="col">"Reason"</th></tr></thead>
                     <tbody>

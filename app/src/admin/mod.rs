@@ -6,6 +6,7 @@
 
 pub mod audit_view;
 pub mod ballot;
+pub mod code_maps;
 pub mod county_settings;
 pub mod elections;
 pub mod frame;

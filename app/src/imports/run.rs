@@ -27,8 +27,10 @@ pub struct Request {
     pub election_id: Option<i64>,
     pub kind: FeedKind,
     pub file_name: String,
-    /// The person importing (the portal); `None` from the command line.
+    /// The person importing (the portal); `None` from the command line and the API.
     pub user_id: Option<i64>,
+    /// The county system's token, for a request to the API.
+    pub api_token_id: Option<i64>,
     pub limits: Limits,
 }
 
@@ -104,6 +106,7 @@ pub(super) struct Ctx<'a> {
     pub tx: &'a mut PgConnection,
     pub kind: FeedKind,
     pub import_id: i64,
+    pub api_token_id: Option<i64>,
     pub county: String,
     pub election: Option<Election>,
     pub tz: Tz,
@@ -140,12 +143,19 @@ impl Ctx<'_> {
     }
 
     pub fn cause(&self) -> Cause {
-        match self.kind {
-            FeedKind::Pkg => Cause::PostalScan {
+        match (self.kind, self.api_token_id) {
+            (FeedKind::Pkg, None) => Cause::PostalScan {
                 import_id: Some(self.import_id),
                 api_token_id: None,
             },
-            _ => Cause::Import {
+            (FeedKind::Pkg, Some(token)) => Cause::PostalScan {
+                import_id: None,
+                api_token_id: Some(token),
+            },
+            (_, Some(token)) => Cause::Api {
+                api_token_id: token,
+            },
+            (_, None) => Cause::Import {
                 import_id: self.import_id,
             },
         }
@@ -485,6 +495,7 @@ pub async fn process(
         tx: &mut tx,
         kind: request.kind,
         import_id,
+        api_token_id: request.api_token_id,
         county: request.county_fips.clone(),
         election,
         tz,
@@ -644,10 +655,10 @@ pub async fn process(
                 "summary": summary_json,
             })),
             ..AuditEntry::new(
-                if request.user_id.is_some() {
-                    audit::ActorKind::User
-                } else {
-                    audit::ActorKind::Import
+                match (request.user_id, request.api_token_id) {
+                    (Some(_), _) => audit::ActorKind::User,
+                    (None, Some(_)) => audit::ActorKind::Api,
+                    (None, None) => audit::ActorKind::Import,
                 },
                 request.user_id,
                 AuditAction::ImportApplied,

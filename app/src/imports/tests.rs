@@ -36,6 +36,7 @@ fn request(kind: FeedKind, election: i64) -> Request {
         kind,
         file_name: format!("{}.csv", kind.code()),
         user_id: None,
+        api_token_id: None,
         limits: Limits::default(),
     }
 }

@@ -118,6 +118,7 @@ pub async fn import(pool: &PgPool, args: ImportArgs) -> anyhow::Result<()> {
             .file_name()
             .map_or_else(String::new, |n| n.to_string_lossy().into_owned()),
         user_id: None,
+        api_token_id: None,
         limits: Limits::default(),
     };
     let file = std::fs::File::open(&args.file)

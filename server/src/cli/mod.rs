@@ -1,7 +1,8 @@
 //! `ballot-tracker [serve] | worker | migrate | demo | admin create | audit verify | import |
-//! imb | standins`.
+//! imb | api-token | standins`.
 
 mod admin;
+mod api_token;
 mod audit;
 mod feeds;
 mod serve;
@@ -47,6 +48,11 @@ pub enum Command {
     },
     /// Check a county file (a dry run), or apply it with --apply.
     Import(feeds::ImportArgs),
+    /// Manage the API tokens of a county's systems.
+    ApiToken {
+        #[command(subcommand)]
+        command: api_token::ApiTokenCommand,
+    },
     /// Encode or decode an Intelligent Mail barcode (USPS-B-3200).
     Imb {
         #[command(subcommand)]
@@ -125,6 +131,10 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Command::Admin { command } => admin::run(&pool, command).await,
         Command::Audit { command } => audit::run(&pool, command).await,
+        Command::ApiToken { command } => {
+            db::migrate(&pool).await.context("applying migrations")?;
+            api_token::run(&pool, command).await
+        }
         Command::Import(args) => {
             db::migrate(&pool).await.context("applying migrations")?;
             feeds::import(&pool, args).await

@@ -1072,6 +1072,7 @@ async fn county_files_are_checked_applied_and_kept_to_their_county(pool: PgPool)
         kind: app::imports::FeedKind::Vot,
         file_name: "sf.csv".into(),
         user_id: None,
+        api_token_id: None,
         limits: app::imports::run::Limits::default(),
     };
     let sf_id = app::imports::run::start(&pool, &sf).await.unwrap();
@@ -1101,4 +1102,137 @@ async fn county_files_are_checked_applied_and_kept_to_their_county(pool: PgPool)
 
 async fn count(pool: &PgPool, sql: &str) -> i64 {
     sqlx::query_scalar(sql).fetch_one(pool).await.unwrap()
+}
+
+/// A county administrator maps a county's own ELG code; staff may not; the next file uses it.
+#[sqlx::test(migrator = "app::state::MIGRATOR")]
+async fn a_county_administrator_maps_the_countys_own_codes(pool: PgPool) {
+    demo(&pool).await;
+    account(
+        &pool,
+        "admin@la.example.org",
+        "county_admin",
+        Some(LOS_ANGELES),
+    )
+    .await;
+    account(
+        &pool,
+        "clerk@la.example.org",
+        "county_staff",
+        Some(LOS_ANGELES),
+    )
+    .await;
+    let app = TestApp::spawn(pool.clone()).await;
+    let admin = app.session("admin@la.example.org").await;
+    let clerk = app.session("clerk@la.example.org").await;
+    let save = |status: &'static str, reason: &'static str| {
+        [
+            ("fips", LOS_ANGELES),
+            ("kind", "elg"),
+            ("code", "vbm-rcvd"),
+            ("status", status),
+            ("reason", reason),
+        ]
+    };
+    let r = app
+        .call(Some(&clerk), "save_code_map", &save("received", ""))
+        .await;
+    assert_eq!(r.status(), StatusCode::FORBIDDEN);
+    let r = app
+        .call(Some(&admin), "save_code_map", &save("received", "other"))
+        .await;
+    assert_eq!(
+        r.status(),
+        StatusCode::CONFLICT,
+        "a reason only with not counted"
+    );
+    let r = app
+        .call(Some(&admin), "save_code_map", &save("received", ""))
+        .await;
+    assert_eq!(r.status(), StatusCode::OK);
+    let scan = [
+        ("fips", LOS_ANGELES),
+        ("kind", "pkg"),
+        ("code", "918"),
+        ("status", "counted"),
+        ("reason", ""),
+    ];
+    let r = app.call(Some(&admin), "save_code_map", &scan).await;
+    assert_eq!(
+        r.status(),
+        StatusCode::CONFLICT,
+        "a scan cannot mean counted"
+    );
+    let listed = app
+        .call(Some(&admin), "code_maps", &[("fips", LOS_ANGELES)])
+        .await;
+    let rows: serde_json::Value = listed.json().await.unwrap();
+    let own = rows
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["code"] == "VBM-RCVD")
+        .unwrap();
+    assert_eq!(own["status"], "received");
+    assert_eq!(own["county_row"], true);
+    let other = app
+        .call(Some(&admin), "code_maps", &[("fips", "06075")])
+        .await;
+    assert_eq!(other.status(), StatusCode::FORBIDDEN);
+    assert_eq!(
+        count(
+            &pool,
+            "select count(*) from audit_log where entity = 'feed_code'"
+        )
+        .await,
+        1
+    );
+    // The county's next file reads the code.
+    let (voter, number, day): (String, String, chrono::NaiveDate) = sqlx::query_as(
+        "select v.county_voter_id, b.ballot_number, e.election_day
+         from ballots b join voters v on v.id = b.voter_id join elections e on e.id = b.election_id
+         where b.county_fips = '06037' and b.status in ('mailed', 'in_transit', 'delivered')
+           and b.status_at < now() - interval '1 hour'
+         order by b.id limit 1",
+    )
+    .fetch_one(&pool)
+    .await
+    .unwrap();
+    let when = chrono::Utc::now()
+        .with_timezone(&chrono_tz::America::Los_Angeles)
+        .format("%Y-%m-%d %H:%M")
+        .to_string();
+    let file = format!(
+        "county_fips,election_date,voter_id,ballot_id,status_code,status_date,reason_code,outbound_imb,inbound_imb\n06037,{day},{voter},{number},vbm-rcvd,{when},,,\n"
+    );
+    let election: i64 = sqlx::query_scalar("select id from elections where election_day = $1")
+        .bind(day)
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    let request = app::imports::run::Request {
+        county_fips: LOS_ANGELES.into(),
+        election_id: Some(election),
+        kind: app::imports::FeedKind::Elg,
+        file_name: "elg.csv".into(),
+        user_id: None,
+        api_token_id: None,
+        limits: app::imports::run::Limits::default(),
+    };
+    let id = app::imports::run::start(&pool, &request).await.unwrap();
+    let mode = app::imports::run::Mode::Apply {
+        confirmed: vec![],
+        skip_rejected: false,
+    };
+    let report = app::imports::run::process(&pool, id, &request, &mode, file.as_bytes())
+        .await
+        .unwrap();
+    assert!(report.applied, "{:?}", report.summary);
+    assert_eq!(
+        report
+            .summary
+            .moved
+            .get(&app::domain::BallotStatus::Received),
+        Some(&1)
+    );
 }

@@ -7,6 +7,7 @@
 )]
 
 mod admin;
+mod feeds_api;
 mod helpers;
 mod imports;
 mod lookup;

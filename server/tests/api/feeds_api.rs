@@ -1,0 +1,198 @@
+//! The county API over HTTP: tokens and scopes, a status change through the spine, idempotency
+//! keys, another county's voter refused, revocation, the OpenAPI description.
+
+use crate::helpers::TestApp;
+use app::api::{self, Scope};
+use reqwest::StatusCode;
+use server::demo::{DemoArgs, run};
+use sqlx::PgPool;
+
+async fn post(
+    app: &TestApp,
+    path: &str,
+    token: &str,
+    key: Option<&str>,
+    body: &serde_json::Value,
+) -> reqwest::Response {
+    let mut req = app
+        .client
+        .post(format!("{}/api/v1/{path}", app.base))
+        .header("authorization", format!("Bearer {token}"))
+        .json(body);
+    if let Some(k) = key {
+        req = req.header("idempotency-key", k);
+    }
+    req.send().await.unwrap()
+}
+
+#[sqlx::test(migrator = "app::state::MIGRATOR")]
+async fn county_systems_push_status_changes_with_a_token(pool: PgPool) {
+    run(
+        &pool,
+        &DemoArgs {
+            voters: 100,
+            seed: 9,
+            if_empty: false,
+        },
+    )
+    .await
+    .unwrap();
+    let (_, token) = api::create(&pool, "06037", "EMS push", &[Scope::Statuses], None)
+        .await
+        .unwrap();
+    let (_, sf_token) = api::create(&pool, "06075", "SF", &[Scope::Statuses, Scope::Scans], None)
+        .await
+        .unwrap();
+    // A Los Angeles ballot on its way to the voter.
+    let (voter, number, day, at): (
+        String,
+        String,
+        chrono::NaiveDate,
+        chrono::DateTime<chrono::Utc>,
+    ) = sqlx::query_as(
+        "select v.county_voter_id, b.ballot_number, e.election_day, b.status_at
+         from ballots b join voters v on v.id = b.voter_id join elections e on e.id = b.election_id
+         where b.county_fips = '06037' and b.status in ('mailed', 'in_transit', 'delivered')
+         order by b.id limit 1",
+    )
+    .fetch_one(&pool)
+    .await
+    .unwrap();
+    let when = (at.max(chrono::Utc::now() - chrono::Duration::minutes(2)))
+        .with_timezone(&chrono_tz::America::Los_Angeles)
+        .format("%Y-%m-%d %H:%M:%S")
+        .to_string();
+    let app = TestApp::spawn(pool.clone()).await;
+    let body = serde_json::json!({
+        "election_date": day.to_string(),
+        "changes": [{ "voter_id": voter, "ballot_id": number, "status_code": "RECEIVED", "status_date": when }],
+    });
+
+    let none = app
+        .client
+        .post(format!("{}/api/v1/ballot-statuses", app.base))
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(none.status(), StatusCode::UNAUTHORIZED);
+    let forged = post(
+        &app,
+        "ballot-statuses",
+        &format!("bt_{}", "0".repeat(64)),
+        None,
+        &body,
+    )
+    .await;
+    assert_eq!(forged.status(), StatusCode::UNAUTHORIZED);
+    let scans = post(
+        &app,
+        "scans",
+        &token,
+        None,
+        &serde_json::json!({ "election_date": day.to_string(), "scans": [] }),
+    )
+    .await;
+    assert_eq!(scans.status(), StatusCode::FORBIDDEN);
+
+    let first = post(&app, "ballot-statuses", &token, Some("push-1"), &body).await;
+    assert_eq!(first.status(), StatusCode::OK);
+    let answer: serde_json::Value = first.json().await.unwrap();
+    assert_eq!(answer["applied"], true);
+    assert!(
+        answer["lines"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|l| l == "1 ballot → received"),
+        "{answer}"
+    );
+    let (source, token_id): (String, Option<i64>) = sqlx::query_as(
+        "select e.source, e.api_token_id from ballot_events e join ballots b on b.id = e.ballot_id
+         where b.ballot_number = $1 order by e.id desc limit 1",
+    )
+    .bind(&number)
+    .fetch_one(&pool)
+    .await
+    .unwrap();
+    assert_eq!(source, "api");
+    assert!(token_id.is_some());
+    let events: i64 = sqlx::query_scalar("select count(*) from ballot_events")
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+
+    // The same key and body: the first answer again, nothing applied twice.
+    let again = post(&app, "ballot-statuses", &token, Some("push-1"), &body).await;
+    assert_eq!(again.status(), StatusCode::OK);
+    let replayed: serde_json::Value = again.json().await.unwrap();
+    assert_eq!(replayed["import_id"], answer["import_id"]);
+    let after: i64 = sqlx::query_scalar("select count(*) from ballot_events")
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    assert_eq!(after, events);
+    // The same key with another body is refused.
+    let mut other = body.clone();
+    other["skip_rejected"] = serde_json::json!(true);
+    assert_eq!(
+        post(&app, "ballot-statuses", &token, Some("push-1"), &other)
+            .await
+            .status(),
+        StatusCode::UNPROCESSABLE_ENTITY
+    );
+
+    // San Francisco's token cannot touch a Los Angeles voter: the row is rejected, nothing applied.
+    let theirs = post(&app, "ballot-statuses", &sf_token, None, &body).await;
+    assert_eq!(theirs.status(), StatusCode::CONFLICT);
+    let refused: serde_json::Value = theirs.json().await.unwrap();
+    assert_eq!(refused["applied"], false);
+    assert_eq!(refused["rejected"][0]["item"], 0);
+    assert!(
+        refused["rejected"][0]["reason"]
+            .as_str()
+            .unwrap()
+            .contains("no voter with this id")
+    );
+
+    // Malformed requests get a clear error.
+    let bad = post(
+        &app,
+        "ballot-statuses",
+        &token,
+        None,
+        &serde_json::json!({ "election_date": "soon", "changes": [] }),
+    )
+    .await;
+    assert_eq!(bad.status(), StatusCode::BAD_REQUEST);
+    let bad = post(
+        &app,
+        "ballot-statuses",
+        &token,
+        None,
+        &serde_json::json!({ "election_date": day.to_string(), "changes": [{ "voter": 1 }] }),
+    )
+    .await;
+    assert_eq!(bad.status(), StatusCode::BAD_REQUEST);
+    let text: serde_json::Value = bad.json().await.unwrap();
+    assert!(text["error"].as_str().unwrap().contains("JSON"));
+
+    // Revoked: refused at once.
+    let id: i64 = sqlx::query_scalar("select id from api_tokens where name = 'EMS push'")
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    assert!(api::revoke(&pool, "06037", id, None).await.unwrap());
+    assert_eq!(
+        post(&app, "ballot-statuses", &token, None, &body)
+            .await
+            .status(),
+        StatusCode::UNAUTHORIZED
+    );
+
+    let spec = app.get("/api/v1/openapi.json").await;
+    assert_eq!(spec.status(), StatusCode::OK);
+    let spec: serde_json::Value = spec.json().await.unwrap();
+    assert_eq!(spec["openapi"], "3.1.0");
+    assert!(spec["paths"]["/ballot-statuses"]["post"].is_object());
+}
