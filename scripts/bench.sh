@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # `make bench`: speed figures, printed. Release builds, a database of the benchmark's own.
-# BENCH_VOTERS (default 1,000,000) sets the size of the synthetic election.
+# BENCH_VOTERS (default 1,000,000) sets the size of the synthetic election; BENCH_ONLY=imports
+# times the county-file imports alone; BENCH_IMPORT_ROWS (1,000,000) their size.
 source "$(dirname "$0")/lib.sh"
 
 ensure_rust_tools
@@ -27,12 +28,16 @@ printf '%-36s %12s\n' "demo load, voters" "$voters"
 awk -v s="$start" -v e="$end" 'BEGIN { printf "%-36s %11.1fs\n", "demo load, wall time", e - s }'
 awk -v s="$start" -v e="$end" -v n="$voters" 'BEGIN { printf "%-36s %12.0f\n", "demo load, voters per second", n / (e - s) }'
 
+work="$(mktemp -d)"
+trap 'rm -rf "$work"' EXIT
+# BENCH_ONLY=imports runs the county-file imports alone (after the demo load).
+if [ "${BENCH_ONLY:-}" != imports ]; then
+
 # --- Look-ups: the full app against a bare axum + sqlx endpoint running the same queries -------
 ensure_wrk
 log "building the bare look-up endpoint (server/examples/bare_lookup.rs)"
 cargo build --release -p server --example bare_lookup
 bare=target/release/examples/bare_lookup
-work="$(mktemp -d)"
 app_port="${BENCH_APP_PORT:-3210}"
 bare_port="${BENCH_BARE_PORT:-3211}"
 connections="${BENCH_CONNECTIONS:-16}"
@@ -143,6 +148,8 @@ log "building the notification timer (server/examples/bench_notify.rs)"
 cargo build --release -p server --example bench_notify
 echo "targets: enqueue of 1,000,000 under 10 s; dispatch 20,000 a second or more"
 DATABASE_URL="$bench_url" RUST_LOG=error target/release/examples/bench_notify
+
+fi
 
 # --- County files: VOT, ELG and PKG imports of 1,000,000 rows each -----------------------------
 # A county the demo leaves empty (Sacramento), so the files are new voters, new ballots and

@@ -33,6 +33,12 @@ test('sign up by text after a look-up: consent, the code, then the status once',
   await page.getByLabel('Text message (SMS)').check();
   await page.getByLabel('Email address or phone number').fill('(213) 555-0142');
   await page.getByLabel('Language of the messages').selectOption('es');
+  // Texts only within the chosen hours: choose hours open now (California time), whenever the
+  // test runs.
+  const hour = Number(new Intl.DateTimeFormat('en-US', { timeZone: 'America/Los_Angeles', hour: '2-digit', hourCycle: 'h23' }).format(new Date()));
+  const at = (h: number) => `${String((h + 24) % 24).padStart(2, '0')}:00`;
+  await page.locator('#signup-from').selectOption(at(hour - 1));
+  await page.locator('#signup-to').selectOption(at(hour + 3));
   await expect(page.locator('#signup-consent-text')).toContainText('Msg & data rates may apply');
   await page.getByLabel('I agree to receive these messages.').check();
   await page.getByRole('button', { name: 'Sign up' }).click();
