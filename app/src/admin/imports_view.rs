@@ -613,7 +613,7 @@ fn ImportView(d: ImportDetail, apply: ServerAction<ApplyImport>) -> impl IntoVie
         {(rejected > 0).then(|| view! {
             <section aria-labelledby="rejected-title">
                 <h2 id="rejected-title">{format!("Rejected rows ({})", crate::imports::thousands(rejected))}</h2>
-                <p><a href=format!("/admin/imports/{id}/rejections.csv")>"Download the error report (CSV)"</a></p>
+                <p><a href=format!("/admin/imports/{id}/rejections.csv") rel="external" download>"Download the error report (CSV)"</a></p>
                 <table class="records" data-testid="rejections">
                     <thead><tr><th scope="col">"Row"</th><th scope="col">"Field"</th><th scope="col">"Value"</th><th scope="col">"Reason"</th></tr></thead>
                     <tbody>
