@@ -2,7 +2,7 @@
 //! code means, the built-in defaults with the county's own rows on top. County administrators
 //! (and state administrators) add, change and remove the county's rows; each change is audited.
 
-use super::frame::AdminFrame;
+use super::frame::{AdminFrame, CountyPicker};
 use super::{Role, Staff};
 use crate::AppError;
 use crate::domain::{BallotStatus, NotCountedReason};
@@ -116,33 +116,11 @@ mod store {
     use crate::admin::Staff;
     use crate::audit::{self, ActorKind, AuditAction, AuditEntry};
     use crate::domain::{BallotStatus, NotCountedReason};
-    use crate::imports::codes::{CodeMap, ElgMeaning};
+    use crate::imports::codes::ElgMeaning;
     use sqlx::PgConnection;
 
     pub async fn load(db: &mut PgConnection, fips: &str) -> Result<Vec<CodeRow>, sqlx::Error> {
-        let own = sqlx::query!(
-            "select kind, code, status, reason from feed_code_maps where county_fips = $1",
-            fips
-        )
-        .fetch_all(&mut *db)
-        .await?;
-        let mut map = CodeMap::with_defaults();
-        let mut county_rows = std::collections::HashSet::new();
-        for r in &own {
-            let Ok(status) = BallotStatus::parse(&r.status) else {
-                continue;
-            };
-            let reason = r
-                .reason
-                .as_deref()
-                .and_then(|x| NotCountedReason::parse(x).ok());
-            if r.kind == "pkg" {
-                map.set_pkg(&r.code, status);
-            } else {
-                map.set_elg(&r.code, status, reason);
-            }
-            county_rows.insert((r.kind.clone(), r.code.clone()));
-        }
+        let (map, county_rows) = crate::imports::run::load_codes(db, fips).await?;
         let mut rows: Vec<CodeRow> = map
             .elg_codes()
             .into_iter()
@@ -251,22 +229,7 @@ fn CodeMaps(staff: Staff) -> impl IntoView {
         },
     );
     let picker = (staff.role == Role::StateAdmin).then(|| {
-        let counties = Resource::new(|| (), |_| crate::counties::list_counties());
-        view! {
-            <div class="field">
-                <label for="codes-county">"County"</label>
-                <select id="codes-county" on:change=move |ev| county.set(event_target_value(&ev))>
-                    <option value="">"Choose a county"</option>
-                    <Suspense fallback=|| ()>
-                        {move || Suspend::new(async move {
-                            counties.await.unwrap_or_default().into_iter().map(|c| view! {
-                                <option value=c.fips.clone()>{c.name.clone()}</option>
-                            }).collect_view()
-                        })}
-                    </Suspense>
-                </select>
-            </div>
-        }
+        view! { <CountyPicker id="codes-county" county /> }
     });
     view! {
         <h1>"Import codes"</h1>

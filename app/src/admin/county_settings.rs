@@ -2,7 +2,7 @@
 //! whether its staff must use two-factor sign-in. County administrators change their own
 //! county's; state administrators any county's.
 
-use super::frame::AdminFrame;
+use super::frame::{AdminFrame, CountyPicker};
 use super::{Role, Staff};
 use crate::AppError;
 use leptos::prelude::*;
@@ -188,22 +188,7 @@ fn Settings(staff: Staff) -> impl IntoView {
     );
     // A state administrator chooses the county first.
     let picker = (staff.role == Role::StateAdmin).then(|| {
-        let counties = Resource::new(|| (), |_| crate::counties::list_counties());
-        view! {
-            <div class="field">
-                <label for="county-pick">"County"</label>
-                <select id="county-pick" on:change=move |ev| county.set(event_target_value(&ev))>
-                    <option value="">"Choose a county"</option>
-                    <Suspense fallback=|| ()>
-                        {move || Suspend::new(async move {
-                            counties.await.unwrap_or_default().into_iter().map(|c| view! {
-                                <option value=c.fips.clone()>{c.name.clone()}</option>
-                            }).collect_view()
-                        })}
-                    </Suspense>
-                </select>
-            </div>
-        }
+        view! { <CountyPicker id="county-pick" county /> }
     });
     view! {
         <h1>"County settings"</h1>

@@ -101,6 +101,27 @@ fn StaffBar(staff: Staff) -> impl IntoView {
     }
 }
 
+/// A state administrator's choice of county, for pages that work on one county at a time.
+#[component]
+pub fn CountyPicker(id: &'static str, county: RwSignal<String>) -> impl IntoView {
+    let counties = Resource::new(|| (), |_| crate::counties::list_counties());
+    view! {
+        <div class="field">
+            <label for=id>"County"</label>
+            <select id=id on:change=move |ev| county.set(event_target_value(&ev))>
+                <option value="">"Choose a county"</option>
+                <Suspense fallback=|| ()>
+                    {move || Suspend::new(async move {
+                        counties.await.unwrap_or_default().into_iter().map(|c| view! {
+                            <option value=c.fips.clone()>{c.name.clone()}</option>
+                        }).collect_view()
+                    })}
+                </Suspense>
+            </select>
+        </div>
+    }
+}
+
 /// "Newer" and "Older" under a log's page (the audit log, the message log).
 #[component]
 pub fn Pager(current: i64, has_more: bool, page: RwSignal<i64>) -> impl IntoView {

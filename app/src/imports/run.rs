@@ -486,7 +486,7 @@ pub async fn process(
             })
         }
     };
-    let codes = load_codes(&mut tx, &request.county_fips).await?;
+    let (codes, _) = load_codes(&mut tx, &request.county_fips).await?;
     // The error report survives the dry run's rollback: it is written on a connection of its own.
     let mut report_conn = pool.acquire().await?;
     clear_rejections(&mut report_conn, import_id, &request.county_fips).await?;
@@ -701,8 +701,14 @@ fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
-async fn load_codes(tx: &mut PgConnection, county: &str) -> Result<CodeMap, sqlx::Error> {
+/// A county's codes: the defaults with the county's own rows on top, and which codes those rows
+/// set (`(kind, code)`), for the settings page.
+pub async fn load_codes(
+    tx: &mut PgConnection,
+    county: &str,
+) -> Result<(CodeMap, std::collections::HashSet<(String, String)>), sqlx::Error> {
     let mut codes = CodeMap::with_defaults();
+    let mut own = std::collections::HashSet::new();
     let rows = sqlx::query!(
         "select kind, code, status, reason from feed_code_maps where county_fips = $1",
         county
@@ -722,8 +728,9 @@ async fn load_codes(tx: &mut PgConnection, county: &str) -> Result<CodeMap, sqlx
         } else {
             codes.set_elg(&r.code, status, reason);
         }
+        own.insert((r.kind, r.code));
     }
-    Ok(codes)
+    Ok((codes, own))
 }
 
 async fn clear_rejections(
