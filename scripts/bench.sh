@@ -207,7 +207,7 @@ for kind in vot elg pkg; do
   read -r apply_s apply_mb <<<"$(DATABASE_URL="$bench_url" RUST_LOG=error timed "$bin" import --county 06067 --kind "$kind" "${args[@]}" --apply --confirm mass_change,early_dates "$work/$kind.csv")"
   grep -E "rows of|→|added|issued|rejected|applied" "$work/out" | sed 's/^/    /' | head -8
   copy_s="$(copy_limit "$work/$kind.csv" "$columns")"
-  for row in "$kind dry run:$dry_s:$dry_mb" "$kind apply:$apply_s:$apply_mb" "$kind psql \\copy (limit):$copy_s:-"; do
+  for row in "$kind dry run:$dry_s:$dry_mb" "$kind apply:$apply_s:$apply_mb" "$kind psql copy (limit):$copy_s:-"; do
     IFS=: read -r name s mb <<<"$row"
     awk -v n="$name" -v s="$s" -v r="$rows" -v m="$mb" 'BEGIN { printf "%-26s %10.2f %12.0f %10s\n", n, s, r / s, m }'
   done
