@@ -31,7 +31,8 @@ struct Lookup {
     ballots: Vec<OnFile>,
 }
 
-fn valid_id(raw: &str, max: usize) -> bool {
+/// A county's id of a voter or a ballot: letters, digits and hyphens, up to `max`.
+pub(super) fn valid_id(raw: &str, max: usize) -> bool {
     !raw.is_empty()
         && raw.len() <= max
         && raw.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')

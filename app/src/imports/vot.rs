@@ -78,8 +78,7 @@ fn parse(ctx: &mut Ctx<'_>, row: &Row, out: &mut Columns) {
         return;
     }
     let id = f("voter_id");
-    if id.is_empty() || id.len() > 32 || !id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
-    {
+    if !super::elg::valid_id(&id, 32) {
         ctx.reject(Rejection::field(
             n,
             "voter_id",
