@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # `make bench`: speed figures, printed. Release builds, a database of the benchmark's own.
 # BENCH_VOTERS (default 1,000,000) sets the size of the synthetic election; BENCH_ONLY=imports
-# times the county-file imports alone; BENCH_IMPORT_ROWS (1,000,000) their size.
+# times the county-file imports alone, BENCH_ONLY=exports the exports alone; BENCH_IMPORT_ROWS
+# (1,000,000) the imports' size.
 source "$(dirname "$0")/lib.sh"
 
 ensure_rust_tools
@@ -30,8 +31,9 @@ awk -v s="$start" -v e="$end" -v n="$voters" 'BEGIN { printf "%-36s %12.0f\n", "
 
 work="$(mktemp -d)"
 trap 'rm -rf "$work"' EXIT
-# BENCH_ONLY=imports runs the county-file imports alone (after the demo load).
-if [ "${BENCH_ONLY:-}" != imports ]; then
+# BENCH_ONLY=imports or =exports runs that section alone (after the demo load).
+only="${BENCH_ONLY:-}"
+if [ -z "$only" ]; then
 
 # --- Look-ups: the full app against a bare axum + sqlx endpoint running the same queries -------
 ensure_wrk
@@ -151,7 +153,42 @@ DATABASE_URL="$bench_url" RUST_LOG=error target/release/examples/bench_notify
 
 fi
 
+# Prints "seconds peak_MB" of a command.
+timed() {
+  /usr/bin/time -f "%e %M" -o "$work/time" "$@" >"$work/out" 2>&1 || { cat "$work/out"; return 1; }
+  awk '{ printf "%s %.0f\n", $1, $2 / 1024 }' "$work/time"
+}
+
+# --- Exports: the ballot status list of every county, beside PostgreSQL's own COPY ------------
+# The same rows and columns through `ballot-tracker export` (CSV and XLSX) and through psql's
+# \copy (select ...) to stdout (the limit); memory growth is the export's peak less the peak of
+# an export of no rows.
+if [ -z "$only" ] || [ "$only" = exports ]; then
+echo
+log "exports: the ballot status list"
+read -r zero_s zero_mb <<<"$(DATABASE_URL="$bench_url" RUST_LOG=error timed "$bin" export --kind ballots --from 2000-01-01 --to 2000-01-01 --out "$work/none.csv")"
+read -r csv_s csv_mb <<<"$(DATABASE_URL="$bench_url" RUST_LOG=error timed "$bin" export --kind ballots --format csv --out "$work/ballots.csv")"
+csv_rows=$(( $(wc -l <"$work/ballots.csv") - 1 ))
+read -r xlsx_s xlsx_mb <<<"$(DATABASE_URL="$bench_url" RUST_LOG=error timed "$bin" export --kind ballots --format xlsx --out "$work/ballots.xlsx")"
+s=$(date +%s.%N)
+psql "$bench_url" -qc "\\copy (select c.name, e.name, v.county_voter_id, concat_ws(' ', v.first_name, v.middle_name, v.last_name, v.suffix), v.precinct, b.ballot_number, b.status, b.status_reason, to_char(b.status_at at time zone 'America/Los_Angeles', 'YYYY-MM-DD HH24:MI:SS'), b.outbound_imb, b.inbound_imb, r.ballot_number from ballots b join voters v on v.id = b.voter_id join elections e on e.id = b.election_id join counties c on c.fips = b.county_fips left join ballots r on r.id = b.replaces_ballot_id order by b.id) to '$work/copy.csv' with (format csv, header true)"
+e=$(date +%s.%N)
+copy_s="$(awk -v s="$s" -v e="$e" 'BEGIN { printf "%.2f", e - s }')"
+printf '\nExports, the ballot status list: %s rows (%s MB CSV, %s MB XLSX)\n' "$csv_rows" \
+  "$(du -m "$work/ballots.csv" | cut -f1)" "$(du -m "$work/ballots.xlsx" | cut -f1)"
+printf '%-30s %10s %12s %10s %12s\n' "export" "seconds" "rows/s" "peak MB" "growth MB"
+for row in "CSV:$csv_s:$csv_mb" "XLSX:$xlsx_s:$xlsx_mb" "psql copy to stdout (limit):$copy_s:-"; do
+  IFS=: read -r name secs mb <<<"$row"
+  awk -v n="$name" -v s="$secs" -v r="$csv_rows" -v m="$mb" -v z="$zero_mb" 'BEGIN {
+    g = (m == "-") ? "-" : sprintf("%d", m - z);
+    printf "%-30s %10.2f %12.0f %10s %12s\n", n, s, r / s, m, g }'
+done
+awk -v c="$csv_s" -v l="$copy_s" 'BEGIN { printf "CSV export / COPY: %.1fx\n", c / l }'
+echo "targets: within 3x of COPY; memory growth under 50 MB"
+fi
+
 # --- County files: VOT, ELG and PKG imports of 1,000,000 rows each -----------------------------
+if [ -z "$only" ] || [ "$only" = imports ]; then
 # A county the demo leaves empty (Sacramento), so the files are new voters, new ballots and
 # their first scans. Each import is timed dry (checked and rolled back) and applied, with its
 # peak memory, beside psql's own \copy of the same file into an unindexed table (the limit).
@@ -182,11 +219,6 @@ election_day="$(psql "$bench_url" -Atc "select election_day from elections where
 sed -i "s/ELECTION_DAY/$election_day/" "$work/elg.csv"
 psql "$bench_url" -qc "drop table if exists bench_copy; create unlogged table bench_copy (a text, b text, c text, d text, e text, f text, g text, h text, i text, j text, k text, l text, m text)"
 
-# Prints "seconds peak_MB" of a command.
-timed() {
-  /usr/bin/time -f "%e %M" -o "$work/time" "$@" >"$work/out" 2>&1 || { cat "$work/out"; return 1; }
-  awk '{ printf "%s %.0f\n", $1, $2 / 1024 }' "$work/time"
-}
 copy_limit() { # file columns
   psql "$bench_url" -qc "truncate bench_copy"
   local s e
@@ -214,3 +246,4 @@ for kind in vot elg pkg; do
 done
 echo "targets: an ELG import end to end under 15 s; memory flat as the file grows (under 256 MB)"
 psql "$bench_url" -qc "drop table bench_copy"
+fi

@@ -71,6 +71,9 @@ pub enum AuditAction {
     ApiTokenCreated,
     /// An API token was revoked (the same people).
     ApiTokenRevoked,
+    /// Someone exported a report (the portal, the command line): what, filtered how, and how
+    /// many rows.
+    ExportCreated,
 }
 
 impl AuditAction {
@@ -92,6 +95,7 @@ impl AuditAction {
             AuditAction::ImportApplied => "import.applied",
             AuditAction::ApiTokenCreated => "api_token.created",
             AuditAction::ApiTokenRevoked => "api_token.revoked",
+            AuditAction::ExportCreated => "export.created",
         }
     }
 }

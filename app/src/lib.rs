@@ -34,6 +34,7 @@ pub mod imports;
 pub mod layout;
 pub mod pages;
 pub mod prefs;
+pub mod reports;
 pub mod voter;
 
 #[cfg(feature = "ssr")]
@@ -123,6 +124,8 @@ pub fn App() -> impl IntoView {
                     <Route path=(StaticSegment("admin"), StaticSegment("messages")) view=admin::messages_view::MessagesPage ssr=SsrMode::Async />
                     <Route path=(StaticSegment("admin"), StaticSegment("imports")) view=admin::imports_view::ImportsPage ssr=SsrMode::Async />
                     <Route path=(StaticSegment("admin"), StaticSegment("imports"), ParamSegment("id")) view=admin::imports_view::ImportPage ssr=SsrMode::Async />
+                    <Route path=(StaticSegment("admin"), StaticSegment("reports")) view=admin::reports_view::ReportsPage ssr=SsrMode::Async />
+                    <Route path=(StaticSegment("admin"), StaticSegment("reports"), StaticSegment("exports")) view=admin::reports_view::ExportsPage ssr=SsrMode::Async />
                     <Route path=(StaticSegment("admin"), StaticSegment("elections")) view=admin::elections::ElectionsPage ssr=SsrMode::Async />
                     <Route path=(StaticSegment("admin"), StaticSegment("county")) view=admin::county_settings::CountySettingsPage ssr=SsrMode::Async />
                     <Route path=(StaticSegment("admin"), StaticSegment("county"), StaticSegment("codes")) view=admin::code_maps::CodeMapsPage ssr=SsrMode::Async />

@@ -50,6 +50,9 @@ pub struct Settings {
     /// How many argon2 hashes one process computes at once; sign-ins past it wait.
     pub password_hash_concurrency: usize,
     pub messaging: Messaging,
+    /// Exports up to this many rows download at once; longer ones run in the background
+    /// (`EXPORT_INLINE_ROWS`).
+    pub export_inline_rows: i64,
 }
 
 /// What links in messages and the telephony provider's callbacks need.
@@ -95,6 +98,7 @@ impl Default for Settings {
             sign_in_per_account: ratelimit::SIGN_IN_PER_ACCOUNT,
             password_hash_concurrency: default_hash_concurrency(),
             messaging: Messaging::default(),
+            export_inline_rows: crate::admin::reports_view::DEFAULT_INLINE_ROWS,
         }
     }
 }

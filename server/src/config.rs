@@ -178,6 +178,11 @@ impl Config {
                     app::state::default_hash_concurrency(),
                 )?,
                 messaging,
+                export_inline_rows: parse_or(
+                    &lookup,
+                    "EXPORT_INLINE_ROWS",
+                    app::admin::reports_view::DEFAULT_INLINE_ROWS,
+                )?,
             },
         })
     }

@@ -5,6 +5,7 @@ pub mod cli;
 pub mod config;
 pub mod db;
 pub mod demo;
+pub mod exports_http;
 pub mod health;
 pub mod imports_http;
 pub mod notify;

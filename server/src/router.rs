@@ -28,6 +28,7 @@ pub fn build_router(state: AppState) -> Router {
         .merge(crate::notify::hooks::routes())
         .merge(crate::notify::signup::routes())
         .merge(crate::imports_http::routes())
+        .merge(crate::exports_http::routes())
         .merge(crate::api::routes())
         .leptos_routes_with_context(&state, routes, page_nonce, move || shell(options.clone()))
         .fallback(leptos_axum::file_and_error_handler::<AppState, _>(shell))

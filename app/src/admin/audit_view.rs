@@ -32,13 +32,14 @@ pub struct AuditPage {
 
 #[server(endpoint = "admin/audit")]
 pub async fn list_audit(action: String, entity: String, page: i64) -> Result<AuditPage, AppError> {
+    let pool = crate::state::pool();
     crate::error::respond(async move {
         let staff = super::frame::signed_in().await?;
         let scope = staff.audit_scope()?;
         let action = Some(action.trim().to_owned()).filter(|a| !a.is_empty());
         let entity = Some(entity.trim().to_owned()).filter(|e| !e.is_empty());
         let page = page.max(0);
-        let pool = crate::state::pool()?;
+        let pool = pool?;
         let mut tx = super::store::scoped(&pool, &scope).await?;
         let found =
             super::store::audit_page(&mut tx, action.as_deref(), entity.as_deref(), page).await?;

@@ -109,10 +109,11 @@ pub fn mask(address: &str) -> String {
 
 #[server(endpoint = "admin/ballot")]
 pub async fn load_ballot_record(ballot_id: i64) -> Result<BallotRecord, AppError> {
+    let pool = crate::state::pool();
     crate::error::respond(async move {
         let staff = super::frame::signed_in().await?;
         let scope = staff.records_scope()?;
-        let pool = crate::state::pool()?;
+        let pool = pool?;
         let reveal = matches!(
             staff.role,
             super::Role::StateAdmin | super::Role::CountyAdmin
@@ -135,6 +136,7 @@ pub async fn change_status(
     reason: String,
     note: String,
 ) -> Result<BallotStatus, AppError> {
+    let pool = crate::state::pool();
     crate::error::respond(async move {
         use crate::ballots::spine::{self, Cause, Outcome, Proposal};
         use crate::domain::StatusChange;
@@ -150,7 +152,7 @@ pub async fn change_status(
             ),
         };
         let note = staff_note(&note, "Write a note saying why the status changes.")?;
-        let pool = crate::state::pool()?;
+        let pool = pool?;
         // A transaction of the staff's county: row-level security backs up the check below.
         let mut tx = super::store::scoped(&pool, &scope).await?;
         // The county check, inside the transaction that makes the change.

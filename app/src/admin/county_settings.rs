@@ -96,12 +96,13 @@ pub fn may_manage(staff: &Staff, fips: &str) -> bool {
 
 #[server(endpoint = "admin/county_settings")]
 pub async fn load_county_settings(fips: String) -> Result<CountySettings, AppError> {
+    let pool = crate::state::pool();
     crate::error::respond(async move {
         let staff = super::frame::signed_in().await?;
         if !may_manage(&staff, &fips) {
             return Err(AppError::Forbidden);
         }
-        let pool = crate::state::pool()?;
+        let pool = pool?;
         super::store::county_settings(&pool, &fips)
             .await?
             .ok_or(AppError::NotFound)
@@ -122,12 +123,13 @@ pub async fn save_county_settings(
     require_2fa: Option<String>,
 ) -> Result<(), AppError> {
     use crate::audit::{self, ActorKind, AuditAction, AuditEntry};
+    let pool = crate::state::pool();
     crate::error::respond(async move {
         let staff = super::frame::signed_in().await?;
         if !may_manage(&staff, &fips) {
             return Err(AppError::Forbidden);
         }
-        let pool = crate::state::pool()?;
+        let pool = pool?;
         let mut tx = pool.begin().await?;
         let Some(before) = super::store::county_settings(&mut *tx, &fips).await? else {
             return Err(AppError::NotFound);

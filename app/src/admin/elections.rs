@@ -133,10 +133,11 @@ pub fn may_keep(staff: &Staff, county: Option<&str>) -> bool {
 
 #[server(endpoint = "admin/elections")]
 pub async fn list_elections() -> Result<Vec<ElectionRow>, AppError> {
+    let pool = crate::state::pool();
     crate::error::respond(async move {
         let staff = super::frame::signed_in().await?;
         let scope = staff.records_scope()?;
-        let pool = crate::state::pool()?;
+        let pool = pool?;
         let mut tx = super::store::scoped(&pool, &scope).await?;
         let rows = super::store::elections(&mut tx).await?;
         tx.commit().await?;
@@ -158,6 +159,7 @@ pub async fn save_election(
     certification_date: String,
 ) -> Result<i64, AppError> {
     use crate::audit::{self, ActorKind, AuditAction, AuditEntry};
+    let pool = crate::state::pool();
     crate::error::respond(async move {
         let staff = super::frame::signed_in().await?;
         let scope = staff.records_scope()?;
@@ -173,7 +175,7 @@ pub async fn save_election(
             &cure_deadline,
             &certification_date,
         )?;
-        let pool = crate::state::pool()?;
+        let pool = pool?;
         let mut tx = super::store::scoped(&pool, &scope).await?;
         let before = match id {
             0 => None,

@@ -191,10 +191,12 @@ pub mod store {
             .to_string()
     }
 
-    pub async fn page(
+    /// The elections a county's files and reports are for, newest first; the counties to
+    /// choose from when `county` is `None` (an account across counties).
+    pub async fn choices(
         db: &mut PgConnection,
         county: Option<&str>,
-    ) -> Result<ImportsPageData, sqlx::Error> {
+    ) -> Result<(Vec<ElectionChoice>, Vec<(String, String)>), sqlx::Error> {
         let elections = sqlx::query!(
             r#"select id, name, election_day from elections
                where county_fips is null or $1::text is null or county_fips = $1
@@ -219,6 +221,14 @@ pub mod store {
         } else {
             Vec::new()
         };
+        Ok((elections, counties))
+    }
+
+    pub async fn page(
+        db: &mut PgConnection,
+        county: Option<&str>,
+    ) -> Result<ImportsPageData, sqlx::Error> {
+        let (elections, counties) = choices(db, county).await?;
         let imports = sqlx::query!(
             r#"select i.id, i.created_at, c.name as county_name, i.kind, i.file_name, i.state,
                       i.row_count, i.rejected_rows

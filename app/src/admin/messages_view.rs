@@ -54,6 +54,7 @@ pub async fn list_messages(
     channel: String,
     page: i64,
 ) -> Result<MessageLog, AppError> {
+    let pool = crate::state::pool();
     crate::error::respond(async move {
         let staff = super::frame::signed_in().await?;
         let scope = staff.records_scope()?;
@@ -63,7 +64,7 @@ pub async fn list_messages(
         );
         let state = Some(state).filter(|s| STATES.contains(&s.as_str()));
         let channel = Some(channel).filter(|c| ["email", "sms", "voice"].contains(&c.as_str()));
-        let pool = crate::state::pool()?;
+        let pool = pool?;
         let mut tx = super::store::scoped(&pool, &scope).await?;
         let found = store::page(
             &mut tx,

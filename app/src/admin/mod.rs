@@ -14,6 +14,7 @@ pub mod imports_view;
 pub mod messages_view;
 pub mod records;
 pub mod reissue;
+pub mod reports_view;
 pub mod roles;
 pub mod signin;
 pub mod two_factor;

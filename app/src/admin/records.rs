@@ -83,6 +83,7 @@ pub async fn search_records(
     precinct: String,
     page: i64,
 ) -> Result<SearchResults, AppError> {
+    let pool = crate::state::pool();
     crate::error::respond(async move {
         let staff = super::frame::signed_in().await?;
         let scope = staff.records_scope()?;
@@ -90,7 +91,7 @@ pub async fn search_records(
         let status = parse_status(&status)?;
         let precinct = Some(precinct.trim().to_owned()).filter(|p| !p.is_empty());
         let page = page.max(0);
-        let pool = crate::state::pool()?;
+        let pool = pool?;
         let mut tx = super::store::scoped(&pool, &scope).await?;
         let results =
             super::store::search(&mut tx, &scope, &needle, status, precinct.as_deref(), page)

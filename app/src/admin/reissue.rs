@@ -29,13 +29,14 @@ pub async fn reissue_ballot(
 ) -> Result<i64, AppError> {
     use crate::ballots::spine::{self, Cause, NewBallot, Outcome, Proposal};
     use crate::domain::{BallotStatus, StatusChange};
+    let pool = crate::state::pool();
     crate::error::respond(async move {
         let staff = super::frame::signed_in().await?;
         let scope = staff.records_scope()?;
         let outbound_imb = parse_barcode(&outbound_imb)?;
         let note =
             super::ballot::staff_note(&note, "Write a note saying why the ballot is reissued.")?;
-        let pool = crate::state::pool()?;
+        let pool = pool?;
         let mut tx = super::store::scoped(&pool, &scope).await?;
         let Some(old) = super::store::ballot_for_reissue(&mut tx, ballot_id).await? else {
             return Err(AppError::NotFound);

@@ -128,10 +128,11 @@ pub async fn sign_out() -> Result<(), AppError> {
 /// Ends every session of the signed-in account, on every device and instance.
 #[server(endpoint = "admin/sign_out_everywhere")]
 pub async fn sign_out_everywhere() -> Result<(), AppError> {
+    let pool = crate::state::pool();
     crate::error::respond(async move {
         use crate::audit::{self, ActorKind, AuditAction, AuditEntry};
         let staff = super::session::current().await?;
-        let pool = crate::state::pool()?;
+        let pool = pool?;
         let mut tx = pool.begin().await?;
         super::store::end_all_sessions(&mut tx, staff.id).await?;
         let entry = AuditEntry {

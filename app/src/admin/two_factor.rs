@@ -45,6 +45,7 @@ pub async fn start_totp() -> Result<TotpSetup, AppError> {
 /// recovery codes, which are stored only as hashes and never shown again.
 #[server(endpoint = "admin/totp_confirm")]
 pub async fn confirm_totp(code: String) -> Result<Vec<String>, AppError> {
+    let pool = crate::state::pool();
     crate::error::respond(async move {
         use crate::audit::{self, ActorKind, AuditAction, AuditEntry};
         let staff = super::frame::signed_in().await?;
@@ -60,7 +61,7 @@ pub async fn confirm_totp(code: String) -> Result<Vec<String>, AppError> {
             ));
         };
         let codes = super::store::new_recovery_codes();
-        let pool = crate::state::pool()?;
+        let pool = pool?;
         let mut tx = pool.begin().await?;
         super::store::enable_totp(&mut tx, staff.id, &secret, step as i64, &codes).await?;
         let entry = AuditEntry {

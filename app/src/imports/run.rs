@@ -838,16 +838,13 @@ pub fn rejections_csv(rows: &[ReportedRow]) -> String {
     out
 }
 
-/// RFC 4180 quoting, with a leading = + - @ tab or CR made inert by a quote mark.
+/// RFC 4180 quoting, with a leading = + - @ tab or CR made inert by a quote mark (as every
+/// export does: [`crate::reports::export::neutral`]).
 pub fn csv_cell(raw: &str) -> String {
-    let neutral = if raw.starts_with(['=', '+', '-', '@', '\t', '\r']) {
-        format!("'{raw}")
-    } else {
-        raw.to_owned()
-    };
+    let neutral = crate::reports::export::neutral(raw);
     if neutral.contains([',', '"', '\n', '\r']) {
         format!("\"{}\"", neutral.replace('"', "\"\""))
     } else {
-        neutral
+        neutral.into_owned()
     }
 }

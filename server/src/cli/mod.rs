@@ -1,9 +1,10 @@
 //! `ballot-tracker [serve] | worker | migrate | demo | admin create | audit verify | import |
-//! imb | api-token | standins`.
+//! export | imb | api-token | standins`.
 
 mod admin;
 mod api_token;
 mod audit;
+mod export;
 mod feeds;
 mod serve;
 
@@ -53,6 +54,8 @@ pub enum Command {
         #[command(subcommand)]
         command: api_token::ApiTokenCommand,
     },
+    /// Export a report (ballots, cure, notifications, audit, imports) as CSV or XLSX.
+    Export(export::ExportArgs),
     /// Encode or decode an Intelligent Mail barcode (USPS-B-3200).
     Imb {
         #[command(subcommand)]
@@ -138,6 +141,10 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Import(args) => {
             db::migrate(&pool).await.context("applying migrations")?;
             feeds::import(&pool, args).await
+        }
+        Command::Export(args) => {
+            db::migrate(&pool).await.context("applying migrations")?;
+            export::run(&pool, args).await
         }
     }
 }

@@ -28,6 +28,11 @@ pub async fn serve(config: &Config, pool: PgPool) -> anyhow::Result<()> {
         );
         Vec::new()
     };
+    let exports = app::reports::jobs::spawn_runner(
+        pool.clone(),
+        crate::exports_http::worker_name(),
+        stop.clone(),
+    );
     let app = build_router(AppState::new(leptos_options, pool, config.settings.clone()));
     let listener = tokio::net::TcpListener::bind(addr)
         .await
@@ -44,6 +49,7 @@ pub async fn serve(config: &Config, pool: PgPool) -> anyhow::Result<()> {
     for w in workers {
         let _ = w.await;
     }
+    let _ = exports.await;
     Ok(())
 }
 
@@ -51,7 +57,7 @@ pub async fn serve(config: &Config, pool: PgPool) -> anyhow::Result<()> {
 /// batch it holds before it stops.
 pub async fn work(config: &Config, pool: PgPool, count: usize) -> anyhow::Result<()> {
     let engine = Engine::new(
-        pool,
+        pool.clone(),
         config.notify.clone(),
         config.settings.messaging.clone(),
     )?;
@@ -61,12 +67,15 @@ pub async fn work(config: &Config, pool: PgPool, count: usize) -> anyhow::Result
         );
     }
     let (stop_workers, stop) = tokio::sync::watch::channel(false);
+    let exports =
+        app::reports::jobs::spawn_runner(pool, crate::exports_http::worker_name(), stop.clone());
     let workers = spawn_workers(Arc::new(engine), count, &stop);
     shutdown_signal().await;
     let _ = stop_workers.send(true);
     for w in workers {
         let _ = w.await;
     }
+    let _ = exports.await;
     Ok(())
 }
 

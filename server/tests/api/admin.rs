@@ -1,13 +1,12 @@
 //! The admin portal over HTTP: sign-in and its abuse cases, sessions, two-factor codes, county
 //! isolation, status changes through the spine, cross-site refusal and security headers.
 
-use crate::helpers::TestApp;
+use crate::helpers::{PASSWORD, TestApp, account, session_cookie};
 use app::admin::signin::{CODE_NEEDED, REFUSED};
 use reqwest::StatusCode;
 use server::demo::{DemoArgs, run};
 use sqlx::PgPool;
 
-const PASSWORD: &str = "a long enough passphrase";
 const LOS_ANGELES: &str = "06037";
 
 async fn demo(pool: &PgPool) {
@@ -17,21 +16,6 @@ async fn demo(pool: &PgPool) {
         if_empty: false,
     };
     run(pool, &args).await.unwrap();
-}
-
-async fn account(pool: &PgPool, email: &str, role: &str, county: Option<&str>) -> i64 {
-    let hash = app::auth::password::hash(PASSWORD.into()).await.unwrap();
-    sqlx::query_scalar(
-        "insert into admin_users (email, display_name, password_hash, role, county_fips)
-         values ($1, $1, $2, $3, $4) returning id",
-    )
-    .bind(email)
-    .bind(hash)
-    .bind(role)
-    .bind(county)
-    .fetch_one(pool)
-    .await
-    .unwrap()
 }
 
 /// A demo voter's live ballot, by county voter id.
@@ -44,51 +28,6 @@ async fn ballot_of(pool: &PgPool, county_voter_id: &str) -> i64 {
     .fetch_one(pool)
     .await
     .unwrap()
-}
-
-/// The session cookie a response set, as `name=value`.
-fn session_cookie(response: &reqwest::Response) -> Option<String> {
-    response
-        .headers()
-        .get_all("set-cookie")
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .find(|v| v.starts_with("__Host-bt_session="))
-        .map(|v| v.split(';').next().unwrap_or_default().to_owned())
-}
-
-impl TestApp {
-    async fn call(
-        &self,
-        cookie: Option<&str>,
-        endpoint: &str,
-        form: &[(&str, &str)],
-    ) -> reqwest::Response {
-        let mut req = self
-            .client
-            .post(format!("{}/api/admin/{endpoint}", self.base))
-            .form(form);
-        if let Some(c) = cookie {
-            req = req.header("cookie", c);
-        }
-        req.send().await.unwrap()
-    }
-
-    async fn sign_in(&self, email: &str, password: &str, code: &str) -> reqwest::Response {
-        self.call(
-            None,
-            "sign_in",
-            &[("email", email), ("password", password), ("code", code)],
-        )
-        .await
-    }
-
-    /// Signs in and returns the session cookie.
-    async fn session(&self, email: &str) -> String {
-        let response = self.sign_in(email, PASSWORD, "").await;
-        assert!(response.status().is_success() || response.status() == StatusCode::FOUND);
-        session_cookie(&response).expect("a session cookie")
-    }
 }
 
 async fn text(response: reqwest::Response) -> (StatusCode, String) {

@@ -1,5 +1,6 @@
 use app::state::{AppState, Settings};
 use leptos::prelude::LeptosOptions;
+use reqwest::StatusCode;
 use sqlx::PgPool;
 
 /// A running app on an ephemeral port, with one method per endpoint the tests call.
@@ -113,5 +114,69 @@ impl Drop for TestApp {
         if let Some(thread) = self.thread.take() {
             let _ = thread.join();
         }
+    }
+}
+
+// Portal accounts and sessions, for the tests that sign in.
+
+pub const PASSWORD: &str = "a long enough passphrase";
+
+pub async fn account(pool: &PgPool, email: &str, role: &str, county: Option<&str>) -> i64 {
+    let hash = app::auth::password::hash(PASSWORD.into()).await.unwrap();
+    sqlx::query_scalar(
+        "insert into admin_users (email, display_name, password_hash, role, county_fips)
+         values ($1, $1, $2, $3, $4) returning id",
+    )
+    .bind(email)
+    .bind(hash)
+    .bind(role)
+    .bind(county)
+    .fetch_one(pool)
+    .await
+    .unwrap()
+}
+
+/// The session cookie a response set, as `name=value`.
+pub fn session_cookie(response: &reqwest::Response) -> Option<String> {
+    response
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .find(|v| v.starts_with("__Host-bt_session="))
+        .map(|v| v.split(';').next().unwrap_or_default().to_owned())
+}
+
+impl TestApp {
+    pub async fn call(
+        &self,
+        cookie: Option<&str>,
+        endpoint: &str,
+        form: &[(&str, &str)],
+    ) -> reqwest::Response {
+        let mut req = self
+            .client
+            .post(format!("{}/api/admin/{endpoint}", self.base))
+            .form(form);
+        if let Some(c) = cookie {
+            req = req.header("cookie", c);
+        }
+        req.send().await.unwrap()
+    }
+
+    pub async fn sign_in(&self, email: &str, password: &str, code: &str) -> reqwest::Response {
+        self.call(
+            None,
+            "sign_in",
+            &[("email", email), ("password", password), ("code", code)],
+        )
+        .await
+    }
+
+    /// Signs in and returns the session cookie.
+    pub async fn session(&self, email: &str) -> String {
+        let response = self.sign_in(email, PASSWORD, "").await;
+        assert!(response.status().is_success() || response.status() == StatusCode::FOUND);
+        session_cookie(&response).expect("a session cookie")
     }
 }

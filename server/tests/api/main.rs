@@ -13,3 +13,4 @@ mod imports;
 mod lookup;
 mod notify;
 mod pages;
+mod reports;
