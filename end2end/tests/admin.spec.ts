@@ -1,9 +1,8 @@
 import { test, expect, type Page } from '@playwright/test';
 import { createHmac } from 'node:crypto';
-import { expectNoAxeViolations, hydrated } from './helpers';
+import { expectNoAxeViolations, hydrated, submitSignIn } from './helpers';
 
 // Accounts `make test` creates for the browser tests (scripts/test.sh).
-const PASSWORD = 'e2e passphrase for county staff';
 const WALKER = 'walker@la.demo.example.org';
 const CLERK = 'clerk@la.demo.example.org';
 const COUNTY_ADMIN = 'admin@la.demo.example.org';
@@ -38,14 +37,7 @@ function watchConsole(page: Page, allowRefusals = false): string[] {
   return problems;
 }
 
-async function signIn(page: Page, email: string, code = '') {
-  await page.goto('/admin/sign-in');
-  await hydrated(page);
-  await page.getByLabel('Email address').fill(email);
-  await page.getByLabel('Password').fill(PASSWORD);
-  if (code) await page.getByLabel(/Two-factor code/).fill(code);
-  await page.getByRole('button', { name: 'Sign in' }).click();
-}
+const signIn = submitSignIn;
 
 test('sign-in with two-factor, a search, a status change whose notice is in the outbox, sign-out', async ({ page }) => {
   test.setTimeout(90_000);

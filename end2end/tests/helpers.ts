@@ -8,6 +8,26 @@ export async function hydrated(page: Page) {
   await expect(page.locator('body')).toHaveAttribute('data-hydrated', 'true', { timeout: 20_000 });
 }
 
+// The portal accounts `make test` creates for the browser tests (scripts/test.sh).
+export const STAFF_PASSWORD = 'e2e passphrase for county staff';
+export const CLERK = 'clerk@la.demo.example.org';
+
+/** Fills the portal's sign-in form (and a two-factor code when given) and sends it. */
+export async function submitSignIn(page: Page, email: string, code = '') {
+  await page.goto('/admin/sign-in');
+  await hydrated(page);
+  await page.getByLabel('Email address').fill(email);
+  await page.getByLabel('Password').fill(STAFF_PASSWORD);
+  if (code) await page.getByLabel(/Two-factor code/).fill(code);
+  await page.getByRole('button', { name: 'Sign in' }).click();
+}
+
+/** Signs in and waits for the portal's first page. */
+export async function signIn(page: Page, email: string) {
+  await submitSignIn(page, email);
+  await expect(page).toHaveURL(/\/admin$/);
+}
+
 /** Fails on any axe-core violation of WCAG 2.0/2.1 A and AA rules. */
 export async function expectNoAxeViolations(page: Page) {
   const results = await new AxeBuilder({ page })

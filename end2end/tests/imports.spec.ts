@@ -1,18 +1,5 @@
 import { test, expect, type Page } from '@playwright/test';
-import { expectNoAxeViolations, hydrated } from './helpers';
-
-// An account `make test` creates for the browser tests (scripts/test.sh).
-const PASSWORD = 'e2e passphrase for county staff';
-const CLERK = 'clerk@la.demo.example.org';
-
-async function signIn(page: Page, email: string) {
-  await page.goto('/admin/sign-in');
-  await hydrated(page);
-  await page.getByLabel('Email address').fill(email);
-  await page.getByLabel('Password').fill(PASSWORD);
-  await page.getByRole('button', { name: 'Sign in' }).click();
-  await expect(page).toHaveURL(/\/admin$/);
-}
+import { CLERK, expectNoAxeViolations, hydrated, signIn } from './helpers';
 
 function voterMaster(rows: number): string {
   const lines = [

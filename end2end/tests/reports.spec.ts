@@ -1,20 +1,6 @@
-import { test, expect, type Page } from '@playwright/test';
+import { test, expect } from '@playwright/test';
 import { readFileSync } from 'node:fs';
-import { expectNoAxeViolations, hydrated } from './helpers';
-
-// An account `make test` creates for the browser tests (scripts/test.sh); its server runs
-// exports of more than EXPORT_INLINE_ROWS=1 rows in the background.
-const PASSWORD = 'e2e passphrase for county staff';
-const CLERK = 'clerk@la.demo.example.org';
-
-async function signIn(page: Page, email: string) {
-  await page.goto('/admin/sign-in');
-  await hydrated(page);
-  await page.getByLabel('Email address').fill(email);
-  await page.getByLabel('Password').fill(PASSWORD);
-  await page.getByRole('button', { name: 'Sign in' }).click();
-  await expect(page).toHaveURL(/\/admin$/);
-}
+import { CLERK, expectNoAxeViolations, hydrated, signIn } from './helpers';
 
 const number = (text: string | null) => Number((text ?? '').replace(/[^0-9]/g, ''));
 
