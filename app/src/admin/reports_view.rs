@@ -175,6 +175,7 @@ fn DashboardView(d: Dashboard) -> impl IntoView {
             </table>
             <Chart id="reasons" title="Not counted, by reason" svg=d.charts.not_counted_by_reason.clone() />
             <CountTable id="reasons" caption="Not counted, by reason" heading="Reason" rows=d.not_counted_by_reason.clone() />
+            <Chart id="cure" title="The cure pipeline" svg=d.charts.cure.clone() />
             <table class="records" data-testid="table-cure">
                 <caption>"The cure pipeline (signature problems the voter can fix)"</caption>
                 <thead><tr><th scope="col">"Stage"</th><th scope="col" class="num">"Ballots"</th></tr></thead>
@@ -186,6 +187,7 @@ fn DashboardView(d: Dashboard) -> impl IntoView {
                     <tr><th scope="row">"Expired (past the cure deadline)"</th><td class="num" data-code="expired">{thousands(cure.expired)}</td></tr>
                 </tbody>
             </table>
+            <Chart id="subscribers" title="Subscribers by channel" svg=d.charts.subscribers.clone() />
             <table class="records" data-testid="table-subscribers">
                 <caption>"Subscribers by channel and language (confirmed, not cancelled)"</caption>
                 <thead><tr><th scope="col">"Channel"</th><th scope="col">"Language"</th><th scope="col" class="num">"Subscribers"</th></tr></thead>
@@ -336,10 +338,11 @@ fn Exports() -> impl IntoView {
     let list = Resource::new(|| (), |_| list_exports());
     // Follow the progress while anything runs (the browser only).
     Effect::new(move |_| {
-        let _ = set_interval_with_handle(
+        let every_second = set_interval_with_handle(
             move || {
                 let busy = list
-                    .get_untracked()
+                    .try_get_untracked()
+                    .flatten()
                     .and_then(Result::ok)
                     .is_some_and(|rows| running(&rows));
                 if busy {
@@ -348,6 +351,10 @@ fn Exports() -> impl IntoView {
             },
             std::time::Duration::from_secs(1),
         );
+        // Leaving the page stops it.
+        if let Ok(handle) = every_second {
+            on_cleanup(move || handle.clear());
+        }
     });
     view! {
         <h1>"Your exports"</h1>

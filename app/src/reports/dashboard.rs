@@ -58,6 +58,9 @@ pub struct Charts {
     pub by_status: String,
     pub returns_per_day: String,
     pub not_counted_by_reason: String,
+    pub cure: String,
+    /// Subscribers by channel (the table has them by language too).
+    pub subscribers: String,
     pub notifications: String,
 }
 
@@ -236,11 +239,40 @@ pub mod numbers {
         let pairs = |counts: &[Count]| -> Vec<(String, i64)> {
             counts.iter().map(|c| (c.label.clone(), c.count)).collect()
         };
+        let cure = CurePipeline {
+            problems: cure.problems,
+            notified: cure.notified,
+            cured: cure.cured,
+            open: cure.open,
+            expired: cure.expired,
+        };
+        let stages = [
+            ("Problem found", cure.problems),
+            ("Voter notified", cure.notified),
+            ("Cured", cure.cured),
+            ("Still open", cure.open),
+            ("Expired", cure.expired),
+        ]
+        .map(|(l, n)| (l.to_owned(), n));
+        let channels: Vec<(String, i64)> = ["email", "sms", "voice"]
+            .into_iter()
+            .map(|c| {
+                let n = subscribers
+                    .iter()
+                    .filter(|s| s.channel == c)
+                    .map(|s| s.count)
+                    .sum();
+                (c.to_owned(), n)
+            })
+            .collect();
+        use super::super::charts::{bars, columns};
         let charts = Charts {
-            by_status: super::super::charts::bars(&pairs(&by_status)),
-            returns_per_day: super::super::charts::columns(&returns_per_day),
-            not_counted_by_reason: super::super::charts::bars(&pairs(&not_counted_by_reason)),
-            notifications: super::super::charts::bars(&pairs(&notifications)),
+            by_status: bars(&pairs(&by_status)),
+            returns_per_day: columns(&returns_per_day),
+            not_counted_by_reason: bars(&pairs(&not_counted_by_reason)),
+            cure: bars(&stages),
+            subscribers: bars(&channels),
+            notifications: bars(&pairs(&notifications)),
         };
         Ok(Dashboard {
             scope_label,
@@ -248,13 +280,7 @@ pub mod numbers {
             by_status,
             returns_per_day,
             not_counted_by_reason,
-            cure: CurePipeline {
-                problems: cure.problems,
-                notified: cure.notified,
-                cured: cure.cured,
-                open: cure.open,
-                expired: cure.expired,
-            },
+            cure,
             subscribers,
             notifications,
             charts,

@@ -72,20 +72,35 @@ macro_rules! days {
     };
 }
 
+/// The voter and ballot columns the ballot list and the cure list begin with.
+macro_rules! voter_columns {
+    () => {
+        "select c.name, e.name, v.county_voter_id,
+                concat_ws(' ', v.first_name, v.middle_name, v.last_name, v.suffix), v.precinct,
+                b.ballot_number, "
+    };
+}
+
+/// The ballot with its voter, election and county, and the filters on them.
+macro_rules! ballot_joins {
+    () => {
+        " from ballots b
+         join voters v on v.id = b.voter_id
+         join elections e on e.id = b.election_id
+         join counties c on c.fips = b.county_fips "
+    };
+}
+
 // Parameters, the same for every kind: $1 county, $2 election, $3 status, $4 precinct, $5 from,
 // $6 to, $7 the curable reasons.
 const BALLOTS: Table = Table {
     sql: concat!(
-        "select c.name, e.name, v.county_voter_id,
-                concat_ws(' ', v.first_name, v.middle_name, v.last_name, v.suffix), v.precinct,
-                b.ballot_number, b.status, b.status_reason, ",
+        voter_columns!(),
+        "b.status, b.status_reason, ",
         pacific!("b.status_at"),
-        ", b.outbound_imb, b.inbound_imb, r.ballot_number, $7::text[] is null
-         from ballots b
-         join voters v on v.id = b.voter_id
-         join elections e on e.id = b.election_id
-         join counties c on c.fips = b.county_fips
-         left join ballots r on r.id = b.replaces_ballot_id
+        ", b.outbound_imb, b.inbound_imb, r.ballot_number, $7::text[] is null",
+        ballot_joins!(),
+        "left join ballots r on r.id = b.replaces_ballot_id
          where ($1::text is null or b.county_fips = $1)
            and ($2::bigint is null or b.election_id = $2)
            and ($3::text is null or b.status = $3)
@@ -114,9 +129,8 @@ const BALLOTS: Table = Table {
 
 const CURE: Table = Table {
     sql: concat!(
-        "select c.name, e.name, v.county_voter_id,
-                concat_ws(' ', v.first_name, v.middle_name, v.last_name, v.suffix), v.precinct,
-                b.ballot_number, b.status_reason, ",
+        voter_columns!(),
+        "b.status_reason, ",
         pacific!("b.status_at"),
         ", ",
         pacific!("e.cure_deadline"),
@@ -129,12 +143,9 @@ const CURE: Table = Table {
                      from subscriptions s
                      where s.voter_id = v.id and s.confirmed_at is not null and s.cancelled_at is null)
                 end,
-                ($3::text is null)
-         from ballots b
-         join voters v on v.id = b.voter_id
-         join elections e on e.id = b.election_id
-         join counties c on c.fips = b.county_fips
-         where b.status = 'not_counted' and b.status_reason = any($7)
+                ($3::text is null)",
+        ballot_joins!(),
+        "where b.status = 'not_counted' and b.status_reason = any($7)
            and ($1::text is null or b.county_fips = $1)
            and ($2::bigint is null or b.election_id = $2)
            and ($4::text is null or v.precinct = $4)
