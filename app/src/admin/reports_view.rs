@@ -2,7 +2,7 @@
 //! table), the export form, and the exports running in the background with their progress.
 //! The dashboard's choices are a plain GET form and the export a plain POST (`POST
 //! /admin/exports`, in the server), so all of it works without JavaScript; with it, the exports
-//! page follows the progress every second.
+//! page follows the progress every second (without it, a link reloads the page).
 
 use super::frame::AdminFrame;
 use super::imports_view::ElectionChoice;
@@ -338,6 +338,8 @@ fn Exports() -> impl IntoView {
     let list = Resource::new(|| (), |_| list_exports());
     // Follow the progress while anything runs (the browser only).
     Effect::new(move |_| {
+        // Once at once: the rows then render from the newest state, whatever the page had.
+        list.refetch();
         let every_second = set_interval_with_handle(
             move || {
                 let busy = list
@@ -364,7 +366,8 @@ fn Exports() -> impl IntoView {
                 match list.await {
                     Ok(rows) if rows.is_empty() => view! { <p>"You have not exported anything yet."</p> }.into_any(),
                     Ok(rows) => view! {
-                        {running(&rows).then(|| view! { <noscript><meta http-equiv="refresh" content="3" /></noscript> })}
+                        // Without JavaScript the page does not follow the run: a link reloads it.
+                        <p><a href="/admin/reports/exports" rel="external">"Refresh"</a></p>
                         <ExportTable rows />
                     }.into_any(),
                     Err(e) => view! { <p class="notice notice--error" role="alert">{e.to_string()}</p> }.into_any(),
@@ -389,25 +392,25 @@ fn ExportTable(rows: Vec<ExportRow>) -> impl IntoView {
                     let label_id = format!("export-{}-what", r.id);
                     let written = thousands(r.rows_written);
                     let of_total = format!("{written} of {} rows", thousands(total));
-                    let progress = match r.state.as_str() {
-                        "failed" => view! {
-                            <span class="notice--error">{r.failure.clone().unwrap_or_else(|| "Failed".to_owned())}</span>
-                        }.into_any(),
-                        state => {
-                            let done = state == "done";
-                            view! {
-                                <progress data-testid="export-progress" aria-labelledby=label_id.clone()
-                                    max=total.max(1).to_string() value=(if done { total.max(1) } else { r.rows_written }).to_string()>
-                                    {of_total.clone()}
-                                </progress>
-                                " "
-                                {if done {
-                                    view! { <span data-testid="export-done">{format!("Done: {written} rows")}</span> }.into_any()
-                                } else {
-                                    view! { <span>{of_total}</span> }.into_any()
-                                }}
-                            }.into_any()
-                        }
+                    // The same elements in every state (only values differ), so a row hydrates
+                    // whatever state the page was rendered in.
+                    let done = r.state == "done";
+                    let failed = r.state == "failed";
+                    let text = if done {
+                        format!("Done: {written} rows")
+                    } else if failed {
+                        r.failure.clone().unwrap_or_else(|| "Failed".to_owned())
+                    } else {
+                        of_total.clone()
+                    };
+                    let value = if done { total.max(1) } else if failed { 0 } else { r.rows_written };
+                    let progress = view! {
+                        <progress data-testid="export-progress" aria-labelledby=label_id.clone()
+                            max=total.max(1).to_string() value=value.to_string()>
+                            {of_total.clone()}
+                        </progress>
+                        " "
+                        <span data-testid=if done { "export-done" } else { "export-state" }>{text}</span>
                     };
                     view! {
                         <tr data-export=r.id.to_string() data-state=r.state.clone()>
@@ -415,11 +418,12 @@ fn ExportTable(rows: Vec<ExportRow>) -> impl IntoView {
                             <td id=label_id>{r.spec.kind.label()}</td>
                             <td>{r.spec.format.code().to_uppercase()}</td>
                             <td>{progress}</td>
-                            <td>{(r.state == "done").then(|| view! {
-                                <a href=format!("/admin/exports/{}/download", r.id) rel="external" download=r.file_name.clone()>
+                            <td>
+                                <a href=format!("/admin/exports/{}/download", r.id) rel="external"
+                                    download=r.file_name.clone() hidden=!done>
                                     {format!("Download {}", r.file_name)}
                                 </a>
-                            })}</td>
+                            </td>
                         </tr>
                     }
                 }).collect_view()}
