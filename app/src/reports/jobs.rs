@@ -271,16 +271,32 @@ pub async fn purge(pool: &PgPool) -> Result<u64, sqlx::Error> {
     Ok(gone)
 }
 
-/// The exports `staff` asked for, newest first.
+/// The exports `staff` asked for, newest first (the latest 50).
 pub async fn list_for(pool: &PgPool, staff: &Staff) -> Result<Vec<ExportRow>, crate::AppError> {
+    Ok(mine(pool, staff, None)
+        .await?
+        .into_iter()
+        .map(|(row, _)| row)
+        .collect())
+}
+
+/// `staff`'s exports (`only`: that one), each with how many parts its file has.
+async fn mine(
+    pool: &PgPool,
+    staff: &Staff,
+    only: Option<i64>,
+) -> Result<Vec<(ExportRow, i32)>, crate::AppError> {
     let scope = reports_scope(staff)?;
     let mut tx = crate::admin::store::scoped(pool, &scope).await?;
     let rows = sqlx::query!(
         r#"select id, county_fips, kind, format, filters, state, rows_total, rows_written, bytes,
                   failure, to_char(created_at at time zone 'America/Los_Angeles', 'YYYY-MM-DD HH24:MI') as "created!",
-                  (created_at at time zone 'America/Los_Angeles')::date as "day!"
-           from exports where requested_by = $1 order by id desc limit 50"#,
-        staff.id
+                  (created_at at time zone 'America/Los_Angeles')::date as "day!",
+                  (select count(*)::int from export_parts p where p.export_id = e.id) as "parts!"
+           from exports e where requested_by = $1 and ($2::bigint is null or id = $2)
+           order by id desc limit 50"#,
+        staff.id,
+        only
     )
     .fetch_all(&mut *tx)
     .await?;
@@ -300,7 +316,7 @@ pub async fn list_for(pool: &PgPool, staff: &Staff) -> Result<Vec<ExportRow>, cr
             county_fips: r.county_fips,
             filters,
         };
-        out.push(ExportRow {
+        let row = ExportRow {
             id: r.id,
             file_name: spec.file_name(r.day),
             spec,
@@ -310,35 +326,23 @@ pub async fn list_for(pool: &PgPool, staff: &Staff) -> Result<Vec<ExportRow>, cr
             bytes: r.bytes,
             failure: r.failure,
             created_at: r.created,
-        });
+        };
+        out.push((row, r.parts));
     }
     Ok(out)
 }
 
-/// A finished export of `staff`'s: its file name, format and number of parts.
+/// A finished export of `staff`'s: its file name, format and number of parts; `None` when it
+/// is not theirs, not finished, or its file was deleted after its day.
 pub async fn finished(
     pool: &PgPool,
     staff: &Staff,
     id: i64,
 ) -> Result<Option<(String, super::ExportFormat, i32)>, crate::AppError> {
-    let rows = list_for(pool, staff).await?;
-    let Some(found) = rows.into_iter().find(|r| r.id == id && r.state == "done") else {
-        return Ok(None);
-    };
-    let scope = reports_scope(staff)?;
-    let mut tx = crate::admin::store::scoped(pool, &scope).await?;
-    let parts = sqlx::query_scalar!(
-        r#"select count(*)::int as "n!" from export_parts where export_id = $1"#,
-        id
-    )
-    .fetch_one(&mut *tx)
-    .await?;
-    tx.commit().await?;
-    if parts == 0 && found.rows_written > 0 {
-        // Past its time: the file was deleted.
-        return Ok(None);
-    }
-    Ok(Some((found.file_name, found.spec.format, parts)))
+    let found = mine(pool, staff, Some(id)).await?.into_iter().next();
+    Ok(found
+        .filter(|(row, parts)| row.state == "done" && (*parts > 0 || row.rows_written == 0))
+        .map(|(row, parts)| (row.file_name, row.spec.format, parts)))
 }
 
 /// One part of an export's file.

@@ -226,17 +226,8 @@ pub struct ExportRow {
     pub file_name: String,
 }
 
-/// The delivery states a message can be in, for the notification log's filter.
-pub const MESSAGE_STATES: [&str; 8] = [
-    "queued",
-    "sending",
-    "sent",
-    "delivered",
-    "failed",
-    "dead",
-    "superseded",
-    "cancelled",
-];
+/// The delivery states a message can be in (the message log's list).
+pub use crate::admin::messages_view::STATES as MESSAGE_STATES;
 
 impl ExportSpec {
     /// Checks and reads the form's fields (as typed: empty means "any"), for `scope`.

@@ -117,6 +117,17 @@ impl Drop for TestApp {
     }
 }
 
+/// The test database's URL, for the `ballot-tracker` processes a test starts.
+pub fn database_url(pool: &PgPool) -> String {
+    let options = pool.connect_options();
+    format!(
+        "postgres://postgres@{}:{}/{}",
+        options.get_host(),
+        options.get_port(),
+        options.get_database().unwrap()
+    )
+}
+
 // Portal accounts and sessions, for the tests that sign in.
 
 pub const PASSWORD: &str = "a long enough passphrase";

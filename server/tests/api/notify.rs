@@ -719,13 +719,7 @@ async fn queue_emails(pool: &PgPool, n: i64) -> i64 {
 }
 
 fn worker_process(pool: &PgPool, smtp_port: u16) -> std::process::Child {
-    let options = pool.connect_options();
-    let url = format!(
-        "postgres://postgres@{}:{}/{}",
-        options.get_host(),
-        options.get_port(),
-        options.get_database().unwrap()
-    );
+    let url = crate::helpers::database_url(pool);
     std::process::Command::new(env!("CARGO_BIN_EXE_ballot-tracker"))
         .arg("worker")
         .env_clear()

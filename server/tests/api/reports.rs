@@ -566,13 +566,7 @@ async fn exports_parse_back_to_the_database_with_formulas_neutralised(pool: PgPo
 #[sqlx::test(migrator = "app::state::MIGRATOR")]
 async fn the_command_line_exports_the_notification_log_and_records_it(pool: PgPool) {
     demo(&pool).await;
-    let options = pool.connect_options();
-    let url = format!(
-        "postgres://postgres@{}:{}/{}",
-        options.get_host(),
-        options.get_port(),
-        options.get_database().unwrap()
-    );
+    let url = crate::helpers::database_url(&pool);
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("log.xlsx");
     let status = std::process::Command::new(env!("CARGO_BIN_EXE_ballot-tracker"))
