@@ -74,6 +74,24 @@ pub enum AuditAction {
     /// Someone exported a report (the portal, the command line): what, filtered how, and how
     /// many rows.
     ExportCreated,
+    /// An announcement was written or changed while a draft (county staff): its kind, target
+    /// and texts.
+    AnnouncementSaved,
+    /// An announcement was sent for approval, past the recipient threshold (its author).
+    AnnouncementSubmitted,
+    /// A second person approved an announcement.
+    AnnouncementApproved,
+    /// An announcement's messages went into the outbox: recipients per channel and when.
+    AnnouncementQueued,
+    /// An announcement was cancelled, with how many of its messages had not gone yet.
+    AnnouncementCancelled,
+    /// Someone was invited to the portal (an administrator): role and county, never the link.
+    AdminUserInvited,
+    /// An account was disabled or enabled again (an administrator): its sessions end at once.
+    AdminUserDisabled,
+    AdminUserEnabled,
+    /// A password-reset link was asked for and sent (anyone who knows the address).
+    PasswordResetRequested,
 }
 
 impl AuditAction {
@@ -96,6 +114,15 @@ impl AuditAction {
             AuditAction::ApiTokenCreated => "api_token.created",
             AuditAction::ApiTokenRevoked => "api_token.revoked",
             AuditAction::ExportCreated => "export.created",
+            AuditAction::AnnouncementSaved => "announcement.saved",
+            AuditAction::AnnouncementSubmitted => "announcement.submitted",
+            AuditAction::AnnouncementApproved => "announcement.approved",
+            AuditAction::AnnouncementQueued => "announcement.queued",
+            AuditAction::AnnouncementCancelled => "announcement.cancelled",
+            AuditAction::AdminUserInvited => "admin_user.invited",
+            AuditAction::AdminUserDisabled => "admin_user.disabled",
+            AuditAction::AdminUserEnabled => "admin_user.enabled",
+            AuditAction::PasswordResetRequested => "admin_user.password_reset_requested",
         }
     }
 }

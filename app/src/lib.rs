@@ -126,6 +126,13 @@ pub fn App() -> impl IntoView {
                     <Route path=(StaticSegment("admin"), StaticSegment("imports"), ParamSegment("id")) view=admin::imports_view::ImportPage ssr=SsrMode::Async />
                     <Route path=(StaticSegment("admin"), StaticSegment("reports")) view=admin::reports_view::ReportsPage ssr=SsrMode::Async />
                     <Route path=(StaticSegment("admin"), StaticSegment("reports"), StaticSegment("exports")) view=admin::reports_view::ExportsPage ssr=SsrMode::Async />
+                    <Route path=(StaticSegment("admin"), StaticSegment("accounts")) view=admin::accounts::AccountsPage ssr=SsrMode::Async />
+                    <Route path=(StaticSegment("admin"), StaticSegment("forgot-password")) view=admin::accounts::ForgotPasswordPage ssr=SsrMode::Async />
+                    <Route path=(StaticSegment("admin"), StaticSegment("password"), ParamSegment("secret")) view=admin::accounts::SetPasswordPage ssr=SsrMode::Async />
+                    <Route path=(StaticSegment("admin"), StaticSegment("announcements")) view=admin::announcements::AnnouncementsPage ssr=SsrMode::Async />
+                    <Route path=(StaticSegment("admin"), StaticSegment("announcements"), StaticSegment("new")) view=admin::announcements::AnnouncementEditorPage ssr=SsrMode::Async />
+                    <Route path=(StaticSegment("admin"), StaticSegment("announcements"), ParamSegment("id")) view=admin::announcements::AnnouncementPage ssr=SsrMode::Async />
+                    <Route path=(StaticSegment("admin"), StaticSegment("announcements"), ParamSegment("id"), StaticSegment("edit")) view=admin::announcements::AnnouncementEditorPage ssr=SsrMode::Async />
                     <Route path=(StaticSegment("admin"), StaticSegment("elections")) view=admin::elections::ElectionsPage ssr=SsrMode::Async />
                     <Route path=(StaticSegment("admin"), StaticSegment("county")) view=admin::county_settings::CountySettingsPage ssr=SsrMode::Async />
                     <Route path=(StaticSegment("admin"), StaticSegment("county"), StaticSegment("codes")) view=admin::code_maps::CodeMapsPage ssr=SsrMode::Async />

@@ -22,6 +22,15 @@ pub struct AppState {
     pub cache: Arc<Cache>,
     /// Password hashes computed at once in this process (`PASSWORD_HASH_CONCURRENCY`).
     pub hashing: Arc<tokio::sync::Semaphore>,
+    /// Mail to portal accounts (invitations, password resets); `None` without `SMTP_URL`.
+    pub staff_mail: Option<Arc<dyn StaffMail>>,
+}
+
+/// Sends a plain-text email to a portal account (the server's SMTP sender implements it).
+#[async_trait::async_trait]
+pub trait StaffMail: Send + Sync {
+    /// `Err` holds the mail server's words, never the message.
+    async fn send(&self, to: &str, subject: &str, text: &str) -> Result<(), String>;
 }
 
 impl AppState {
@@ -34,7 +43,13 @@ impl AppState {
             )),
             settings: Arc::new(settings),
             cache: Arc::default(),
+            staff_mail: None,
         }
+    }
+
+    pub fn with_staff_mail(mut self, mail: Arc<dyn StaffMail>) -> Self {
+        self.staff_mail = Some(mail);
+        self
     }
 }
 
@@ -53,6 +68,9 @@ pub struct Settings {
     /// Exports up to this many rows download at once; longer ones run in the background
     /// (`EXPORT_INLINE_ROWS`).
     pub export_inline_rows: i64,
+    /// An announcement to more recipients than this needs a second person's approval
+    /// (`ANNOUNCEMENT_APPROVAL_THRESHOLD`).
+    pub announcement_approval_threshold: i64,
 }
 
 /// What links in messages and the telephony provider's callbacks need.
@@ -99,6 +117,7 @@ impl Default for Settings {
             password_hash_concurrency: default_hash_concurrency(),
             messaging: Messaging::default(),
             export_inline_rows: crate::admin::reports_view::DEFAULT_INLINE_ROWS,
+            announcement_approval_threshold: crate::admin::announcements::DEFAULT_APPROVAL_THRESHOLD,
         }
     }
 }

@@ -183,6 +183,11 @@ impl Config {
                     "EXPORT_INLINE_ROWS",
                     app::admin::reports_view::DEFAULT_INLINE_ROWS,
                 )?,
+                announcement_approval_threshold: parse_or(
+                    &lookup,
+                    "ANNOUNCEMENT_APPROVAL_THRESHOLD",
+                    app::admin::announcements::DEFAULT_APPROVAL_THRESHOLD,
+                )?,
             },
         })
     }

@@ -79,9 +79,11 @@ fn StaffBar(staff: Staff) -> impl IntoView {
                 {(staff.role != super::Role::Auditor).then(|| view! { <li><a href="/admin">"Records"</a></li> })}
                 {(staff.role != super::Role::Auditor).then(|| view! { <li><a href="/admin/messages">"Message log"</a></li> })}
                 {(staff.role != super::Role::Auditor).then(|| view! { <li><a href="/admin/imports">"County files"</a></li> })}
+                {(staff.role != super::Role::Auditor).then(|| view! { <li><a href="/admin/announcements">"Announcements"</a></li> })}
                 <li><a href="/admin/reports">"Reports"</a></li>
                 <li><a href="/admin/elections">"Elections"</a></li>
                 {matches!(staff.role, super::Role::StateAdmin | super::Role::CountyAdmin).then(|| view! {
+                    <li><a href="/admin/accounts">"Accounts"</a></li>
                     <li><a href="/admin/county">"County settings"</a></li>
                     <li><a href="/admin/county/codes">"Import codes"</a></li>
                 })}

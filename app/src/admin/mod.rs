@@ -4,6 +4,8 @@
 //! The portal's words are English only: it is county election staff's working tool. What a
 //! voter reads (statuses, reasons) comes from the same sentences the status page uses.
 
+pub mod accounts;
+pub mod announcements;
 pub mod audit_view;
 pub mod ballot;
 pub mod code_maps;
@@ -19,6 +21,8 @@ pub mod roles;
 pub mod signin;
 pub mod two_factor;
 
+#[cfg(feature = "ssr")]
+pub mod announcement_store;
 #[cfg(feature = "ssr")]
 pub mod session;
 #[cfg(feature = "ssr")]

@@ -62,7 +62,7 @@ async fn sign_in_inner(email: String, password: String, code: String) -> Result<
         else {
             return Err(AppError::RateLimited);
         };
-        crate::auth::password::verify(password, account.as_ref().map(|a| a.password_hash.clone()))
+        crate::auth::password::verify(password, account.as_ref().and_then(|a| a.password_hash.clone()))
             .await
     };
     let refuse = async |user_id: Option<i64>, why: &str| -> AppError {
@@ -181,6 +181,7 @@ pub fn SignInPage() -> impl IntoView {
             </div>
             <button type="submit" class="button">"Sign in"</button>
         </ActionForm>
+        <p><a href="/admin/forgot-password">"Forgot your password?"</a></p>
         <div aria-live="polite">
             {move || error().map(|e| view! { <p class="notice notice--error" role="alert" data-testid="signin-error">{e}</p> })}
         </div>

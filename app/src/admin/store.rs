@@ -51,7 +51,8 @@ fn decode<T, E: std::error::Error + Send + Sync + 'static>(
 /// What sign-in needs to know of an account.
 pub struct SignInAccount {
     pub id: i64,
-    pub password_hash: String,
+    /// `None` until an invited account sets its password.
+    pub password_hash: Option<String>,
     pub disabled: bool,
     /// Set when two-factor sign-in is on.
     pub totp_secret: Option<Vec<u8>>,

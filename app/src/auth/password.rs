@@ -22,6 +22,34 @@ pub enum PasswordError {
     Hash(String),
 }
 
+/// Among the 10,000 most common passwords (zxcvbn's ranked list from leaked password dumps),
+/// counting case, reversal and l33t spellings ("Password1234" is "password1234").
+pub fn is_common(password: &str) -> bool {
+    let entropy = zxcvbn::zxcvbn(password, &[]);
+    let chars = password.chars().count();
+    entropy.sequence().iter().any(|m| {
+        m.i == 0
+            && m.j + 1 == chars
+            && matches!(&m.pattern, zxcvbn::matching::patterns::MatchPattern::Dictionary(d)
+                if d.rank <= 10_000 && format!("{:?}", d.dictionary_name) == "Passwords")
+    })
+}
+
+/// Why a new password is refused, in words for the person choosing it.
+pub fn refusal(password: &str, repeated: &str, email: &str) -> Option<&'static str> {
+    if password.chars().count() < MIN_LENGTH {
+        Some("A password needs at least 12 characters; a few words make a good one.")
+    } else if password != repeated {
+        Some("The two passwords differ: type the same one twice.")
+    } else if password.eq_ignore_ascii_case(email) {
+        Some("Your email address is not a password.")
+    } else if is_common(password) {
+        Some("That password is one of the most common ones; choose another.")
+    } else {
+        None
+    }
+}
+
 /// Hashes on a blocking thread: argon2 takes tens of milliseconds of CPU by design.
 pub async fn hash(password: String) -> Result<String, PasswordError> {
     if password.chars().count() < MIN_LENGTH {
@@ -77,6 +105,24 @@ fn dummy_hash() -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn common_passwords_are_refused_and_passphrases_taken() {
+        // Ranks 100 to 9,000 of the list, as typed and capitalised.
+        for p in ["qwerty123456", "Qwerty123456", "leavemealone", "LEAVEMEALONE", "sonyericsson"] {
+            assert!(is_common(p), "{p}");
+            assert!(refusal(p, p, "a@b.c").unwrap().contains("common"), "{p}");
+        }
+        // Rank 11,383: past the 10,000.
+        assert!(!is_common("password1234"));
+        assert!(!is_common("correct horse battery staple"));
+        assert_eq!(
+            refusal("short", "short", "a@b.c"),
+            Some("A password needs at least 12 characters; a few words make a good one.")
+        );
+        assert!(refusal("a long enough passphrase", "a long enough passphrasE", "x@y.z").is_some());
+        assert_eq!(refusal("a long enough passphrase", "a long enough passphrase", "x@y.z"), None);
+    }
 
     #[tokio::test]
     async fn hashes_verify_and_wrong_passwords_fail() {

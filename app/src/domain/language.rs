@@ -85,6 +85,22 @@ impl Language {
         }
     }
 
+    /// The language's name in English, as the (English-only) portal names it.
+    pub const fn english_name(self) -> &'static str {
+        match self {
+            Language::En => "English",
+            Language::Es => "Spanish",
+            Language::Zh => "Chinese",
+            Language::Hi => "Hindi",
+            Language::Ja => "Japanese",
+            Language::Km => "Khmer",
+            Language::Ko => "Korean",
+            Language::Tl => "Tagalog",
+            Language::Th => "Thai",
+            Language::Vi => "Vietnamese",
+        }
+    }
+
     /// Parses a stored code or a browser's tag (`es-MX` and `zh-Hant` map to their language).
     pub fn parse(tag: &str) -> Result<Self, UnknownLanguage> {
         let primary = tag

@@ -3,6 +3,7 @@
 //! the message words of the locale files (`message.*`). Nothing here sends; the delivery engine
 //! (`server::notify`) does.
 
+pub mod announcements;
 pub mod keywords;
 pub mod links;
 pub mod outbox;
@@ -131,14 +132,23 @@ pub fn status_message(
     sender: &Sender,
     facts: &StatusFacts,
 ) -> Result<Rendered, TemplateError> {
-    let lines = status_sentences(facts, sender.language);
+    lines_message(channel, sender, &status_sentences(facts, sender.language))
+}
+
+/// A message whose first line is its headline (the email's subject), in the layout every
+/// message to voters shares: status messages and announcements.
+fn lines_message(
+    channel: Channel,
+    sender: &Sender,
+    lines: &[String],
+) -> Result<Rendered, TemplateError> {
     let subject = lines.first().cloned().unwrap_or_default();
     let ctx = MessageContext {
         lang: sender.language.code(),
         voice_language: voice_language(sender.language),
         t: Words::new(sender),
         subject: &subject,
-        lines: &lines,
+        lines,
         contact: &sender.contact,
         status_url: &sender.status_url,
         unsubscribe_url: &sender.unsubscribe_url,

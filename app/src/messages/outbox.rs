@@ -42,6 +42,17 @@ pub struct Claimed {
     pub reason: Option<String>,
     pub expected_delivery: Option<NaiveDate>,
     pub cure_deadline: Option<DateTime<Utc>>,
+    /// An announcement's words in the message's language, and what its placeholders stand for.
+    pub announcement: Option<ClaimedAnnouncement>,
+}
+
+#[derive(Clone, Debug)]
+pub struct ClaimedAnnouncement {
+    pub id: i64,
+    pub subject: String,
+    pub body: String,
+    pub event_date: Option<NaiveDate>,
+    pub place: Option<String>,
 }
 
 /// What became of one claimed message.
@@ -101,13 +112,18 @@ pub async fn details(pool: &PgPool, ids: &[i64]) -> Result<Vec<Claimed>, sqlx::E
                   co.name as county_name, co.phone, co.email, co.website, co.time_zone,
                   e.status as "status?", e.reason as "reason?",
                   coalesce(e.expected_delivery, b.expected_delivery) as "expected_delivery?",
-                  el.cure_deadline as "cure_deadline?"
+                  el.cure_deadline as "cure_deadline?",
+                  a.id as "announcement_id?", t.subject as "subject?", t.body as "body?",
+                  a.event_date as "event_date?", a.place as "place?"
            from notifications n
            join subscriptions s on s.id = n.subscription_id
            join counties co on co.fips = n.county_fips
            left join ballot_events e on e.ballot_id = n.ballot_id and e.id = n.event_id
            left join ballots b on b.id = n.ballot_id
            left join elections el on el.id = b.election_id
+           left join announcements a on a.id = n.announcement_id
+           left join announcement_texts t
+                  on t.announcement_id = n.announcement_id and t.language = n.language
            where n.id = any($1)"#,
         ids
     )
@@ -137,6 +153,16 @@ pub async fn details(pool: &PgPool, ids: &[i64]) -> Result<Vec<Claimed>, sqlx::E
             reason: r.reason,
             expected_delivery: r.expected_delivery,
             cure_deadline: r.cure_deadline,
+            announcement: match (r.announcement_id, r.subject, r.body) {
+                (Some(id), Some(subject), Some(body)) => Some(ClaimedAnnouncement {
+                    id,
+                    subject,
+                    body,
+                    event_date: r.event_date,
+                    place: r.place,
+                }),
+                _ => None,
+            },
         })
         .collect())
 }

@@ -33,7 +33,11 @@ pub async fn serve(config: &Config, pool: PgPool) -> anyhow::Result<()> {
         crate::exports_http::worker_name(),
         stop.clone(),
     );
-    let app = build_router(AppState::new(leptos_options, pool, config.settings.clone()));
+    let mut state = AppState::new(leptos_options, pool, config.settings.clone());
+    if let Some(mail) = crate::notify::email::staff_mail(&config.notify, &config.settings.messaging)? {
+        state = state.with_staff_mail(mail);
+    }
+    let app = build_router(state);
     let listener = tokio::net::TcpListener::bind(addr)
         .await
         .with_context(|| format!("binding {addr}"))?;

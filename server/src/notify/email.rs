@@ -96,6 +96,58 @@ impl EmailSender {
     }
 }
 
+/// The sender for `SMTP_URL`, if one is set. Message-IDs carry the site's host.
+pub fn sender(
+    config: &crate::config::NotifyConfig,
+    messaging: &app::state::Messaging,
+    connections: u32,
+) -> anyhow::Result<Option<EmailSender>> {
+    use secrecy::ExposeSecret;
+    let Some(url) = &config.smtp_url else {
+        return Ok(None);
+    };
+    let host = messaging
+        .public_base_url
+        .split("://")
+        .nth(1)
+        .unwrap_or("localhost")
+        .split(['/', ':'])
+        .next()
+        .unwrap_or("localhost");
+    EmailSender::new(url.expose_secret(), &config.email_from, host, connections).map(Some)
+}
+
+/// The portal's mail (invitations, reset links), when `SMTP_URL` is set.
+pub fn staff_mail(
+    config: &crate::config::NotifyConfig,
+    messaging: &app::state::Messaging,
+) -> anyhow::Result<Option<std::sync::Arc<dyn app::state::StaffMail>>> {
+    Ok(sender(config, messaging, 2)?
+        .map(|s| std::sync::Arc::new(s) as std::sync::Arc<dyn app::state::StaffMail>))
+}
+
+/// Mail to portal accounts: plain text, no unsubscribe (it is the account's own business).
+#[async_trait::async_trait]
+impl app::state::StaffMail for EmailSender {
+    async fn send(&self, to: &str, subject: &str, text: &str) -> Result<(), String> {
+        let to: Mailbox = to
+            .parse()
+            .map_err(|e| format!("the address does not parse: {e}"))?;
+        let email = Message::builder()
+            .from(self.from.clone())
+            .to(to)
+            .subject(subject)
+            .header(lettre::message::header::ContentType::TEXT_PLAIN)
+            .body(text.to_owned())
+            .map_err(|e| format!("the message could not be built: {e}"))?;
+        self.transport
+            .send(email)
+            .await
+            .map(|_| ())
+            .map_err(|e| format!("SMTP: {e}"))
+    }
+}
+
 /// `List-Unsubscribe: <https://…/unsubscribe/…>` (RFC 2369).
 #[derive(Clone)]
 struct ListUnsubscribe(String);

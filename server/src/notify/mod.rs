@@ -11,6 +11,7 @@ pub mod telephony;
 
 use crate::config::NotifyConfig;
 use app::domain::{BallotStatus, NotCountedReason};
+use app::messages::announcements;
 use app::messages::outbox::{self, Claimed, Outcome};
 use app::messages::{Channel, Rendered, Sender, StatusFacts};
 use app::state::Messaging;
@@ -33,27 +34,11 @@ pub struct Engine {
 
 impl Engine {
     pub fn new(pool: PgPool, config: NotifyConfig, messaging: Messaging) -> anyhow::Result<Self> {
-        let host = messaging
-            .public_base_url
-            .split("://")
-            .nth(1)
-            .unwrap_or("localhost")
-            .split(['/', ':'])
-            .next()
-            .unwrap_or("localhost")
-            .to_owned();
-        let email = match &config.smtp_url {
-            Some(url) => {
-                use secrecy::ExposeSecret;
-                Some(EmailSender::new(
-                    url.expose_secret(),
-                    &config.email_from,
-                    &host,
-                    u32::try_from(config.concurrency).unwrap_or(u32::MAX),
-                )?)
-            }
-            None => None,
-        };
+        let email = email::sender(
+            &config,
+            &messaging,
+            u32::try_from(config.concurrency).unwrap_or(u32::MAX),
+        )?;
         let telephony = match &config.telephony {
             Some(t) => Some(TelephonySender::new(t.clone(), config.concurrency)?),
             None => None,
@@ -184,8 +169,9 @@ impl Engine {
         // secret: those are rendered for each message.
         let key = (c.channel != Channel::Email && c.kind != "confirmation").then(|| {
             format!(
-                "{}|{}|{}|{:?}|{:?}|{}|{:?}|{:?}",
+                "{}|{:?}|{}|{}|{:?}|{:?}|{}|{:?}|{:?}",
                 c.kind,
+                c.announcement.as_ref().map(|a| a.id),
                 c.channel.code(),
                 c.language.code(),
                 c.status,
@@ -276,8 +262,8 @@ impl Engine {
     }
 }
 
-/// A claimed message rendered for its channel: status messages now; sign-up confirmations and
-/// announcements have their own templates.
+/// A claimed message rendered for its channel: status messages, sign-up confirmations and
+/// announcements.
 pub fn render_claimed(
     c: &Claimed,
     tz: chrono_tz::Tz,
@@ -307,18 +293,31 @@ pub fn render_claimed(
                 cure_days_left: (cure.date() - today).num_days(),
                 expected_delivery: c.expected_delivery,
             };
-            let sender = Sender {
+            app::messages::status_message(c.channel, &sender(c, messaging, unsubscribe_url), &facts)
+                .map_err(|e| e.to_string())
+        }
+        "announcement" => {
+            let a = c
+                .announcement
+                .as_ref()
+                .ok_or_else(|| "the announcement's text is gone".to_owned())?;
+            let text = announcements::Text {
                 language: c.language,
-                county_name: c.county_name.clone(),
-                contact: [&c.county_phone, &c.county_email, &c.county_website]
-                    .into_iter()
-                    .flatten()
-                    .cloned()
-                    .collect(),
-                status_url: format!("{}/ballot", messaging.public_base_url),
-                unsubscribe_url: unsubscribe_url.to_owned(),
+                subject: a.subject.clone(),
+                body: a.body.clone(),
             };
-            app::messages::status_message(c.channel, &sender, &facts).map_err(|e| e.to_string())
+            let filling = announcements::Filling {
+                county_name: c.county_name.clone(),
+                date: a.event_date,
+                place: a.place.clone().unwrap_or_default(),
+            };
+            announcements::render(
+                c.channel,
+                &sender(c, messaging, unsubscribe_url),
+                &text,
+                &filling,
+            )
+            .map_err(|e| e.to_string())
         }
         "confirmation" => {
             let secret = c
@@ -338,6 +337,21 @@ pub fn render_claimed(
                 .map_err(|e| e.to_string())
         }
         other => Err(format!("no template for messages of kind {other}")),
+    }
+}
+
+/// Who a message to a voter is from, and where its links go.
+fn sender(c: &Claimed, messaging: &Messaging, unsubscribe_url: &str) -> Sender {
+    Sender {
+        language: c.language,
+        county_name: c.county_name.clone(),
+        contact: [&c.county_phone, &c.county_email, &c.county_website]
+            .into_iter()
+            .flatten()
+            .cloned()
+            .collect(),
+        status_url: format!("{}/ballot", messaging.public_base_url),
+        unsubscribe_url: unsubscribe_url.to_owned(),
     }
 }
 
