@@ -174,7 +174,7 @@ mod tests {
         let f = filling();
         assert_eq!(
             fill("{county}: vote at {place} by {date}.", Language::En, &f),
-            "Los Angeles County: vote at Vote Center, 100 Main St by November 3, 2026."
+            "Los Angeles County: vote at Vote Center, 100 Main St by Tuesday, November 3, 2026."
         );
         assert!(fill("{date}", Language::Es, &f).contains("noviembre"));
     }

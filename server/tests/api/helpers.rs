@@ -21,7 +21,17 @@ impl TestApp {
         Self::spawn_with(pool, Settings::default()).await
     }
 
-    pub async fn spawn_with(pool: PgPool, mut settings: Settings) -> Self {
+    pub async fn spawn_with(pool: PgPool, settings: Settings) -> Self {
+        Self::spawn_full(pool, settings, None).await
+    }
+
+    /// With the portal's mail (invitations, reset links) going to an SMTP server on
+    /// 127.0.0.1 at `smtp_port`.
+    pub async fn spawn_with_mail(pool: PgPool, settings: Settings, smtp_port: u16) -> Self {
+        Self::spawn_full(pool, settings, Some(smtp_port)).await
+    }
+
+    async fn spawn_full(pool: PgPool, mut settings: Settings, smtp_port: Option<u16>) -> Self {
         let options = (*pool.connect_options()).clone();
         let (addr_tx, addr_rx) = std::sync::mpsc::channel();
         let (shutdown, stop) = tokio::sync::oneshot::channel::<()>();
@@ -50,8 +60,18 @@ impl TestApp {
                     .output_name("ballot-tracker")
                     .site_addr(addr)
                     .build();
-                let router =
-                    server::build_router(AppState::new(leptos_options, pool.clone(), settings));
+                let mut state = AppState::new(leptos_options, pool.clone(), settings);
+                if let Some(port) = smtp_port {
+                    let mail = server::notify::email::EmailSender::new(
+                        &format!("smtp://127.0.0.1:{port}"),
+                        "Ballot Tracker <ballots@example.org>",
+                        "localhost",
+                        2,
+                    )
+                    .unwrap();
+                    state = state.with_staff_mail(std::sync::Arc::new(mail));
+                }
+                let router = server::build_router(state);
                 addr_tx.send(addr).unwrap();
                 axum::serve(
                     listener,

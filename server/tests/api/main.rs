@@ -6,7 +6,9 @@
     reason = "test helpers fail the test loudly"
 )]
 
+mod accounts;
 mod admin;
+mod announce;
 mod feeds_api;
 mod helpers;
 mod imports;

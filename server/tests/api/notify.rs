@@ -17,8 +17,8 @@ use server::notify::Engine;
 use server::standin::{SmtpSink, TelephonyStandin};
 use sqlx::PgPool;
 
-const SID: &str = "AC00000000000000000000000000000001";
-const TOKEN: &str = "test-auth-token";
+pub(crate) const SID: &str = "AC00000000000000000000000000000001";
+pub(crate) const TOKEN: &str = "test-auth-token";
 
 struct World {
     voter_id: i64,
@@ -124,7 +124,7 @@ async fn change(pool: &PgPool, ballot_id: i64, status: BallotStatus) -> i64 {
     }
 }
 
-fn notify_config(smtp_port: Option<u16>, telephony_port: Option<u16>) -> NotifyConfig {
+pub(crate) fn notify_config(smtp_port: Option<u16>, telephony_port: Option<u16>) -> NotifyConfig {
     NotifyConfig {
         smtp_url: smtp_port.map(|p| SecretString::from(format!("smtp://127.0.0.1:{p}"))),
         email_from: "Ballot Tracker <ballots@example.org>".into(),
@@ -146,7 +146,7 @@ fn notify_config(smtp_port: Option<u16>, telephony_port: Option<u16>) -> NotifyC
     }
 }
 
-fn messaging(base: &str) -> Messaging {
+pub(crate) fn messaging(base: &str) -> Messaging {
     Messaging {
         public_base_url: base.to_owned(),
         telephony_auth_token: Some(RedactedToken(TOKEN.into())),
