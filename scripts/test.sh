@@ -87,7 +87,7 @@ standin_port=$((port + 1)); smtp_port=$((port + 2))
   --account-sid AC00000000000000000000000000000e2e --auth-token e2e-auth-token >/dev/null &
 standin_pid=$!
 # Every browser test comes from 127.0.0.1: raise the per-client limit, keep the per-identity one.
-DATABASE_URL="$e2e_url" LEPTOS_SITE_ADDR="127.0.0.1:$port" LOOKUP_LIMIT_PER_CLIENT=10000 EXPORT_INLINE_ROWS=1 \
+DATABASE_URL="$e2e_url" LEPTOS_SITE_ADDR="127.0.0.1:$port" LOOKUP_LIMIT_PER_CLIENT=10000 EXPORT_INLINE_ROWS=1 ANNOUNCEMENT_APPROVAL_THRESHOLD=0 \
   PUBLIC_BASE_URL="http://127.0.0.1:$port" SMTP_URL="smtp://127.0.0.1:$smtp_port" \
   TELEPHONY_BASE_URL="http://127.0.0.1:$standin_port" \
   TELEPHONY_ACCOUNT_SID=AC00000000000000000000000000000e2e TELEPHONY_AUTH_TOKEN=e2e-auth-token \

@@ -117,7 +117,8 @@ impl Default for Settings {
             password_hash_concurrency: default_hash_concurrency(),
             messaging: Messaging::default(),
             export_inline_rows: crate::admin::reports_view::DEFAULT_INLINE_ROWS,
-            announcement_approval_threshold: crate::admin::announcements::DEFAULT_APPROVAL_THRESHOLD,
+            announcement_approval_threshold:
+                crate::admin::announcements::DEFAULT_APPROVAL_THRESHOLD,
         }
     }
 }

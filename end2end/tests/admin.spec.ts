@@ -1,6 +1,6 @@
-import { test, expect, type Page } from '@playwright/test';
+import { test, expect } from '@playwright/test';
 import { createHmac } from 'node:crypto';
-import { expectNoAxeViolations, hydrated, submitSignIn } from './helpers';
+import { expectNoAxeViolations, hydrated, submitSignIn, watchConsole } from './helpers';
 
 // Accounts `make test` creates for the browser tests (scripts/test.sh).
 const WALKER = 'walker@la.demo.example.org';
@@ -21,20 +21,6 @@ function totp(base32: string, unixSecs: number): string {
   const mac = createHmac('sha1', Buffer.from(bytes)).update(counter).digest();
   const offset = mac[mac.length - 1] & 0xf;
   return ((mac.readUInt32BE(offset) & 0x7fffffff) % 1_000_000).toString().padStart(6, '0');
-}
-
-/** Collects console errors and CSP violations for the page's whole life. A refused sign-in
- * answers 401 and a refused change 409, which Chromium logs as failed resources; tests that
- * expect refusals pass `allowRefusals`. */
-function watchConsole(page: Page, allowRefusals = false): string[] {
-  const problems: string[] = [];
-  page.on('console', (m) => {
-    if (m.type() !== 'error') return;
-    if (allowRefusals && /status of (401|409)/.test(m.text())) return;
-    problems.push(m.text());
-  });
-  page.on('pageerror', (e) => problems.push(e.message));
-  return problems;
 }
 
 const signIn = submitSignIn;

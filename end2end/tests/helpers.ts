@@ -28,6 +28,20 @@ export async function signIn(page: Page, email: string) {
   await expect(page).toHaveURL(/\/admin$/);
 }
 
+/** Collects console errors and CSP violations for the page's whole life. A refused sign-in
+ * answers 401 and a refused change 409, which Chromium logs as failed resources; tests that
+ * expect refusals pass `allowRefusals`. */
+export function watchConsole(page: Page, allowRefusals = false): string[] {
+  const problems: string[] = [];
+  page.on('console', (m) => {
+    if (m.type() !== 'error') return;
+    if (allowRefusals && /status of (401|409)/.test(m.text())) return;
+    problems.push(m.text());
+  });
+  page.on('pageerror', (e) => problems.push(e.message));
+  return problems;
+}
+
 /** Fails on any axe-core violation of WCAG 2.0/2.1 A and AA rules. */
 export async function expectNoAxeViolations(page: Page) {
   const results = await new AxeBuilder({ page })

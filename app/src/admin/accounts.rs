@@ -272,7 +272,9 @@ pub async fn invite(
                 ))
             })?;
         tx.commit().await?;
-        Ok(format!("Invitation sent to {email}. The link works for 3 days."))
+        Ok(format!(
+            "Invitation sent to {email}. The link works for 3 days."
+        ))
     })
     .await
 }
@@ -291,8 +293,7 @@ pub async fn reinvite(id: i64) -> Result<String, AppError> {
         let (email, name, county, invited) = server::kept(&mut tx, &staff, id).await?;
         if !invited {
             return Err(AppError::Conflict(
-                "That account has its password already: it can ask for a reset link itself."
-                    .into(),
+                "That account has its password already: it can ask for a reset link itself.".into(),
             ));
         }
         let secret = crate::auth::tokens::issue(
@@ -315,9 +316,13 @@ pub async fn reinvite(id: i64) -> Result<String, AppError> {
         let text = server::invitation_text(&name, &staff.name, &server::link(&secret)?);
         mail.send(&email, "You are invited to Ballot Tracker", &text)
             .await
-            .map_err(|e| AppError::Conflict(format!("The invitation could not be mailed ({e}).")))?;
+            .map_err(|e| {
+                AppError::Conflict(format!("The invitation could not be mailed ({e})."))
+            })?;
         tx.commit().await?;
-        Ok(format!("A new invitation went to {email}; the earlier link no longer works."))
+        Ok(format!(
+            "A new invitation went to {email}; the earlier link no longer works."
+        ))
     })
     .await
 }
@@ -330,7 +335,9 @@ pub async fn set_disabled(id: i64, disabled: bool) -> Result<String, AppError> {
     crate::error::respond(async move {
         let staff = super::frame::signed_in().await?;
         if id == staff.id {
-            return Err(AppError::Conflict("You cannot disable your own account.".into()));
+            return Err(AppError::Conflict(
+                "You cannot disable your own account.".into(),
+            ));
         }
         let pool = pool?;
         let mut tx = super::store::scoped(&pool, &staff.records_scope()?).await?;
@@ -433,9 +440,14 @@ pub async fn forgot_password(email: String) -> Result<String, AppError> {
                         serde_json::json!({ "request_id": request_id }),
                     )
                     .await?;
-                    let text =
-                        server::reset_text(&a.display_name, &format!("{base}/admin/password/{secret}"));
-                    if let Err(e) = mail.send(&email, "Reset your Ballot Tracker password", &text).await {
+                    let text = server::reset_text(
+                        &a.display_name,
+                        &format!("{base}/admin/password/{secret}"),
+                    );
+                    if let Err(e) = mail
+                        .send(&email, "Reset your Ballot Tracker password", &text)
+                        .await
+                    {
                         tracing::warn!(error = %e, "a password-reset email was not accepted");
                         return Ok::<(), sqlx::Error>(());
                     }
@@ -493,11 +505,9 @@ pub async fn set_password(
             return Err(AppError::Conflict(why.into()));
         }
         let hash = {
-            let Ok(Ok(_permit)) = tokio::time::timeout(
-                std::time::Duration::from_secs(10),
-                state.hashing.acquire(),
-            )
-            .await
+            let Ok(Ok(_permit)) =
+                tokio::time::timeout(std::time::Duration::from_secs(10), state.hashing.acquire())
+                    .await
             else {
                 return Err(AppError::RateLimited);
             };
@@ -549,10 +559,14 @@ fn Accounts(staff: Staff) -> impl IntoView {
     let state_admin = staff.role == Role::StateAdmin;
     let me = staff.id;
     let outcome = move || {
-        [invite.value().get(), reinvite.value().get(), disable.value().get()]
-            .into_iter()
-            .flatten()
-            .next_back()
+        [
+            invite.value().get(),
+            reinvite.value().get(),
+            disable.value().get(),
+        ]
+        .into_iter()
+        .flatten()
+        .next_back()
     };
     view! {
         <h1>"Accounts"</h1>

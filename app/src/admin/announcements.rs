@@ -277,8 +277,7 @@ mod server {
             let language = Language::parse(&t.language)
                 .map_err(|_| AppError::Conflict(format!("“{}” is not a language.", t.language)))?;
             // A language left empty on the form has no text of its own.
-            if t.subject.trim().is_empty() && t.body.trim().is_empty() && language != Language::En
-            {
+            if t.subject.trim().is_empty() && t.body.trim().is_empty() && language != Language::En {
                 continue;
             }
             if out.iter().any(|o| o.language == language) {
@@ -432,7 +431,10 @@ mod server {
         .fetch_one(tx)
         .await?;
         Ok((
-            [r.phone, r.email, r.website].into_iter().flatten().collect(),
+            [r.phone, r.email, r.website]
+                .into_iter()
+                .flatten()
+                .collect(),
             r.time_zone,
         ))
     }
@@ -612,15 +614,17 @@ pub async fn save_announcement(
         let kind = Kind::parse(&kind)
             .ok_or_else(|| AppError::Conflict("Choose what kind of announcement it is.".into()))?;
         let precincts = parse_precincts(&precincts).map_err(AppError::Conflict)?;
-        let event_date = match event_date.trim() {
-            "" => None,
-            s => Some(
-                NaiveDate::parse_from_str(s, "%Y-%m-%d")
-                    .map_err(|_| AppError::Conflict("The date must be a date (YYYY-MM-DD).".into()))?,
-            ),
-        };
+        let event_date =
+            match event_date.trim() {
+                "" => None,
+                s => Some(NaiveDate::parse_from_str(s, "%Y-%m-%d").map_err(|_| {
+                    AppError::Conflict("The date must be a date (YYYY-MM-DD).".into())
+                })?),
+            };
         if place.trim().chars().count() > 300 {
-            return Err(AppError::Conflict("The place is 300 characters at most.".into()));
+            return Err(AppError::Conflict(
+                "The place is 300 characters at most.".into(),
+            ));
         }
         let texts = server::texts(&texts)?;
         let pool = pool?;
@@ -953,7 +957,10 @@ fn AnnouncementEditor() -> impl IntoView {
     let id = id_param();
     let query = leptos_router::hooks::use_query_map();
     let county = move || query.read().get("county").unwrap_or_default();
-    let editor = Resource::new(move || (id(), county()), |(id, c)| announcement_editor(id, c));
+    let editor = Resource::new(
+        move || (id(), county()),
+        |(id, c)| announcement_editor(id, c),
+    );
     view! {
         <h1>{move || if id() == 0 { "Write an announcement" } else { "Change the announcement" }}</h1>
         <Suspense fallback=|| view! { <p>"Loading…"</p> }>
@@ -1002,7 +1009,13 @@ fn EditorForm(e: Editor) -> impl IntoView {
                     .unwrap_or_default(),
                 None => standard(Kind::Deadline, code),
             };
-            (code.clone(), name.clone(), *readers, RwSignal::new(s), RwSignal::new(b))
+            (
+                code.clone(),
+                name.clone(),
+                *readers,
+                RwSignal::new(s),
+                RwSignal::new(b),
+            )
         })
         .collect();
     let for_kind = fields.clone();
@@ -1025,7 +1038,10 @@ fn EditorForm(e: Editor) -> impl IntoView {
         kind.set(new);
     };
     let id = a.as_ref().map_or(0, |a| a.id);
-    let precincts = a.as_ref().map(|a| a.precincts.join(", ")).unwrap_or_default();
+    let precincts = a
+        .as_ref()
+        .map(|a| a.precincts.join(", "))
+        .unwrap_or_default();
     let date = a
         .as_ref()
         .and_then(|a| a.event_date)
@@ -1172,12 +1188,20 @@ fn PreviewView(
     let target = if a.precincts.is_empty() {
         format!("All of {} County", a.county_name)
     } else {
-        format!("{} County, precincts {}", a.county_name, a.precincts.join(", "))
+        format!(
+            "{} County, precincts {}",
+            a.county_name,
+            a.precincts.join(", ")
+        )
     };
     let total = p.audience.total();
     let needs_approval = total > p.threshold;
     let history = [
-        Some(format!("Written by {} on {}.", a.created_by_name, when(a.created_at))),
+        Some(format!(
+            "Written by {} on {}.",
+            a.created_by_name,
+            when(a.created_at)
+        )),
         a.submitted_by_name
             .clone()
             .filter(|_| a.state == AnnouncementState::AwaitingApproval || a.approved_at.is_some())

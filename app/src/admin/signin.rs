@@ -62,8 +62,11 @@ async fn sign_in_inner(email: String, password: String, code: String) -> Result<
         else {
             return Err(AppError::RateLimited);
         };
-        crate::auth::password::verify(password, account.as_ref().and_then(|a| a.password_hash.clone()))
-            .await
+        crate::auth::password::verify(
+            password,
+            account.as_ref().and_then(|a| a.password_hash.clone()),
+        )
+        .await
     };
     let refuse = async |user_id: Option<i64>, why: &str| -> AppError {
         let entry = AuditEntry {

@@ -109,7 +109,13 @@ mod tests {
     #[test]
     fn common_passwords_are_refused_and_passphrases_taken() {
         // Ranks 100 to 9,000 of the list, as typed and capitalised.
-        for p in ["qwerty123456", "Qwerty123456", "leavemealone", "LEAVEMEALONE", "sonyericsson"] {
+        for p in [
+            "qwerty123456",
+            "Qwerty123456",
+            "leavemealone",
+            "LEAVEMEALONE",
+            "sonyericsson",
+        ] {
             assert!(is_common(p), "{p}");
             assert!(refusal(p, p, "a@b.c").unwrap().contains("common"), "{p}");
         }
@@ -120,8 +126,22 @@ mod tests {
             refusal("short", "short", "a@b.c"),
             Some("A password needs at least 12 characters; a few words make a good one.")
         );
-        assert!(refusal("a long enough passphrase", "a long enough passphrasE", "x@y.z").is_some());
-        assert_eq!(refusal("a long enough passphrase", "a long enough passphrase", "x@y.z"), None);
+        assert!(
+            refusal(
+                "a long enough passphrase",
+                "a long enough passphrasE",
+                "x@y.z"
+            )
+            .is_some()
+        );
+        assert_eq!(
+            refusal(
+                "a long enough passphrase",
+                "a long enough passphrase",
+                "x@y.z"
+            ),
+            None
+        );
     }
 
     #[tokio::test]

@@ -63,7 +63,9 @@ pub fn problems(texts: &[Text], filling: &Filling) -> Vec<String> {
     for t in texts {
         let name = t.language.english_name();
         if t.subject.trim().is_empty() || t.body.trim().is_empty() {
-            problems.push(format!("The {name} text needs both a subject and a message."));
+            problems.push(format!(
+                "The {name} text needs both a subject and a message."
+            ));
         }
         for p in placeholders(&t.subject)
             .into_iter()
@@ -190,9 +192,21 @@ mod tests {
             ..Filling::default()
         };
         let p = problems(&texts, &empty);
-        assert!(p.iter().any(|m| m.contains("English") && m.contains("{date}")), "{p:?}");
-        assert!(p.iter().any(|m| m.contains("English") && m.contains("{place}")), "{p:?}");
-        assert!(p.iter().any(|m| m.contains("Spanish") && m.contains("{fecha}")), "{p:?}");
+        assert!(
+            p.iter()
+                .any(|m| m.contains("English") && m.contains("{date}")),
+            "{p:?}"
+        );
+        assert!(
+            p.iter()
+                .any(|m| m.contains("English") && m.contains("{place}")),
+            "{p:?}"
+        );
+        assert!(
+            p.iter()
+                .any(|m| m.contains("Spanish") && m.contains("{fecha}")),
+            "{p:?}"
+        );
         assert!(problems(&texts[..1], &filling()).is_empty());
         let no_english = [text(Language::Es, "Aviso", "Hola")];
         assert!(problems(&no_english, &filling())[0].contains("English"));
@@ -214,7 +228,10 @@ mod tests {
         );
         for channel in Channel::ALL {
             let r = render(channel, &sender, &t, &filling()).unwrap();
-            assert!(r.text.contains("Vote at Vote Center, 100 Main St."), "{channel:?}");
+            assert!(
+                r.text.contains("Vote at Vote Center, 100 Main St."),
+                "{channel:?}"
+            );
             assert!(r.text.contains("November 3, 2026"), "{channel:?}");
         }
         let email = render(Channel::Email, &sender, &t, &filling()).unwrap();

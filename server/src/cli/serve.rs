@@ -34,7 +34,9 @@ pub async fn serve(config: &Config, pool: PgPool) -> anyhow::Result<()> {
         stop.clone(),
     );
     let mut state = AppState::new(leptos_options, pool, config.settings.clone());
-    if let Some(mail) = crate::notify::email::staff_mail(&config.notify, &config.settings.messaging)? {
+    if let Some(mail) =
+        crate::notify::email::staff_mail(&config.notify, &config.settings.messaging)?
+    {
         state = state.with_staff_mail(mail);
     }
     let app = build_router(state);

@@ -25,7 +25,12 @@ fn link_secret(smtp: &SmtpSink, to: &str) -> Option<String> {
     )
 }
 
-async fn status_of(app: &TestApp, cookie: Option<&str>, endpoint: &str, form: &[(&str, &str)]) -> (StatusCode, String) {
+async fn status_of(
+    app: &TestApp,
+    cookie: Option<&str>,
+    endpoint: &str,
+    form: &[(&str, &str)],
+) -> (StatusCode, String) {
     let r = app.call(cookie, endpoint, form).await;
     (r.status(), r.text().await.unwrap())
 }
@@ -42,45 +47,87 @@ async fn an_invitation_link_sets_the_first_password_once(pool: PgPool) {
     let clerk = app.session("clerk@la.example.org").await;
     let new = "new.clerk@la.example.org";
     let invite = |email: &'static str, role: &'static str, county: &'static str| {
-        [("email", email), ("name", "New Clerk"), ("role", role), ("county_fips", county)]
+        [
+            ("email", email),
+            ("name", "New Clerk"),
+            ("role", role),
+            ("county_fips", county),
+        ]
     };
 
     // Staff invite nobody; a county administrator gives no state role and no other county.
-    let (status, _) = status_of(&app, Some(&clerk), "invite", &invite(new, "county_staff", "")).await;
-    assert_eq!(status, StatusCode::FORBIDDEN);
-    let (status, _) = status_of(&app, Some(&admin), "invite", &invite(new, "state_admin", "")).await;
-    assert_eq!(status, StatusCode::CONFLICT);
-    let (status, body) =
-        status_of(&app, Some(&admin), "invite", &invite(new, "county_staff", "06075")).await;
-    assert_eq!(status, StatusCode::OK, "{body}");
-    let (county, hash): (Option<String>, Option<String>) = sqlx::query_as(
-        "select county_fips, password_hash from admin_users where email = $1",
+    let (status, _) = status_of(
+        &app,
+        Some(&clerk),
+        "invite",
+        &invite(new, "county_staff", ""),
     )
-    .bind(new)
-    .fetch_one(&pool)
-    .await
-    .unwrap();
-    assert_eq!(county.as_deref(), Some("06037"), "the administrator's own county");
+    .await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    let (status, _) = status_of(
+        &app,
+        Some(&admin),
+        "invite",
+        &invite(new, "state_admin", ""),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CONFLICT);
+    let (status, body) = status_of(
+        &app,
+        Some(&admin),
+        "invite",
+        &invite(new, "county_staff", "06075"),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let (county, hash): (Option<String>, Option<String>) =
+        sqlx::query_as("select county_fips, password_hash from admin_users where email = $1")
+            .bind(new)
+            .fetch_one(&pool)
+            .await
+            .unwrap();
+    assert_eq!(
+        county.as_deref(),
+        Some("06037"),
+        "the administrator's own county"
+    );
     assert_eq!(hash, None, "no password until its owner chooses one");
-    let (status, _) = status_of(&app, Some(&admin), "invite", &invite(new, "county_staff", "")).await;
+    let (status, _) = status_of(
+        &app,
+        Some(&admin),
+        "invite",
+        &invite(new, "county_staff", ""),
+    )
+    .await;
     assert_eq!(status, StatusCode::CONFLICT, "the address has an account");
 
     let secret = link_secret(&smtp, new).expect("an invitation email with a link");
     assert!(secret.len() >= 20);
-    let stored: i64 = sqlx::query_scalar("select count(*) from admin_tokens where secret_hash = $1")
-        .bind(&secret)
-        .fetch_one(&pool)
-        .await
-        .unwrap();
+    let stored: i64 =
+        sqlx::query_scalar("select count(*) from admin_tokens where secret_hash = $1")
+            .bind(&secret)
+            .fetch_one(&pool)
+            .await
+            .unwrap();
     assert_eq!(stored, 0, "only a hash of the secret is kept");
     // Not yet: no password means no sign-in.
-    assert_eq!(app.sign_in(new, PASSWORD, "").await.status(), StatusCode::UNAUTHORIZED);
+    assert_eq!(
+        app.sign_in(new, PASSWORD, "").await.status(),
+        StatusCode::UNAUTHORIZED
+    );
     let (status, body) = status_of(&app, None, "password_link", &[("secret", &secret)]).await;
     assert_eq!(status, StatusCode::OK);
-    assert!(body.contains("\"invitation\":true") && body.contains(new), "{body}");
+    assert!(
+        body.contains("\"invitation\":true") && body.contains(new),
+        "{body}"
+    );
 
     let set = |password: &'static str, repeat: &'static str| {
-        [("secret", secret.clone()), ("password", password.into()), ("repeat", repeat.into())]
+        [
+            ("secret", secret.clone()),
+            ("password", password.into()),
+            ("repeat", repeat.into()),
+        ]
     };
     for (password, repeat, why) in [
         ("qwerty123456", "qwerty123456", "common"),
@@ -113,7 +160,10 @@ async fn an_invitation_link_sets_the_first_password_once(pool: PgPool) {
     let (_, sf_list) = status_of(&app, Some(&sf_admin), "accounts", &[]).await;
     assert!(!sf_list.contains("la.example.org"), "{sf_list}");
     let (_, la_list) = status_of(&app, Some(&admin), "accounts", &[]).await;
-    assert!(la_list.contains(new) && !la_list.contains("sf.example.org"), "{la_list}");
+    assert!(
+        la_list.contains(new) && !la_list.contains("sf.example.org"),
+        "{la_list}"
+    );
     let id = new_id.to_string();
     let disable = [("id", id.as_str()), ("disabled", "true")];
     let (status, _) = status_of(&app, Some(&sf_admin), "set_disabled", &disable).await;
@@ -122,7 +172,11 @@ async fn an_invitation_link_sets_the_first_password_once(pool: PgPool) {
     let (status, _) = status_of(&app, Some(&admin), "set_disabled", &disable).await;
     assert_eq!(status, StatusCode::OK);
     let (status, _) = status_of(&app, Some(&session), "whoami", &[]).await;
-    assert_eq!(status, StatusCode::UNAUTHORIZED, "a disabled account's sessions end");
+    assert_eq!(
+        status,
+        StatusCode::UNAUTHORIZED,
+        "a disabled account's sessions end"
+    );
 
     let actions: Vec<String> = sqlx::query_scalar(
         "select action from audit_log where entity = 'admin_user' and entity_id = $1 order by id",
@@ -131,7 +185,11 @@ async fn an_invitation_link_sets_the_first_password_once(pool: PgPool) {
     .fetch_all(&pool)
     .await
     .unwrap();
-    for a in ["admin_user.invited", "admin_user.password_set", "admin_user.disabled"] {
+    for a in [
+        "admin_user.invited",
+        "admin_user.password_set",
+        "admin_user.disabled",
+    ] {
         assert!(actions.iter().any(|x| x == a), "{a}: {actions:?}");
     }
 }
@@ -160,13 +218,19 @@ async fn a_reset_link_replaces_the_password_and_ends_every_session(pool: PgPool)
     let secret = secret.expect("a reset email");
     assert_eq!(smtp.count(), 1, "nothing to an address without an account");
     let new = "another long passphrase";
-    let form = [("secret", secret.as_str()), ("password", new), ("repeat", new)];
+    let form = [
+        ("secret", secret.as_str()),
+        ("password", new),
+        ("repeat", new),
+    ];
     let (status, body) = status_of(&app, None, "set_password", &form).await;
     assert_eq!(status, StatusCode::OK, "{body}");
     let (status, _) = status_of(&app, Some(&old_session), "whoami", &[]).await;
     assert_eq!(status, StatusCode::UNAUTHORIZED, "every session ended");
     assert_eq!(
-        app.sign_in("clerk@la.example.org", PASSWORD, "").await.status(),
+        app.sign_in("clerk@la.example.org", PASSWORD, "")
+            .await
+            .status(),
         StatusCode::UNAUTHORIZED,
         "the old password is gone"
     );

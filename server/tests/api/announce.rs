@@ -80,7 +80,10 @@ fn draft(id: i64, precincts: &str, date: &str, place: &str) -> Form {
         ("place", place.into()),
         ("texts[0][language]", "en".into()),
         ("texts[0][subject]", "Your polling place moved".into()),
-        ("texts[0][body]", "On {date}, vote at {place}.\n\n{county} elections office.".into()),
+        (
+            "texts[0][body]",
+            "On {date}, vote at {place}.\n\n{county} elections office.".into(),
+        ),
         ("texts[1][language]", "es".into()),
         ("texts[1][subject]", "Su lugar de votación cambió".into()),
         ("texts[1][body]", "El {date}, vote en {place}.".into()),
@@ -114,8 +117,20 @@ fn id_form(id: i64) -> Form {
 #[sqlx::test(migrator = "app::state::MIGRATOR")]
 async fn an_announcement_is_checked_previewed_approved_and_delivered(pool: PgPool) {
     world(&pool).await;
-    account(&pool, "writer@la.example.org", "county_staff", Some("06037")).await;
-    account(&pool, "second@la.example.org", "county_staff", Some("06037")).await;
+    account(
+        &pool,
+        "writer@la.example.org",
+        "county_staff",
+        Some("06037"),
+    )
+    .await;
+    account(
+        &pool,
+        "second@la.example.org",
+        "county_staff",
+        Some("06037"),
+    )
+    .await;
     account(&pool, "auditor@la.example.org", "auditor", Some("06037")).await;
     account(&pool, "clerk@sf.example.org", "county_staff", Some("06075")).await;
     let app = TestApp::spawn_with(pool.clone(), settings()).await;
@@ -130,19 +145,34 @@ async fn an_announcement_is_checked_previewed_approved_and_delivered(pool: PgPoo
     let id = id.as_i64().unwrap();
     let (_, p) = call(&app, &writer, "announcement_preview", &id_form(id)).await;
     let problems = p["problems"].to_string();
-    assert!(problems.contains("{date}") && problems.contains("{place}"), "{problems}");
+    assert!(
+        problems.contains("{date}") && problems.contains("{place}"),
+        "{problems}"
+    );
     assert_eq!(p["may_send"], false);
     let mut send = id_form(id);
     send.push(("send_at", String::new()));
     let (status, body) = call(&app, &writer, "send_announcement", &send).await;
     assert_eq!(status, StatusCode::CONFLICT, "{body}");
     // A precinct nobody lives in is refused.
-    let (status, body) = call(&app, &writer, "save_announcement", &draft(id, "P1, ZZ9", "", "")).await;
+    let (status, body) = call(
+        &app,
+        &writer,
+        "save_announcement",
+        &draft(id, "P1, ZZ9", "", ""),
+    )
+    .await;
     assert_eq!(status, StatusCode::CONFLICT);
     assert!(body.to_string().contains("ZZ9"), "{body}");
 
     let place = "Central Library, 630 W 5th St";
-    let (status, _) = call(&app, &writer, "save_announcement", &draft(id, "", "2026-11-03", place)).await;
+    let (status, _) = call(
+        &app,
+        &writer,
+        "save_announcement",
+        &draft(id, "", "2026-11-03", place),
+    )
+    .await;
     assert_eq!(status, StatusCode::OK);
     let (_, p) = call(&app, &writer, "announcement_preview", &id_form(id)).await;
     assert_eq!(p["problems"], serde_json::json!([]));
@@ -151,27 +181,54 @@ async fn an_announcement_is_checked_previewed_approved_and_delivered(pool: PgPoo
         p["audience"]["per_channel"],
         serde_json::json!([["email", 2], ["sms", 1], ["voice", 1]])
     );
-    assert_eq!(p["audience"]["falling_back"], serde_json::json!([["vi", 1]]));
+    assert_eq!(
+        p["audience"]["falling_back"],
+        serde_json::json!([["vi", 1]])
+    );
     let samples = p["samples"].as_array().unwrap();
     let es = samples.iter().find(|s| s["language"] == "es").unwrap();
     assert_eq!(es["recipients"], 1);
     let es_sms = es["sms_text"].as_str().unwrap();
-    assert!(es_sms.contains("vote en Central Library") && es_sms.contains("noviembre"), "{es_sms}");
+    assert!(
+        es_sms.contains("vote en Central Library") && es_sms.contains("noviembre"),
+        "{es_sms}"
+    );
     let en = samples.iter().find(|s| s["language"] == "en").unwrap();
     assert_eq!(en["recipients"], 3);
     assert_eq!(en["email_subject"], "Your polling place moved");
-    assert!(en["email_text"].as_str().unwrap().contains("Los Angeles County elections office."));
-    assert!(en["voice_words"].as_str().unwrap().contains("November 3, 2026"));
+    assert!(
+        en["email_text"]
+            .as_str()
+            .unwrap()
+            .contains("Los Angeles County elections office.")
+    );
+    assert!(
+        en["voice_words"]
+            .as_str()
+            .unwrap()
+            .contains("November 3, 2026")
+    );
 
     // Four recipients, past the threshold of three: a second person approves.
     let (status, body) = call(&app, &writer, "send_announcement", &send).await;
     assert_eq!(status, StatusCode::OK, "{body}");
-    assert_eq!(body, serde_json::json!({ "AwaitingApproval": { "recipients": 4 } }));
+    assert_eq!(
+        body,
+        serde_json::json!({ "AwaitingApproval": { "recipients": 4 } })
+    );
     let (status, _) = call(&app, &writer, "approve_announcement", &id_form(id)).await;
     assert_eq!(status, StatusCode::CONFLICT, "not its own author");
-    for endpoint in ["announcement_preview", "approve_announcement", "cancel_announcement"] {
+    for endpoint in [
+        "announcement_preview",
+        "approve_announcement",
+        "cancel_announcement",
+    ] {
         let (status, _) = call(&app, &sf, endpoint, &id_form(id)).await;
-        assert_eq!(status, StatusCode::NOT_FOUND, "{endpoint} from another county");
+        assert_eq!(
+            status,
+            StatusCode::NOT_FOUND,
+            "{endpoint} from another county"
+        );
         let (status, _) = call(&app, &auditor, endpoint, &id_form(id)).await;
         assert_eq!(status, StatusCode::FORBIDDEN, "{endpoint} as an auditor");
     }
@@ -196,7 +253,10 @@ async fn an_announcement_is_checked_previewed_approved_and_delivered(pool: PgPoo
     .unwrap();
     assert_eq!(rows.len(), 4);
     assert_eq!(rows[0].1, "en");
-    assert_eq!(rows[1], ("email".into(), "en".into(), "home@example.org".into()));
+    assert_eq!(
+        rows[1],
+        ("email".into(), "en".into(), "home@example.org".into())
+    );
     assert_eq!(rows[2], ("sms".into(), "es".into(), "+12135550101".into()));
 
     // The engine delivers them in each reader's language.
@@ -251,7 +311,13 @@ async fn an_announcement_is_checked_previewed_approved_and_delivered(pool: PgPoo
 #[sqlx::test(migrator = "app::state::MIGRATOR")]
 async fn a_scheduled_announcement_waits_and_can_be_cancelled(pool: PgPool) {
     world(&pool).await;
-    account(&pool, "writer@la.example.org", "county_staff", Some("06037")).await;
+    account(
+        &pool,
+        "writer@la.example.org",
+        "county_staff",
+        Some("06037"),
+    )
+    .await;
     let app = TestApp::spawn_with(pool.clone(), settings()).await;
     let writer = app.session("writer@la.example.org").await;
     let (_, id) = call(
@@ -279,7 +345,11 @@ async fn a_scheduled_announcement_waits_and_can_be_cancelled(pool: PgPool) {
     assert_eq!(status, StatusCode::CONFLICT, "{body}");
     send[1].1 = tomorrow.format("%Y-%m-%dT%H:%M").to_string();
     let (status, body) = call(&app, &writer, "send_announcement", &send).await;
-    assert_eq!(body, serde_json::json!({ "Queued": { "recipients": 2 } }), "{status}");
+    assert_eq!(
+        body,
+        serde_json::json!({ "Queued": { "recipients": 2 } }),
+        "{status}"
+    );
     let waiting: i64 = sqlx::query_scalar(
         "select count(*) from notifications where announcement_id = $1 and not_before > now() + interval '23 hours'",
     )
@@ -288,8 +358,18 @@ async fn a_scheduled_announcement_waits_and_can_be_cancelled(pool: PgPool) {
     .await
     .unwrap();
     assert_eq!(waiting, 2, "due tomorrow, not now");
-    let (status, body) = call(&app, &writer, "save_announcement", &draft(id, "", "2026-11-03", "X")).await;
-    assert_eq!(status, StatusCode::CONFLICT, "a queued one is not a draft: {body}");
+    let (status, body) = call(
+        &app,
+        &writer,
+        "save_announcement",
+        &draft(id, "", "2026-11-03", "X"),
+    )
+    .await;
+    assert_eq!(
+        status,
+        StatusCode::CONFLICT,
+        "a queued one is not a draft: {body}"
+    );
 
     let (status, body) = call(&app, &writer, "cancel_announcement", &id_form(id)).await;
     assert_eq!((status, body), (StatusCode::OK, serde_json::json!(2)));
