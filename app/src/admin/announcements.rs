@@ -975,6 +975,9 @@ fn AnnouncementEditor() -> impl IntoView {
     }
 }
 
+/// One language's fields on the form: code, name, subscribers, subject, message.
+type LanguageFields = (String, String, i64, RwSignal<String>, RwSignal<String>);
+
 #[component]
 fn EditorForm(e: Editor) -> impl IntoView {
     let save = ServerAction::<SaveAnnouncement>::new();
@@ -996,7 +999,7 @@ fn EditorForm(e: Editor) -> impl IntoView {
         })
     };
     // One pair of fields per language, starting from the draft's words or the standard ones.
-    let fields: Vec<(String, String, i64, RwSignal<String>, RwSignal<String>)> = e
+    let fields: Vec<LanguageFields> = e
         .languages
         .iter()
         .map(|(code, name, readers)| {

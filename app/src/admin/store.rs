@@ -240,6 +240,37 @@ pub async fn enable_totp(
     Ok(())
 }
 
+/// When few of the scope's ballots have `status` (at most [`FEW`]), the voters they belong to:
+/// a status filter for a rare status starts from those ballots (the status index) instead of
+/// walking every voter in name order to test each one's latest ballot. `None` when many do:
+/// then the walk finds a page quickly.
+async fn voters_with_few_ballots_in(
+    db: &mut PgConnection,
+    scope: &Scope,
+    status: BallotStatus,
+) -> Result<Option<Vec<i64>>, sqlx::Error> {
+    const FEW: usize = 5_000;
+    let mut ids = sqlx::query_scalar!(
+        "select voter_id from ballots
+         where county_fips = any(case when $1::text is null
+                                      then (select array_agg(fips) from counties)
+                                      else array[$1::text] end)
+           and status = $2
+         limit $3",
+        scope.county(),
+        status.code(),
+        FEW as i64 + 1
+    )
+    .fetch_all(db)
+    .await?;
+    if ids.len() > FEW {
+        return Ok(None);
+    }
+    ids.sort_unstable();
+    ids.dedup();
+    Ok(Some(ids))
+}
+
 /// The voters a search box's words may mean: by normalised name (either order), county voter
 /// id, or ballot number. At most a few thousand; the caller's page limits what is shown.
 async fn matching_voters(
@@ -323,7 +354,10 @@ pub async fn search(
     precinct: Option<&str>,
     page: i64,
 ) -> Result<SearchResults, sqlx::Error> {
-    let ids = matching_voters(&mut *db, scope, needle).await?;
+    let ids = match (matching_voters(&mut *db, scope, needle).await?, status) {
+        (None, Some(status)) => voters_with_few_ballots_in(&mut *db, scope, status).await?,
+        (ids, _) => ids,
+    };
     // The page is cut before each voter's latest ballot is joined: a common surname matches
     // thousands of voters, and only a page's worth need their ballot. A status filter asks for
     // the latest ballot's status in the page's own condition (evaluated only when given).

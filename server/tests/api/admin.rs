@@ -1175,3 +1175,66 @@ async fn a_county_administrator_maps_the_countys_own_codes(pool: PgPool) {
         Some(&1)
     );
 }
+
+#[sqlx::test(migrator = "app::state::MIGRATOR")]
+async fn a_status_filter_finds_every_voter_whose_latest_ballot_has_it(pool: PgPool) {
+    demo(&pool).await;
+    account(
+        &pool,
+        "clerk@la.example.org",
+        "county_staff",
+        Some(LOS_ANGELES),
+    )
+    .await;
+    account(&pool, "state@sos.example.org", "state_admin", None).await;
+    let app = TestApp::spawn(pool.clone()).await;
+    for (who, county) in [
+        ("clerk@la.example.org", Some(LOS_ANGELES)),
+        ("state@sos.example.org", None),
+    ] {
+        let cookie = app.session(who).await;
+        let statuses: Vec<String> =
+            sqlx::query_scalar("select distinct status from ballots order by 1")
+                .fetch_all(&pool)
+                .await
+                .unwrap();
+        assert!(statuses.len() >= 5, "{statuses:?}");
+        let mut found = 0;
+        for status in statuses.iter().map(String::as_str) {
+            // The truth: voters whose latest ballot has the status, in name order.
+            let mut want: Vec<String> = sqlx::query_scalar(
+                "select v.county_voter_id from voters v
+                 where ($2::text is null or v.county_fips = $2)
+                   and (select b.status from ballots b join elections e on e.id = b.election_id
+                        where b.voter_id = v.id
+                        order by e.election_day desc, (b.status = 'replaced'), b.id desc limit 1) = $1
+                 order by v.last_name_norm, v.first_name_norm, v.id limit 25",
+            )
+            .bind(status)
+            .bind(county)
+            .fetch_all(&pool)
+            .await
+            .unwrap();
+            let form = [
+                ("q", ""),
+                ("status", status),
+                ("precinct", ""),
+                ("page", "0"),
+            ];
+            let r = app.call(Some(&cookie), "search", &form).await;
+            assert_eq!(r.status(), StatusCode::OK);
+            let v: serde_json::Value = r.json().await.unwrap();
+            let mut got: Vec<String> = v["rows"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|row| row["county_voter_id"].as_str().unwrap().to_owned())
+                .collect();
+            found += usize::from(!want.is_empty());
+            want.sort();
+            got.sort();
+            assert_eq!(got, want, "{who} {status}");
+        }
+        assert!(found >= 4, "{who}: {found} statuses with voters");
+    }
+}
