@@ -5,7 +5,16 @@ import AxeBuilder from '@axe-core/playwright';
 /** Waits until the wasm has hydrated the page (the app sets this from a browser-only effect). */
 export async function hydrated(page: Page) {
   // A debug build's wasm is 5 MB: give a busy machine time to load it.
-  await expect(page.locator('body')).toHaveAttribute('data-hydrated', 'true', { timeout: 20_000 });
+  try {
+    await expect(page.locator('body')).toHaveAttribute('data-hydrated', 'true', { timeout: 20_000 });
+  } catch (e) {
+    // Say why: a panic while hydrating shows in the page's errors and console.
+    const errors = (await page.pageErrors()).map((err) => `page error: ${err.message}`);
+    const logged = (await page.consoleMessages())
+      .filter((m) => m.type() === 'error' || m.type() === 'warning')
+      .map((m) => `console ${m.type()}: ${m.text()}`);
+    throw new Error(`${page.url()} did not hydrate.\n${[...errors, ...logged].join('\n')}\n${e}`);
+  }
 }
 
 // The portal accounts `make test` creates for the browser tests (scripts/test.sh).

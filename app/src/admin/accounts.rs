@@ -62,20 +62,21 @@ mod server {
     use crate::audit::{self, ActorKind, AuditAction, AuditEntry};
     use sqlx::PgConnection;
 
-    pub fn mailer() -> Result<std::sync::Arc<dyn crate::state::StaffMail>, AppError> {
-        crate::state::state()?.staff_mail.ok_or_else(|| {
+    pub fn mailer(
+        state: &crate::state::AppState,
+    ) -> Result<std::sync::Arc<dyn crate::state::StaffMail>, AppError> {
+        state.staff_mail.clone().ok_or_else(|| {
             AppError::Conflict(
                 "Email is not set up on this server (SMTP_URL), so no link can be sent.".into(),
             )
         })
     }
 
-    pub fn link(secret: &str) -> Result<String, AppError> {
-        let state = crate::state::state()?;
-        Ok(format!(
+    pub fn link(state: &crate::state::AppState, secret: &str) -> String {
+        format!(
             "{}/admin/password/{secret}",
             state.settings.messaging.public_base_url
-        ))
+        )
     }
 
     /// The account, if `staff` keeps it.
@@ -187,12 +188,12 @@ pub async fn invite(
     county_fips: String,
 ) -> Result<String, AppError> {
     use crate::audit::AuditAction;
-    let pool = crate::state::pool();
-    let key = crate::state::state().map(|s| s.settings.messaging.link_key.clone());
+    let state = crate::state::state();
     crate::error::respond(async move {
         let staff = super::frame::signed_in().await?;
         let scope = keeps(&staff).ok_or(AppError::Forbidden)?;
-        let (pool, key) = (pool?, key?);
+        let state = state?;
+        let (pool, key) = (state.pool.clone(), state.settings.messaging.link_key.clone());
         let email = email.trim().to_owned();
         let name = name.trim().to_owned();
         let role = Role::parse(role.trim())
@@ -221,7 +222,7 @@ pub async fn invite(
         if !problems.is_empty() {
             return Err(AppError::Conflict(problems.join(" ")));
         }
-        let mail = server::mailer()?;
+        let mail = server::mailer(&state)?;
         let mut tx = super::store::scoped(&pool, &staff.records_scope()?).await?;
         let id = match sqlx::query_scalar!(
             "insert into admin_users (email, display_name, password_hash, role, county_fips)
@@ -263,7 +264,7 @@ pub async fn invite(
         )
         .await?;
         // Mailed before the account is kept: if the mail server refuses, nothing was made.
-        let text = server::invitation_text(&name, &staff.name, &server::link(&secret)?);
+        let text = server::invitation_text(&name, &staff.name, &server::link(&state, &secret));
         mail.send(&email, "You are invited to Ballot Tracker", &text)
             .await
             .map_err(|e| {
@@ -283,12 +284,12 @@ pub async fn invite(
 #[server(endpoint = "admin/reinvite")]
 pub async fn reinvite(id: i64) -> Result<String, AppError> {
     use crate::audit::AuditAction;
-    let pool = crate::state::pool();
-    let key = crate::state::state().map(|s| s.settings.messaging.link_key.clone());
+    let state = crate::state::state();
     crate::error::respond(async move {
         let staff = super::frame::signed_in().await?;
-        let (pool, key) = (pool?, key?);
-        let mail = server::mailer()?;
+        let state = state?;
+        let (pool, key) = (state.pool.clone(), state.settings.messaging.link_key.clone());
+        let mail = server::mailer(&state)?;
         let mut tx = super::store::scoped(&pool, &staff.records_scope()?).await?;
         let (email, name, county, invited) = server::kept(&mut tx, &staff, id).await?;
         if !invited {
@@ -313,7 +314,7 @@ pub async fn reinvite(id: i64) -> Result<String, AppError> {
             serde_json::json!({ "again": true }),
         )
         .await?;
-        let text = server::invitation_text(&name, &staff.name, &server::link(&secret)?);
+        let text = server::invitation_text(&name, &staff.name, &server::link(&state, &secret));
         mail.send(&email, "You are invited to Ballot Tracker", &text)
             .await
             .map_err(|e| {

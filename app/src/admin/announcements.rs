@@ -385,9 +385,8 @@ mod server {
         language: Language,
         contact: Vec<String>,
         recipients: i64,
+        base: &str,
     ) -> Result<Sample, AppError> {
-        let state = crate::state::state()?;
-        let base = &state.settings.messaging.public_base_url;
         let sender = Sender {
             language,
             county_name: a.county_name.clone(),
@@ -543,7 +542,11 @@ pub async fn announcement_editor(id: i64, county: String) -> Result<Editor, AppE
             (Some(a), _) => a.county_fips.clone(),
             (None, Some(own)) => own.clone(),
             (None, None) if !county.trim().is_empty() => county.trim().to_owned(),
-            (None, None) => "06037".to_owned(),
+            (None, None) => {
+                return Err(AppError::Conflict(
+                    "Choose the county to write for (its FIPS code).".into(),
+                ));
+            }
         };
         if !may_announce(&staff, &fips) {
             return Err(AppError::Forbidden);
@@ -677,14 +680,14 @@ pub async fn save_announcement(
 /// What it would send, to how many, and what may be done with it now.
 #[server(endpoint = "admin/announcement_preview")]
 pub async fn announcement_preview(id: i64) -> Result<Preview, AppError> {
-    let pool = crate::state::pool();
-    let threshold = crate::state::state().map(|s| s.settings.announcement_approval_threshold);
+    let state = crate::state::state();
     crate::error::respond(async move {
         let staff = super::frame::signed_in().await?;
         let scope = staff.records_scope()?;
-        let pool = pool?;
-        let threshold = threshold?;
-        let mut tx = super::store::scoped(&pool, &scope).await?;
+        let state = state?;
+        let threshold = state.settings.announcement_approval_threshold;
+        let base = state.settings.messaging.public_base_url.clone();
+        let mut tx = super::store::scoped(&state.pool, &scope).await?;
         let a = server::visible(&mut tx, &staff, id).await?;
         let texts = server::texts_of(&a);
         let audience =
@@ -701,6 +704,7 @@ pub async fn announcement_preview(id: i64) -> Result<Preview, AppError> {
                 t.language,
                 contact.clone(),
                 audience.of_language(t.language.code()),
+                &base,
             )?);
         }
         let state = a.state;
@@ -888,17 +892,30 @@ fn when(t: DateTime<Utc>) -> String {
 pub fn AnnouncementsPage() -> impl IntoView {
     view! {
         <Title text="Announcements" />
-        <AdminFrame content=|_| view! { <Announcements /> }.into_any() />
+        <AdminFrame content=|staff| view! { <Announcements staff /> }.into_any() />
     }
 }
 
 #[component]
-fn Announcements() -> impl IntoView {
+fn Announcements(staff: Staff) -> impl IntoView {
     let list = Resource::new(|| (), |_| list_announcements());
     view! {
         <h1>"Announcements"</h1>
         <p>"Messages from the county to its subscribers, by email, text and call, in their languages."</p>
-        <p><a class="button" href="/admin/announcements/new">"Write an announcement"</a></p>
+        {if staff.role == Role::StateAdmin {
+            // A state administrator writes for one county at a time.
+            view! {
+                <form method="get" action="/admin/announcements/new" class="change-form">
+                    <div class="field">
+                        <label for="announce-county">"County (FIPS code, e.g. 06037)"</label>
+                        <input id="announce-county" name="county" type="text" inputmode="numeric" maxlength="5" required />
+                    </div>
+                    <button type="submit" class="button">"Write an announcement"</button>
+                </form>
+            }.into_any()
+        } else {
+            view! { <p><a class="button" href="/admin/announcements/new">"Write an announcement"</a></p> }.into_any()
+        }}
         <Suspense fallback=|| view! { <p>"Loading…"</p> }>
             {move || Suspend::new(async move {
                 match list.await {

@@ -218,18 +218,30 @@ async fn an_announcement_is_checked_previewed_approved_and_delivered(pool: PgPoo
     );
     let (status, _) = call(&app, &writer, "approve_announcement", &id_form(id)).await;
     assert_eq!(status, StatusCode::CONFLICT, "not its own author");
+    let (status, _) = call(
+        &app,
+        &sf,
+        "save_announcement",
+        &draft(id, "", "2026-11-03", place),
+    )
+    .await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "writing for another county");
     for endpoint in [
         "announcement_preview",
+        "announcement_editor",
+        "send_announcement",
         "approve_announcement",
         "cancel_announcement",
     ] {
-        let (status, _) = call(&app, &sf, endpoint, &id_form(id)).await;
+        let mut form = id_form(id);
+        form.extend([("send_at", String::new()), ("county", String::new())]);
+        let (status, _) = call(&app, &sf, endpoint, &form).await;
         assert_eq!(
             status,
             StatusCode::NOT_FOUND,
             "{endpoint} from another county"
         );
-        let (status, _) = call(&app, &auditor, endpoint, &id_form(id)).await;
+        let (status, _) = call(&app, &auditor, endpoint, &form).await;
         assert_eq!(status, StatusCode::FORBIDDEN, "{endpoint} as an auditor");
     }
     let (status, _) = call(&app, &sf, "announcements", &[]).await;
