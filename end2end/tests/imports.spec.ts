@@ -79,3 +79,28 @@ test('a county file is uploaded with a progress bar, checked, looked at and appl
   await expect(page.getByTestId('import-state')).toHaveText('applied', { timeout: 60_000 });
   expect(problems).toEqual([]);
 });
+
+test("a county administrator gives an ELG code the county's own meaning, and takes it back", async ({ page }) => {
+  await signIn(page, 'admin@la.demo.example.org');
+  await page.getByRole('link', { name: 'Import codes' }).click();
+  await hydrated(page);
+  await expect(page.getByRole('heading', { level: 1 })).toHaveText('Import codes');
+  await expect(page.getByTestId('code-maps')).toContainText('default');
+  await expectNoAxeViolations(page);
+  const code = `E2E${Date.now() % 100_000}`;
+  const row = page.locator(`tr[data-code="elg:${code}"]`);
+  await page.getByLabel('File', { exact: true }).selectOption('elg');
+  await page.getByLabel('Code', { exact: true }).fill(code);
+  await page.getByLabel('Means').selectOption('not_counted');
+  await page.getByLabel('Reason (not counted only)').selectOption('signature_missing');
+  await page.getByRole('button', { name: 'Save the code' }).click();
+  await expect(page.getByTestId('code-saved')).toBeVisible();
+  await expect(row).toContainText('not counted');
+  await expect(row).toContainText('signature missing');
+  await expect(row).toContainText('the county');
+  // Without a meaning the county's row goes; the code no longer means anything.
+  await page.getByLabel('Means').selectOption('');
+  await page.getByLabel('Reason (not counted only)').selectOption('');
+  await page.getByRole('button', { name: 'Save the code' }).click();
+  await expect(row).toHaveCount(0);
+});

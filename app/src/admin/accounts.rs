@@ -193,7 +193,10 @@ pub async fn invite(
         let staff = super::frame::signed_in().await?;
         let scope = keeps(&staff).ok_or(AppError::Forbidden)?;
         let state = state?;
-        let (pool, key) = (state.pool.clone(), state.settings.messaging.link_key.clone());
+        let (pool, key) = (
+            state.pool.clone(),
+            state.settings.messaging.link_key.clone(),
+        );
         let email = email.trim().to_owned();
         let name = name.trim().to_owned();
         let role = Role::parse(role.trim())
@@ -288,7 +291,10 @@ pub async fn reinvite(id: i64) -> Result<String, AppError> {
     crate::error::respond(async move {
         let staff = super::frame::signed_in().await?;
         let state = state?;
-        let (pool, key) = (state.pool.clone(), state.settings.messaging.link_key.clone());
+        let (pool, key) = (
+            state.pool.clone(),
+            state.settings.messaging.link_key.clone(),
+        );
         let mail = server::mailer(&state)?;
         let mut tx = super::store::scoped(&pool, &staff.records_scope()?).await?;
         let (email, name, county, invited) = server::kept(&mut tx, &staff, id).await?;
