@@ -31,7 +31,7 @@ pub fn build_router(state: AppState) -> Router {
         .merge(crate::exports_http::routes())
         .merge(crate::api::routes())
         .leptos_routes_with_context(&state, routes, page_nonce, move || shell(options.clone()))
-        .fallback(leptos_axum::file_and_error_handler::<AppState, _>(shell))
+        .fallback(leptos_axum::file_and_error_handler_with_context::<AppState, _>(page_nonce, shell))
         .layer(TraceLayer::new_for_http().make_span_with(|req: &Request<_>| {
             // The matched route pattern, never the raw path or query: those could carry
             // what a voter typed.
@@ -70,18 +70,28 @@ fn session_layer(state: &AppState) -> SessionManagerLayer<PgSessionStore> {
         .with_always_save(true)
 }
 
-/// A fresh nonce for each rendered page: Leptos puts it on the page's inline scripts, and the
-/// Content Security Policy allows those scripts and no others.
+/// The page's nonce, which Leptos puts on its inline scripts: the one `security::guard` made
+/// for this request and names in the response's Content Security Policy.
 fn page_nonce() {
     use leptos::nonce::Nonce;
     use leptos::prelude::{provide_context, use_context};
-    let nonce = Nonce::new();
-    if let Some(response) = use_context::<leptos_axum::ResponseOptions>()
-        && let Ok(policy) = HeaderValue::from_str(&security::content_security_policy(Some(&nonce)))
-    {
-        response.insert_header(header::CONTENT_SECURITY_POLICY, policy);
+    let made = use_context::<axum::http::request::Parts>()
+        .and_then(|parts| parts.extensions.get::<security::PageNonce>().cloned());
+    match made {
+        Some(security::PageNonce(n)) => provide_context(Nonce::from_value(n)),
+        // Rendered outside the router's middleware (never in `serve`): a nonce of its own, in
+        // the response's policy.
+        None => {
+            let nonce = Nonce::new();
+            if let Some(response) = use_context::<leptos_axum::ResponseOptions>()
+                && let Ok(policy) =
+                    HeaderValue::from_str(&security::content_security_policy(Some(&nonce)))
+            {
+                response.insert_header(header::CONTENT_SECURITY_POLICY, policy);
+            }
+            provide_context(nonce);
+        }
     }
-    provide_context(nonce);
 }
 
 /// A look-up form posted without JavaScript: the `/ballot` page rendered with the answer, on the

@@ -27,20 +27,35 @@ pub fn content_security_policy(nonce: Option<&str>) -> String {
     )
 }
 
-/// Refuses cross-site state changes; then sets the protective headers on the response
-/// (a page rendered by Leptos has already set its CSP with its nonce, which is kept).
-pub async fn guard(request: Request, next: Next) -> Response {
+/// The nonce of this request's page: made here, before anything renders, so the policy on the
+/// response and the nonce on the page's scripts come from one place (`router::page_nonce` reads
+/// it from the request).
+#[derive(Clone, Debug)]
+pub struct PageNonce(pub String);
+
+/// Refuses cross-site state changes; then sets the protective headers on the response: the
+/// Content Security Policy with this request's nonce, which a rendered page's inline scripts
+/// carry, and `no-store` on the portal's answers even where a handler forgot it.
+pub async fn guard(mut request: Request, next: Next) -> Response {
     if changes_state(request.method()) && is_cross_site(&request) {
         return (StatusCode::FORBIDDEN, "Cross-site request refused.").into_response();
     }
+    let nonce = leptos::nonce::Nonce::new().to_string();
+    request.extensions_mut().insert(PageNonce(nonce.clone()));
+    let portal = request.uri().path().starts_with("/admin")
+        || request.uri().path().starts_with("/api/admin");
     let mut response = next.run(request).await;
     let headers = response.headers_mut();
-    headers
-        .entry(header::CONTENT_SECURITY_POLICY)
-        .or_insert_with(|| {
-            HeaderValue::from_str(&content_security_policy(None))
-                .unwrap_or_else(|_| HeaderValue::from_static("default-src 'self'"))
-        });
+    headers.insert(
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_str(&content_security_policy(Some(&nonce)))
+            .unwrap_or_else(|_| HeaderValue::from_static("default-src 'self'")),
+    );
+    if portal {
+        headers
+            .entry(header::CACHE_CONTROL)
+            .or_insert_with(|| HeaderValue::from_static("no-store"));
+    }
     headers.insert(
         header::STRICT_TRANSPORT_SECURITY,
         HeaderValue::from_static("max-age=63072000; includeSubDomains"),

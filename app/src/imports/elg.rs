@@ -377,6 +377,8 @@ pub(super) async fn process(ctx: &mut Ctx<'_>, rows: Vec<Row>) -> Result<(), sql
     if !proposals.is_empty() {
         let outcomes = spine::apply(ctx.tx, &cause, &proposals, ctx.now).await?;
         ctx.tally(&rows_of, &proposals, &outcomes, false);
+        ctx.flag_before_issue(&rows_of, &proposals, &outcomes)
+            .await?;
     }
     set_barcodes(ctx, barcodes).await
 }

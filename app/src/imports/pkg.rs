@@ -197,5 +197,7 @@ pub(super) async fn process(ctx: &mut Ctx<'_>, rows: Vec<Row>) -> Result<(), sql
     // A scan of a ballot already further along (received, counted) adds nothing: late scans
     // are normal, not errors.
     ctx.tally(&rows_of, &proposals, &outcomes, true);
+    ctx.flag_before_issue(&rows_of, &proposals, &outcomes)
+        .await?;
     Ok(())
 }

@@ -300,6 +300,57 @@ impl Ctx<'_> {
     }
 }
 
+impl Ctx<'_> {
+    /// Raises the early-dates guard for rows dated before their ballot was even issued (the
+    /// machine leaves them unchanged as older than the current status; a file of such rows is
+    /// likely the wrong one).
+    pub async fn flag_before_issue(
+        &mut self,
+        rows: &[u64],
+        proposals: &[spine::Proposal],
+        outcomes: &[Outcome],
+    ) -> Result<(), sqlx::Error> {
+        let older: Vec<(u64, i64, DateTime<Utc>)> = rows
+            .iter()
+            .zip(proposals)
+            .zip(outcomes)
+            .filter(|(_, o)| matches!(o, Outcome::Refused(Refusal::OlderThanCurrent)))
+            .map(|((row, p), _)| (*row, p.ballot_id, p.change.occurred_at))
+            .collect();
+        if older.is_empty() {
+            return Ok(());
+        }
+        let ids: Vec<i64> = older.iter().map(|(_, id, _)| *id).collect();
+        let issued: HashMap<i64, DateTime<Utc>> = sqlx::query!(
+            r#"select ballot_id, min(occurred_at) as "at!" from ballot_events
+               where ballot_id = any($1) and status = 'issued' group by ballot_id"#,
+            &ids
+        )
+        .fetch_all(&mut *self.tx)
+        .await?
+        .into_iter()
+        .map(|r| (r.ballot_id, r.at))
+        .collect();
+        let tz = self.tz;
+        let local =
+            move |t: DateTime<Utc>| t.with_timezone(&tz).format("%Y-%m-%d %H:%M").to_string();
+        for (row, id, at) in older {
+            if let Some(first) = issued.get(&id).copied()
+                && at < first
+            {
+                self.flag(Guard::EarlyDates, || {
+                    format!(
+                        "row {row} is dated {}, before its ballot was issued ({})",
+                        local(at),
+                        local(first)
+                    )
+                });
+            }
+        }
+        Ok(())
+    }
+}
+
 /// A date as counties write it: 2026-10-07 or 10/07/2026.
 pub fn parse_date(raw: &str) -> Option<NaiveDate> {
     let raw = raw.trim();

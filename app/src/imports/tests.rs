@@ -310,6 +310,46 @@ async fn another_elections_file_is_stopped(pool: PgPool) {
 }
 
 #[sqlx::test(migrator = "crate::state::MIGRATOR")]
+async fn rows_dated_before_their_ballot_was_issued_need_confirming(pool: PgPool) {
+    let e = election(&pool).await;
+    load_samples(&pool, e).await;
+    let events = count(&pool, "select count(*) from ballot_events").await;
+    // Received on October 5th (mailing had begun): the ballot was issued on the 6th.
+    let early = "county_fips,election_date,voter_id,ballot_id,status_code,status_date,reason_code,outbound_imb,inbound_imb\n\
+                 06001,2026-11-03,AL-1001,AL-B-1001,RECEIVED,2026-10-05 12:00,,,\n";
+    let r = run_file(&pool, &request(FeedKind::Elg, e), early.as_bytes(), apply()).await;
+    assert!(!r.applied);
+    assert_eq!(r.summary.raised(), vec![Guard::EarlyDates]);
+    assert!(
+        r.summary.findings[0]
+            .detail
+            .contains("before its ballot was issued"),
+        "{:?}",
+        r.summary.findings
+    );
+    assert_eq!(
+        r.blocked,
+        Some(Blocked::Unconfirmed(vec![Guard::EarlyDates]))
+    );
+    // Confirmed, it applies and changes nothing: the machine keeps the later status.
+    let confirmed = run_file(
+        &pool,
+        &request(FeedKind::Elg, e),
+        early.as_bytes(),
+        Mode::Apply {
+            confirmed: vec![Guard::EarlyDates],
+            skip_rejected: false,
+        },
+    )
+    .await;
+    assert!(confirmed.applied, "{:?}", confirmed.blocked);
+    assert_eq!(
+        count(&pool, "select count(*) from ballot_events").await,
+        events
+    );
+}
+
+#[sqlx::test(migrator = "crate::state::MIGRATOR")]
 async fn rejected_rows_block_the_file_unless_skipped(pool: PgPool) {
     let e = election(&pool).await;
     run_file(
