@@ -100,6 +100,47 @@ mod server {
         }
     }
 
+    /// Issues an invitation link for account `id`, audits it and mails it to its owner. The
+    /// caller commits only when the mail server took it.
+    #[allow(clippy::too_many_arguments)]
+    pub async fn invite(
+        tx: &mut PgConnection,
+        state: &crate::state::AppState,
+        staff: &Staff,
+        id: i64,
+        email: &str,
+        name: &str,
+        county: Option<String>,
+        what: serde_json::Value,
+    ) -> Result<(), AppError> {
+        let mail = mailer(state)?;
+        let secret = crate::auth::tokens::issue(
+            tx,
+            &state.settings.messaging.link_key,
+            id,
+            crate::auth::tokens::Purpose::Invitation,
+            Some(staff.id),
+        )
+        .await?;
+        audit(
+            tx,
+            Some(staff),
+            county,
+            id,
+            AuditAction::AdminUserInvited,
+            what,
+        )
+        .await?;
+        let text = invitation_text(name, &staff.name, &link(state, &secret));
+        mail.send(email, "You are invited to Ballot Tracker", &text)
+            .await
+            .map_err(|e| {
+                AppError::Conflict(format!(
+                    "The invitation could not be mailed ({e}); nothing was saved. Try again."
+                ))
+            })
+    }
+
     pub fn invitation_text(name: &str, by: &str, link: &str) -> String {
         format!(
             "Hello {name},\n\n{by} invited you to Ballot Tracker, the county's vote-by-mail \
@@ -187,16 +228,12 @@ pub async fn invite(
     role: String,
     county_fips: String,
 ) -> Result<String, AppError> {
-    use crate::audit::AuditAction;
     let state = crate::state::state();
     crate::error::respond(async move {
         let staff = super::frame::signed_in().await?;
         let scope = keeps(&staff).ok_or(AppError::Forbidden)?;
         let state = state?;
-        let (pool, key) = (
-            state.pool.clone(),
-            state.settings.messaging.link_key.clone(),
-        );
+        let pool = state.pool.clone();
         let email = email.trim().to_owned();
         let name = name.trim().to_owned();
         let role = Role::parse(role.trim())
@@ -225,7 +262,8 @@ pub async fn invite(
         if !problems.is_empty() {
             return Err(AppError::Conflict(problems.join(" ")));
         }
-        let mail = server::mailer(&state)?;
+        // Said before anything is made: this server cannot mail.
+        server::mailer(&state)?;
         let mut tx = super::store::scoped(&pool, &staff.records_scope()?).await?;
         let id = match sqlx::query_scalar!(
             "insert into admin_users (email, display_name, password_hash, role, county_fips)
@@ -249,32 +287,18 @@ pub async fn invite(
             }
             Err(e) => return Err(e.into()),
         };
-        let secret = crate::auth::tokens::issue(
+        // Mailed before the account is kept: if the mail server refuses, nothing was made.
+        server::invite(
             &mut tx,
-            &key,
+            &state,
+            &staff,
             id,
-            crate::auth::tokens::Purpose::Invitation,
-            Some(staff.id),
-        )
-        .await?;
-        server::audit(
-            &mut tx,
-            Some(&staff),
+            &email,
+            &name,
             county.clone(),
-            id,
-            AuditAction::AdminUserInvited,
             serde_json::json!({ "role": role.code(), "county_fips": county }),
         )
         .await?;
-        // Mailed before the account is kept: if the mail server refuses, nothing was made.
-        let text = server::invitation_text(&name, &staff.name, &server::link(&state, &secret));
-        mail.send(&email, "You are invited to Ballot Tracker", &text)
-            .await
-            .map_err(|e| {
-                AppError::Conflict(format!(
-                    "The invitation could not be mailed ({e}); nothing was saved. Try again."
-                ))
-            })?;
         tx.commit().await?;
         Ok(format!(
             "Invitation sent to {email}. The link works for 3 days."
@@ -286,16 +310,13 @@ pub async fn invite(
 /// Mails an invited account a new link (the old one stops working).
 #[server(endpoint = "admin/reinvite")]
 pub async fn reinvite(id: i64) -> Result<String, AppError> {
-    use crate::audit::AuditAction;
     let state = crate::state::state();
     crate::error::respond(async move {
         let staff = super::frame::signed_in().await?;
         let state = state?;
-        let (pool, key) = (
-            state.pool.clone(),
-            state.settings.messaging.link_key.clone(),
-        );
-        let mail = server::mailer(&state)?;
+        let pool = state.pool.clone();
+        // Said before anything is made: this server cannot mail.
+        server::mailer(&state)?;
         let mut tx = super::store::scoped(&pool, &staff.records_scope()?).await?;
         let (email, name, county, invited) = server::kept(&mut tx, &staff, id).await?;
         if !invited {
@@ -303,29 +324,17 @@ pub async fn reinvite(id: i64) -> Result<String, AppError> {
                 "That account has its password already: it can ask for a reset link itself.".into(),
             ));
         }
-        let secret = crate::auth::tokens::issue(
+        server::invite(
             &mut tx,
-            &key,
+            &state,
+            &staff,
             id,
-            crate::auth::tokens::Purpose::Invitation,
-            Some(staff.id),
-        )
-        .await?;
-        server::audit(
-            &mut tx,
-            Some(&staff),
+            &email,
+            &name,
             county,
-            id,
-            AuditAction::AdminUserInvited,
             serde_json::json!({ "again": true }),
         )
         .await?;
-        let text = server::invitation_text(&name, &staff.name, &server::link(&state, &secret));
-        mail.send(&email, "You are invited to Ballot Tracker", &text)
-            .await
-            .map_err(|e| {
-                AppError::Conflict(format!("The invitation could not be mailed ({e})."))
-            })?;
         tx.commit().await?;
         Ok(format!(
             "A new invitation went to {email}; the earlier link no longer works."

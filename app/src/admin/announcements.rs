@@ -493,6 +493,46 @@ mod server {
         Ok(at.max(now))
     }
 
+    /// Its texts and who would receive it now, or why it cannot go.
+    pub async fn ready_to_go(
+        tx: &mut PgConnection,
+        a: &Announcement,
+    ) -> Result<(Vec<Text>, Audience), AppError> {
+        let texts = texts_of(a);
+        let audience =
+            super::super::announcement_store::audience(tx, &a.county_fips, &a.precincts, &texts)
+                .await?;
+        let problems = blockers(a, &audience);
+        if !problems.is_empty() {
+            return Err(AppError::Conflict(problems.join(" ")));
+        }
+        Ok((texts, audience))
+    }
+
+    /// Queues its messages (due at `at`) and audits it. Returns how many were queued.
+    pub async fn queue(
+        tx: &mut PgConnection,
+        staff: &Staff,
+        a: &Announcement,
+        texts: &[Text],
+        approved: bool,
+        at: DateTime<Utc>,
+    ) -> Result<Sent, AppError> {
+        let counts =
+            super::super::announcement_store::queue(tx, a, texts, staff.id, approved, at).await?;
+        record(
+            tx,
+            staff,
+            a,
+            AuditAction::AnnouncementQueued,
+            serde_json::json!({ "recipients": counts, "send_at": at }),
+        )
+        .await?;
+        Ok(Sent::Queued {
+            recipients: counts.iter().map(|(_, n)| n).sum(),
+        })
+    }
+
     /// Everything that stops it going: placeholder problems, no recipients.
     pub fn blockers(a: &Announcement, audience: &Audience) -> Vec<String> {
         let mut p = words::problems(&texts_of(a), &filling(a));
@@ -751,14 +791,7 @@ pub async fn send_announcement(id: i64, send_at: String) -> Result<Sent, AppErro
                 a.state.label().to_lowercase()
             )));
         }
-        let texts = server::texts_of(&a);
-        let audience =
-            super::announcement_store::audience(&mut tx, &a.county_fips, &a.precincts, &texts)
-                .await?;
-        let problems = server::blockers(&a, &audience);
-        if !problems.is_empty() {
-            return Err(AppError::Conflict(problems.join(" ")));
-        }
+        let (texts, audience) = server::ready_to_go(&mut tx, &a).await?;
         let (_, tz) = server::county_contact(&mut tx, &a.county_fips).await?;
         let at = server::send_time(&send_at, &tz)?;
         let recipients = audience.total();
@@ -774,19 +807,7 @@ pub async fn send_announcement(id: i64, send_at: String) -> Result<Sent, AppErro
             .await?;
             Sent::AwaitingApproval { recipients }
         } else {
-            let counts =
-                super::announcement_store::queue(&mut tx, &a, &texts, staff.id, false, at).await?;
-            server::record(
-                &mut tx,
-                &staff,
-                &a,
-                AuditAction::AnnouncementQueued,
-                serde_json::json!({ "recipients": counts, "send_at": at }),
-            )
-            .await?;
-            Sent::Queued {
-                recipients: counts.iter().map(|(_, n)| n).sum(),
-            }
+            server::queue(&mut tx, &staff, &a, &texts, false, at).await?
         };
         tx.commit().await?;
         Ok(sent)
@@ -814,14 +835,7 @@ pub async fn approve_announcement(id: i64) -> Result<Sent, AppError> {
                 "A second person approves: someone other than its author.".into(),
             ));
         }
-        let texts = server::texts_of(&a);
-        let audience =
-            super::announcement_store::audience(&mut tx, &a.county_fips, &a.precincts, &texts)
-                .await?;
-        let problems = server::blockers(&a, &audience);
-        if !problems.is_empty() {
-            return Err(AppError::Conflict(problems.join(" ")));
-        }
+        let (texts, audience) = server::ready_to_go(&mut tx, &a).await?;
         let at = a.send_at.unwrap_or_else(Utc::now).max(Utc::now());
         server::record(
             &mut tx,
@@ -831,20 +845,9 @@ pub async fn approve_announcement(id: i64) -> Result<Sent, AppError> {
             serde_json::json!({ "recipients": audience.per_channel }),
         )
         .await?;
-        let counts =
-            super::announcement_store::queue(&mut tx, &a, &texts, staff.id, true, at).await?;
-        server::record(
-            &mut tx,
-            &staff,
-            &a,
-            AuditAction::AnnouncementQueued,
-            serde_json::json!({ "recipients": counts, "send_at": at }),
-        )
-        .await?;
+        let sent = server::queue(&mut tx, &staff, &a, &texts, true, at).await?;
         tx.commit().await?;
-        Ok(Sent::Queued {
-            recipients: counts.iter().map(|(_, n)| n).sum(),
-        })
+        Ok(sent)
     })
     .await
 }
