@@ -240,7 +240,7 @@ pub async fn enable_totp(
     Ok(())
 }
 
-/// When few of the scope's ballots have `status` (at most [`FEW`]), the voters they belong to:
+/// When few of the scope's ballots have `status` (at most `FEW`), the voters they belong to:
 /// a status filter for a rare status starts from those ballots (the status index) instead of
 /// walking every voter in name order to test each one's latest ballot. `None` when many do:
 /// then the walk finds a page quickly.
@@ -249,23 +249,45 @@ async fn voters_with_few_ballots_in(
     scope: &Scope,
     status: BallotStatus,
 ) -> Result<Option<Vec<i64>>, sqlx::Error> {
-    const FEW: usize = 5_000;
+    const FEW: i64 = 2_000;
+    // Counted from the status index alone first: most statuses are not rare, and reading
+    // their ballots' voter ids would cost a heap fetch each.
+    let counties = sqlx::query_scalar!(
+        r#"select case when $1::text is null then array_agg(fips) else array[$1::text] end
+                  as "counties!"
+           from counties
+           where $1::text is null or fips = $1"#,
+        scope.county()
+    )
+    .fetch_one(&mut *db)
+    .await?;
+    let many = sqlx::query_scalar!(
+        r#"select count(*) as "n!" from (
+               select 1 from ballots
+               -- Every election named, so that the status index is read for each (county,
+               -- election, status) rather than through the county's whole range.
+               where county_fips = any($1) and election_id = any(array(select id from elections))
+                 and status = $2
+               limit $3) s"#,
+        &counties,
+        status.code(),
+        FEW + 1
+    )
+    .fetch_one(&mut *db)
+    .await?
+        > FEW;
+    if many {
+        return Ok(None);
+    }
     let mut ids = sqlx::query_scalar!(
         "select voter_id from ballots
-         where county_fips = any(case when $1::text is null
-                                      then (select array_agg(fips) from counties)
-                                      else array[$1::text] end)
-           and status = $2
-         limit $3",
-        scope.county(),
-        status.code(),
-        FEW as i64 + 1
+         where county_fips = any($1) and election_id = any(array(select id from elections))
+           and status = $2",
+        &counties,
+        status.code()
     )
     .fetch_all(db)
     .await?;
-    if ids.len() > FEW {
-        return Ok(None);
-    }
     ids.sort_unstable();
     ids.dedup();
     Ok(Some(ids))
@@ -354,10 +376,17 @@ pub async fn search(
     precinct: Option<&str>,
     page: i64,
 ) -> Result<SearchResults, sqlx::Error> {
+    // The filters are optional (`$n is null or …`): a plan made for the values at hand can use
+    // the county's indexes, a generic one cannot, so this transaction plans each time.
+    sqlx::query!("set local plan_cache_mode = force_custom_plan")
+        .execute(&mut *db)
+        .await?;
     let ids = match (matching_voters(&mut *db, scope, needle).await?, status) {
         (None, Some(status)) => voters_with_few_ballots_in(&mut *db, scope, status).await?,
         (ids, _) => ids,
     };
+    // The page's ids are found first, from indexes alone where the filters allow (a county's
+    // voters in name order, each voter's ballots), and only the page's voters are read whole.
     // The page is cut before each voter's latest ballot is joined: a common surname matches
     // thousands of voters, and only a page's worth need their ballot. A status filter asks for
     // the latest ballot's status in the page's own condition (evaluated only when given).
@@ -372,7 +401,7 @@ pub async fn search(
                           v.confidential, b.id as "ballot_id?",
                           b.ballot_number as "ballot_number?", b.status as "status?"
                    from (
-                       select v.* from unnest($2::bigint[]) as m(id)
+                       select v.id from unnest($2::bigint[]) as m(id)
                        join voters v on v.id = m.id
                        where ($1::text is null or v.county_fips = $1)
                          and ($4::text is null or v.precinct = $4)
@@ -384,7 +413,8 @@ pub async fn search(
                              limit 1) = $3)
                        order by v.last_name_norm, v.first_name_norm, v.id
                        limit $5 offset $6
-                   ) v
+                   ) page
+                   join voters v on v.id = page.id
                    join counties c on c.fips = v.county_fips
                    left join lateral (
                        select b.id, b.ballot_number, b.status from ballots b
@@ -411,7 +441,7 @@ pub async fn search(
                           v.confidential, b.id as "ballot_id?",
                           b.ballot_number as "ballot_number?", b.status as "status?"
                    from (
-                       select v.* from voters v
+                       select v.id from voters v
                        where ($1::text is null or v.county_fips = $1)
                          and ($3::text is null or v.precinct = $3)
                          and ($2::text is null or (
@@ -422,7 +452,8 @@ pub async fn search(
                              limit 1) = $2)
                        order by v.last_name_norm, v.first_name_norm, v.id
                        limit $4 offset $5
-                   ) v
+                   ) page
+                   join voters v on v.id = page.id
                    join counties c on c.fips = v.county_fips
                    left join lateral (
                        select b.id, b.ballot_number, b.status from ballots b
