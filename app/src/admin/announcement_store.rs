@@ -13,7 +13,8 @@ use sqlx::PgConnection;
 /// county (`$1`) and of the chosen precincts (`$2`, empty for all), not opted out of texts; one
 /// message per address and channel, so a household sharing an address gets one. `reads` is the
 /// language they get: their own (`own`) when the announcement has a text in it (`$3`), English
-/// otherwise. Counting and queueing share it, so the preview's number is the number queued.
+/// otherwise. With `$4`, only voters whose live ballot has not come back. Counting and
+/// queueing share it, so the preview's number is the number queued.
 macro_rules! with_recipients {
     ($rest:literal, $($arg:expr),* $(,)?) => {
         sqlx::query!(
@@ -29,6 +30,10 @@ macro_rules! with_recipients {
                    and (cardinality($2::text[]) = 0 or v.precinct = any($2::text[]))
                    and not (s.channel = 'sms'
                             and exists (select 1 from sms_opt_outs o where o.address = s.address))
+                   and (not $4::boolean or exists (
+                        select 1 from ballots b where b.voter_id = v.id
+                          and b.status in ('issued', 'mailed', 'in_transit', 'delivered',
+                                           'undeliverable')))
                  order by s.channel, s.address, s.id
              )" + $rest,
             $($arg),*
@@ -46,13 +51,15 @@ pub async fn audience(
     county: &str,
     precincts: &[String],
     texts: &[Text],
+    unreturned_only: bool,
 ) -> Result<Audience, sqlx::Error> {
     let rows = with_recipients!(
         r#"select channel as "channel!", reads as "reads!", own as "own!", count(*) as "n!"
            from r group by channel, reads, own order by channel, reads, own"#,
         county,
         precincts,
-        &languages(texts)
+        &languages(texts),
+        unreturned_only
     )
     .fetch_all(tx)
     .await?;
@@ -98,20 +105,23 @@ pub async fn save_draft(
     event_date: Option<chrono::NaiveDate>,
     place: &str,
     texts: &[Text],
+    unreturned_only: bool,
     author: i64,
 ) -> Result<Option<i64>, sqlx::Error> {
     let place = Some(place.trim()).filter(|p| !p.is_empty());
     let saved = if id == 0 {
         Some(
             sqlx::query_scalar!(
-                "insert into announcements (county_fips, kind, precincts, event_date, place, created_by)
-                 values ($1, $2, $3, $4, $5, $6) returning id",
+                "insert into announcements
+                     (county_fips, kind, precincts, event_date, place, created_by, unreturned_only)
+                 values ($1, $2, $3, $4, $5, $6, $7) returning id",
                 county,
                 kind.code(),
                 precincts,
                 event_date,
                 place,
-                author
+                author,
+                unreturned_only
             )
             .fetch_one(&mut *tx)
             .await?,
@@ -119,14 +129,16 @@ pub async fn save_draft(
     } else {
         sqlx::query_scalar!(
             "update announcements
-                set kind = $3, precincts = $4, event_date = $5, place = $6, updated_at = now()
+                set kind = $3, precincts = $4, event_date = $5, place = $6, unreturned_only = $7,
+                    updated_at = now()
               where id = $1 and county_fips = $2 and state = 'draft' returning id",
             id,
             county,
             kind.code(),
             precincts,
             event_date,
-            place
+            place,
+            unreturned_only
         )
         .fetch_optional(&mut *tx)
         .await?
@@ -168,7 +180,7 @@ pub async fn save_draft(
 pub async fn load(tx: &mut PgConnection, id: i64) -> Result<Option<Announcement>, sqlx::Error> {
     let Some(r) = sqlx::query!(
         r#"select a.id, a.county_fips, c.name as county_name, a.kind, a.precincts, a.event_date,
-                  a.place, a.state, a.send_at, a.recipients, a.created_at,
+                  a.place, a.unreturned_only, a.state, a.send_at, a.recipients, a.created_at,
                   a.created_by, cu.display_name as created_by_name,
                   a.submitted_by, su.display_name as "submitted_by_name?",
                   au.display_name as "approved_by_name?", a.approved_at,
@@ -213,6 +225,7 @@ pub async fn load(tx: &mut PgConnection, id: i64) -> Result<Option<Announcement>
         precincts: r.precincts,
         event_date: r.event_date,
         place: r.place.unwrap_or_default(),
+        unreturned_only: r.unreturned_only,
         state: AnnouncementState::parse(&r.state).unwrap_or(AnnouncementState::Draft),
         send_at: r.send_at,
         queued: r
@@ -326,7 +339,7 @@ pub async fn queue(
                insert into notifications
                    (county_fips, subscription_id, kind, channel, language, template, not_before,
                     announcement_id)
-               select $1, r.id, 'announcement', r.channel, r.reads, $4, $5, $6 from r
+               select $1, r.id, 'announcement', r.channel, r.reads, $5, $6, $7 from r
                on conflict do nothing
                returning channel
            )
@@ -335,6 +348,7 @@ pub async fn queue(
         a.county_fips,
         &a.precincts,
         &languages(texts),
+        a.unreturned_only,
         a.kind.code(),
         send_at,
         a.id

@@ -104,6 +104,8 @@ pub struct Announcement {
     pub precincts: Vec<String>,
     pub event_date: Option<NaiveDate>,
     pub place: String,
+    /// Only voters whose live ballot has not come back (a reminder to return it).
+    pub unreturned_only: bool,
     pub state: AnnouncementState,
     pub send_at: Option<DateTime<Utc>>,
     /// Messages queued per channel (once queued).
@@ -499,9 +501,14 @@ mod server {
         a: &Announcement,
     ) -> Result<(Vec<Text>, Audience), AppError> {
         let texts = texts_of(a);
-        let audience =
-            super::super::announcement_store::audience(tx, &a.county_fips, &a.precincts, &texts)
-                .await?;
+        let audience = super::super::announcement_store::audience(
+            tx,
+            &a.county_fips,
+            &a.precincts,
+            &texts,
+            a.unreturned_only,
+        )
+        .await?;
         let problems = blockers(a, &audience);
         if !problems.is_empty() {
             return Err(AppError::Conflict(problems.join(" ")));
@@ -644,6 +651,7 @@ pub async fn save_announcement(
     precincts: String,
     event_date: String,
     place: String,
+    #[server(default)] unreturned_only: Option<String>,
     #[server(default)] texts: Vec<TextInput>,
 ) -> Result<i64, AppError> {
     let pool = crate::state::pool();
@@ -685,7 +693,16 @@ pub async fn save_announcement(
             server::visible(&mut tx, &staff, id).await?;
         }
         let saved = super::announcement_store::save_draft(
-            &mut tx, id, &county, kind, &precincts, event_date, &place, &texts, staff.id,
+            &mut tx,
+            id,
+            &county,
+            kind,
+            &precincts,
+            event_date,
+            &place,
+            &texts,
+            unreturned_only.is_some(),
+            staff.id,
         )
         .await?
         .ok_or_else(|| {
@@ -696,6 +713,7 @@ pub async fn save_announcement(
             "precincts": precincts,
             "event_date": event_date,
             "place": place.trim(),
+            "unreturned_only": unreturned_only.is_some(),
             "texts": texts.iter().map(|t| serde_json::json!({
                 "language": t.language.code(), "subject": t.subject, "body": t.body
             })).collect::<Vec<_>>(),
@@ -730,9 +748,14 @@ pub async fn announcement_preview(id: i64) -> Result<Preview, AppError> {
         let mut tx = super::store::scoped(&state.pool, &scope).await?;
         let a = server::visible(&mut tx, &staff, id).await?;
         let texts = server::texts_of(&a);
-        let audience =
-            super::announcement_store::audience(&mut tx, &a.county_fips, &a.precincts, &texts)
-                .await?;
+        let audience = super::announcement_store::audience(
+            &mut tx,
+            &a.county_fips,
+            &a.precincts,
+            &texts,
+            a.unreturned_only,
+        )
+        .await?;
         let (contact, time_zone) = server::county_contact(&mut tx, &a.county_fips).await?;
         tx.commit().await?;
         let problems = server::blockers(&a, &audience);
@@ -1071,6 +1094,7 @@ fn EditorForm(e: Editor) -> impl IntoView {
         .map(|d| d.to_string())
         .unwrap_or_default();
     let place = a.as_ref().map(|a| a.place.clone()).unwrap_or_default();
+    let unreturned = a.as_ref().is_some_and(|a| a.unreturned_only);
     view! {
         <p>{format!("For subscribers in {} County.", e.county_name)}</p>
         <ActionForm action=save attr:class="change-form announcement-form">
@@ -1097,6 +1121,11 @@ fn EditorForm(e: Editor) -> impl IntoView {
             <div class="field">
                 <label for="announcement-place">"Place " <code>"{place}"</code></label>
                 <input id="announcement-place" name="place" type="text" value=place maxlength="300" />
+            </div>
+            <div class="field field--check">
+                <input id="announcement-unreturned" name="unreturned_only" type="checkbox" value="on"
+                    checked=unreturned />
+                <label for="announcement-unreturned">"Only voters whose ballot has not come back yet"</label>
             </div>
             <p class="field__hint">"In the texts, " <code>"{county}"</code> ", " <code>"{date}"</code> " and " <code>"{place}"</code>
                 " are filled in for each language. Leave a language empty and its readers get the English."</p>

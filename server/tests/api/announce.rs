@@ -396,3 +396,49 @@ async fn a_scheduled_announcement_waits_and_can_be_cancelled(pool: PgPool) {
     assert_eq!(p["announcement"]["state"], "Cancelled");
     assert_eq!(p["may_cancel"], false);
 }
+
+#[sqlx::test(migrator = "app::state::MIGRATOR")]
+async fn a_reminder_can_go_only_to_voters_whose_ballot_is_still_out(pool: PgPool) {
+    world(&pool).await;
+    sqlx::query(
+        "with e as (
+             insert into elections (state_code, name, election_day, ballots_mailed_from,
+                                    receipt_deadline, cure_deadline, certification_date)
+             values ('CA', 'General', '2026-11-03', '2026-10-05', '2026-11-10',
+                     '2026-12-01 17:00-08', '2026-12-03') returning id)
+         insert into ballots (county_fips, election_id, voter_id, ballot_number, status, status_at)
+         select v.county_fips, e.id, v.id, 'B-' || v.county_voter_id, s.status, now()
+         from e, voters v join (values ('LA1', 'received'), ('LA3', 'mailed')) s(voter, status)
+              on s.voter = v.county_voter_id",
+    )
+    .execute(&pool)
+    .await
+    .unwrap();
+    account(
+        &pool,
+        "writer@la.example.org",
+        "county_staff",
+        Some("06037"),
+    )
+    .await;
+    let app = TestApp::spawn_with(pool.clone(), settings()).await;
+    let writer = app.session("writer@la.example.org").await;
+    let mut form = draft(0, "", "2026-11-03", "Vote Center 12");
+    form.push(("unreturned_only", "on".into()));
+    let (status, id) = call(&app, &writer, "save_announcement", &form).await;
+    assert_eq!(status, StatusCode::OK, "{id}");
+    let (_, p) = call(
+        &app,
+        &writer,
+        "announcement_preview",
+        &id_form(id.as_i64().unwrap()),
+    )
+    .await;
+    // Cam's ballot is still out; Ana's came back, and Ben has none: the household email and
+    // Ben's text stay home.
+    assert_eq!(
+        p["audience"]["per_channel"],
+        serde_json::json!([["email", 1], ["voice", 1]])
+    );
+    assert_eq!(p["announcement"]["unreturned_only"], true);
+}
