@@ -400,21 +400,14 @@ pub const RESET_SENT: &str = "If that address belongs to an account, a link to c
 #[server(endpoint = "admin/forgot_password")]
 pub async fn forgot_password(email: String) -> Result<String, AppError> {
     crate::error::respond(async move {
-        use crate::ratelimit::{self, Decision};
+        use crate::ratelimit::Decision;
         let state = crate::state::state()?;
         super::frame::no_store();
         let email = email.trim().to_lowercase();
         if email.is_empty() {
             return Err(AppError::Conflict("Enter your email address.".into()));
         }
-        let client = crate::client::rate_limit_subject(
-            crate::client::current_client_ip(&state.settings.trusted_proxies).await,
-        );
-        let limits = [
-            (&state.settings.sign_in_per_client, client.as_str()),
-            (&state.settings.sign_in_per_account, email.as_str()),
-        ];
-        if let Decision::Limited { .. } = ratelimit::hit_each(&state.pool, &limits).await? {
+        if let Decision::Limited { .. } = super::signin::count_attempt(&state, &email).await? {
             return Err(AppError::RateLimited);
         }
         let Some(mail) = state.staff_mail.clone() else {

@@ -495,11 +495,31 @@ mod server {
         Ok(at.max(now))
     }
 
-    /// Its texts and who would receive it now, or why it cannot go.
-    pub async fn ready_to_go(
+    /// The signed-in account, its transaction (scoped to what it may reach) and announcement
+    /// `id`, locked: the start of every server function that works on one announcement.
+    pub async fn open(
+        pool: &sqlx::PgPool,
+        id: i64,
+    ) -> Result<
+        (
+            Staff,
+            sqlx::Transaction<'static, sqlx::Postgres>,
+            Announcement,
+        ),
+        AppError,
+    > {
+        let staff = super::super::frame::signed_in().await?;
+        let scope = staff.records_scope()?;
+        let mut tx = super::super::store::scoped(pool, &scope).await?;
+        let a = visible(&mut tx, &staff, id).await?;
+        Ok((staff, tx, a))
+    }
+
+    /// Its texts and who would receive them now.
+    pub async fn audience_of(
         tx: &mut PgConnection,
         a: &Announcement,
-    ) -> Result<(Vec<Text>, Audience), AppError> {
+    ) -> Result<(Vec<Text>, Audience), sqlx::Error> {
         let texts = texts_of(a);
         let audience = super::super::announcement_store::audience(
             tx,
@@ -509,6 +529,15 @@ mod server {
             a.unreturned_only,
         )
         .await?;
+        Ok((texts, audience))
+    }
+
+    /// Its texts and who would receive it now, or why it cannot go.
+    pub async fn ready_to_go(
+        tx: &mut PgConnection,
+        a: &Announcement,
+    ) -> Result<(Vec<Text>, Audience), AppError> {
+        let (texts, audience) = audience_of(tx, a).await?;
         let problems = blockers(a, &audience);
         if !problems.is_empty() {
             return Err(AppError::Conflict(problems.join(" ")));
@@ -558,10 +587,8 @@ pub async fn list_announcements() -> Result<Vec<AnnouncementSummary>, AppError> 
     let pool = crate::state::pool();
     crate::error::respond(async move {
         let staff = super::frame::signed_in().await?;
+        // Auditors have no records scope: refused here.
         let scope = staff.records_scope()?;
-        if staff.role == Role::Auditor {
-            return Err(AppError::Forbidden);
-        }
         let pool = pool?;
         let mut tx = super::store::scoped(&pool, &scope).await?;
         let rows = super::announcement_store::list(&mut tx, scope.county()).await?;
@@ -740,22 +767,11 @@ pub async fn save_announcement(
 pub async fn announcement_preview(id: i64) -> Result<Preview, AppError> {
     let state = crate::state::state();
     crate::error::respond(async move {
-        let staff = super::frame::signed_in().await?;
-        let scope = staff.records_scope()?;
         let state = state?;
         let threshold = state.settings.announcement_approval_threshold;
         let base = state.settings.messaging.public_base_url.clone();
-        let mut tx = super::store::scoped(&state.pool, &scope).await?;
-        let a = server::visible(&mut tx, &staff, id).await?;
-        let texts = server::texts_of(&a);
-        let audience = super::announcement_store::audience(
-            &mut tx,
-            &a.county_fips,
-            &a.precincts,
-            &texts,
-            a.unreturned_only,
-        )
-        .await?;
+        let (staff, mut tx, a) = server::open(&state.pool, id).await?;
+        let (texts, audience) = server::audience_of(&mut tx, &a).await?;
         let (contact, time_zone) = server::county_contact(&mut tx, &a.county_fips).await?;
         tx.commit().await?;
         let problems = server::blockers(&a, &audience);
@@ -802,12 +818,8 @@ pub async fn send_announcement(id: i64, send_at: String) -> Result<Sent, AppErro
     let pool = crate::state::pool();
     let threshold = crate::state::state().map(|s| s.settings.announcement_approval_threshold);
     crate::error::respond(async move {
-        let staff = super::frame::signed_in().await?;
-        let scope = staff.records_scope()?;
-        let pool = pool?;
-        let threshold = threshold?;
-        let mut tx = super::store::scoped(&pool, &scope).await?;
-        let a = server::visible(&mut tx, &staff, id).await?;
+        let (pool, threshold) = (pool?, threshold?);
+        let (staff, mut tx, a) = server::open(&pool, id).await?;
         if a.state != AnnouncementState::Draft {
             return Err(AppError::Conflict(format!(
                 "It is no longer a draft ({}).",
@@ -845,11 +857,7 @@ pub async fn approve_announcement(id: i64) -> Result<Sent, AppError> {
     use crate::audit::AuditAction;
     let pool = crate::state::pool();
     crate::error::respond(async move {
-        let staff = super::frame::signed_in().await?;
-        let scope = staff.records_scope()?;
-        let pool = pool?;
-        let mut tx = super::store::scoped(&pool, &scope).await?;
-        let a = server::visible(&mut tx, &staff, id).await?;
+        let (staff, mut tx, a) = server::open(&pool?, id).await?;
         if a.state != AnnouncementState::AwaitingApproval {
             return Err(AppError::Conflict("It is not waiting for approval.".into()));
         }
@@ -882,11 +890,7 @@ pub async fn cancel_announcement(id: i64) -> Result<u64, AppError> {
     use crate::audit::AuditAction;
     let pool = crate::state::pool();
     crate::error::respond(async move {
-        let staff = super::frame::signed_in().await?;
-        let scope = staff.records_scope()?;
-        let pool = pool?;
-        let mut tx = super::store::scoped(&pool, &scope).await?;
-        let a = server::visible(&mut tx, &staff, id).await?;
+        let (staff, mut tx, a) = server::open(&pool?, id).await?;
         if a.state == AnnouncementState::Cancelled {
             return Err(AppError::Conflict("It was cancelled already.".into()));
         }

@@ -22,10 +22,27 @@ pub async fn sign_in(email: String, password: String, code: String) -> Result<()
     outcome
 }
 
+/// Counts an attempt on an account (signing in, asking for a reset link) against the limits
+/// per client address and per account, shared by every instance.
+#[cfg(feature = "ssr")]
+pub async fn count_attempt(
+    state: &crate::state::AppState,
+    email: &str,
+) -> Result<crate::ratelimit::Decision, AppError> {
+    let client = crate::client::rate_limit_subject(
+        crate::client::current_client_ip(&state.settings.trusted_proxies).await,
+    );
+    let limits = [
+        (&state.settings.sign_in_per_client, client.as_str()),
+        (&state.settings.sign_in_per_account, email),
+    ];
+    Ok(crate::ratelimit::hit_each(&state.pool, &limits).await?)
+}
+
 #[cfg(feature = "ssr")]
 async fn sign_in_inner(email: String, password: String, code: String) -> Result<(), AppError> {
     use crate::audit::{self, ActorKind, AuditAction, AuditEntry};
-    use crate::ratelimit::{self, Decision};
+    use crate::ratelimit::Decision;
     use axum::http::{HeaderValue, header};
 
     super::frame::no_store();
@@ -37,16 +54,7 @@ async fn sign_in_inner(email: String, password: String, code: String) -> Result<
             "Enter your email address and your password.".into(),
         ));
     }
-    let client = crate::client::rate_limit_subject(
-        crate::client::current_client_ip(&state.settings.trusted_proxies).await,
-    );
-    let limits = [
-        (&state.settings.sign_in_per_client, client.as_str()),
-        (&state.settings.sign_in_per_account, email.as_str()),
-    ];
-    if let Decision::Limited { retry_after_secs } =
-        ratelimit::hit_each(&state.pool, &limits).await?
-    {
+    if let Decision::Limited { retry_after_secs } = count_attempt(&state, &email).await? {
         if let Ok(v) = HeaderValue::from_str(&retry_after_secs.to_string()) {
             response.insert_header(header::RETRY_AFTER, v);
         }

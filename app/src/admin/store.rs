@@ -252,15 +252,14 @@ async fn voters_with_few_ballots_in(
     const FEW: i64 = 2_000;
     // Counted from the status index alone first: most statuses are not rare, and reading
     // their ballots' voter ids would cost a heap fetch each.
-    let counties = sqlx::query_scalar!(
-        r#"select case when $1::text is null then array_agg(fips) else array[$1::text] end
-                  as "counties!"
-           from counties
-           where $1::text is null or fips = $1"#,
-        scope.county()
-    )
-    .fetch_one(&mut *db)
-    .await?;
+    let counties = match scope.county() {
+        Some(fips) => vec![fips.to_owned()],
+        None => {
+            sqlx::query_scalar!("select fips from counties")
+                .fetch_all(&mut *db)
+                .await?
+        }
+    };
     let many = sqlx::query_scalar!(
         r#"select count(*) as "n!" from (
                select 1 from ballots
