@@ -72,7 +72,12 @@ pub async fn run(pool: &PgPool, command: AdminCommand) -> anyhow::Result<()> {
         std::io::stdin()
             .read_to_string(&mut s)
             .context("reading the password")?;
-        (s.trim_end_matches(['\r', '\n']).to_owned(), false)
+        let s = s.trim_end_matches(['\r', '\n']).to_owned();
+        // The portal's rules for a chosen password: long enough, not the address, not common.
+        if let Some(why) = app::auth::password::refusal(&s, &s, &email) {
+            bail!("{why}");
+        }
+        (s, false)
     } else {
         (generate_password(), true)
     };

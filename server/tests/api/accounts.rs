@@ -237,3 +237,42 @@ async fn a_reset_link_replaces_the_password_and_ends_every_session(pool: PgPool)
     let response = app.sign_in("clerk@la.example.org", new, "").await;
     assert!(session_cookie(&response).is_some());
 }
+
+#[sqlx::test(migrator = "app::state::MIGRATOR")]
+async fn the_command_line_refuses_a_common_password_too(pool: PgPool) {
+    use std::io::Write;
+    let create = |password: &'static str| {
+        let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_ballot-tracker"))
+            .args([
+                "admin",
+                "create",
+                "--email",
+                "first@sos.example.org",
+                "--name",
+                "First",
+            ])
+            .args(["--role", "state-admin", "--password-stdin"])
+            .env("DATABASE_URL", crate::helpers::database_url(&pool))
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(password.as_bytes())
+            .unwrap();
+        child.wait_with_output().unwrap()
+    };
+    let refused = create("qwerty123456");
+    assert!(!refused.status.success());
+    assert!(String::from_utf8_lossy(&refused.stderr).contains("most common"));
+    assert!(create("a long enough passphrase").status.success());
+    let n: i64 = sqlx::query_scalar("select count(*) from admin_users")
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    assert_eq!(n, 1);
+}
