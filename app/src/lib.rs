@@ -25,6 +25,7 @@ macro_rules! tr {
 }
 
 pub mod admin;
+pub mod api;
 pub mod ballots;
 pub mod counties;
 pub mod domain;
@@ -37,8 +38,6 @@ pub mod prefs;
 pub mod reports;
 pub mod voter;
 
-#[cfg(feature = "ssr")]
-pub mod api;
 #[cfg(feature = "ssr")]
 pub mod audit;
 #[cfg(feature = "ssr")]
@@ -136,6 +135,7 @@ pub fn App() -> impl IntoView {
                     <Route path=(StaticSegment("admin"), StaticSegment("elections")) view=admin::elections::ElectionsPage ssr=SsrMode::Async />
                     <Route path=(StaticSegment("admin"), StaticSegment("county")) view=admin::county_settings::CountySettingsPage ssr=SsrMode::Async />
                     <Route path=(StaticSegment("admin"), StaticSegment("county"), StaticSegment("codes")) view=admin::code_maps::CodeMapsPage ssr=SsrMode::Async />
+                    <Route path=(StaticSegment("admin"), StaticSegment("county"), StaticSegment("api-tokens")) view=admin::api_tokens::ApiTokensPage ssr=SsrMode::Async />
                     <Route path=(StaticSegment("admin"), StaticSegment("two-factor")) view=admin::two_factor::TwoFactorPage ssr=SsrMode::Async />
                     <Route path=(StaticSegment("admin"), StaticSegment("ballots"), ParamSegment("id")) view=admin::ballot::BallotRecordPage ssr=SsrMode::Async />
                 </Routes>

@@ -104,3 +104,45 @@ test("a county administrator gives an ELG code the county's own meaning, and tak
   await page.getByRole('button', { name: 'Save the code' }).click();
   await expect(row).toHaveCount(0);
 });
+
+test('a county administrator makes an API token, sees it once, and revokes it', async ({ page }) => {
+  await signIn(page, 'admin@la.demo.example.org');
+  await page.getByRole('link', { name: 'API tokens' }).click();
+  await hydrated(page);
+  await expect(page.getByRole('heading', { level: 1 })).toHaveText('API tokens');
+  const name = `E2E mail line ${Date.now() % 100_000}`;
+  await page.getByLabel('Name (the system that will use it)').fill(name);
+  // Nothing chosen: refused with the reason.
+  await page.getByRole('button', { name: 'Make the token' }).click();
+  await expect(page.getByTestId('token-error')).toContainText('Choose at least one thing');
+  await page.getByLabel('Push postal scans (PKG)').check();
+  await page.getByRole('button', { name: 'Make the token' }).click();
+  await expect(page.getByTestId('token-made')).toContainText('it is not shown again');
+  const token = await page.getByTestId('token-secret').inputValue();
+  expect(token).toMatch(/^bt_[0-9a-f]{64}$/);
+  const row = page.locator('tr', { hasText: name });
+  await expect(row).toContainText('Push postal scans (PKG)');
+  await expect(row).toContainText('never');
+  await expect(row).toContainText('Live');
+  await expect(page.getByTestId('api-tokens')).not.toContainText(token);
+  await expectNoAxeViolations(page);
+
+  // The token works, for what it was given only: statuses are refused with 403, not 401.
+  const push = () =>
+    page.request.post('/api/v1/ballot-statuses', {
+      headers: { Authorization: `Bearer ${token}` },
+      data: { election_date: '2026-11-03', changes: [] },
+    });
+  const scoped = await push();
+  expect(scoped.status()).toBe(403);
+  expect((await scoped.json()).error).toContain('statuses:write');
+  await page.reload();
+  await hydrated(page);
+  await expect(row).not.toContainText('never');
+
+  await row.getByRole('button', { name: `Revoke ${name}` }).click();
+  await expect(page.getByTestId('token-revoked')).toContainText('refused from now on');
+  await expect(row).toContainText('Revoked');
+  await expect(row.getByRole('button')).toHaveCount(0);
+  expect((await push()).status()).toBe(401);
+});

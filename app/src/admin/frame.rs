@@ -86,6 +86,7 @@ fn StaffBar(staff: Staff) -> impl IntoView {
                     <li><a href="/admin/accounts">"Accounts"</a></li>
                     <li><a href="/admin/county">"County settings"</a></li>
                     <li><a href="/admin/county/codes">"Import codes"</a></li>
+                    <li><a href="/admin/county/api-tokens">"API tokens"</a></li>
                 })}
                 {(staff.role != super::Role::CountyStaff).then(|| view! { <li><a href="/admin/audit">"Audit log"</a></li> })}
                 <li><a href="/admin/two-factor">"Two-factor sign-in"</a></li>

@@ -6,6 +6,7 @@
 
 pub mod accounts;
 pub mod announcements;
+pub mod api_tokens;
 pub mod audit_view;
 pub mod ballot;
 pub mod code_maps;

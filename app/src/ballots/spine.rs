@@ -15,7 +15,7 @@ use crate::audit::{self, AuditAction, AuditEntry};
 use crate::domain::{Current, NotCountedReason, Refusal, StatusChange, transition};
 use chrono::{DateTime, NaiveDate, Utc};
 use sqlx::PgConnection;
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 /// Who or what causes a batch of changes.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -137,132 +137,45 @@ pub async fn issue(
     Ok(issued.pop().unwrap_or(Err(Refusal::MustStartIssued)))
 }
 
-/// Issues ballots set-wise (an ELG file's new ballots, a reissue, demo data): for each, the
-/// machine decides its first status, "issued"; the accepted ones get their ballot row and
-/// first event, and the batch one audit row. Returns one result per ballot, in order.
-#[tracing::instrument(skip_all, fields(ballots = news.len(), source = cause.source().code()), err)]
+/// Issues ballots set-wise (a reissue, tests): for each, the machine decides its first status,
+/// "issued"; the accepted ones get their ballot row and first event, and the batch one audit
+/// row. Returns one result per ballot, in order.
 pub async fn issue_many(
     tx: &mut PgConnection,
     cause: &Cause,
     news: &[NewBallot],
     now: DateTime<Utc>,
 ) -> Result<Vec<Result<i64, Refusal>>, sqlx::Error> {
-    let mut results: Vec<Result<i64, Refusal>> = Vec::with_capacity(news.len());
-    let mut accepted_news: Vec<(usize, &NewBallot)> = Vec::new();
-    for (i, new) in news.iter().enumerate() {
-        let change = StatusChange::new(crate::domain::BallotStatus::Issued, new.issued_at);
-        match transition(None, change, now) {
-            Ok(_) => {
-                accepted_news.push((i, new));
-                results.push(Ok(0));
-            }
-            Err(refusal) => results.push(Err(refusal)),
-        }
-    }
-    if accepted_news.is_empty() {
-        return Ok(results);
-    }
-    let column = |f: fn(&NewBallot) -> Option<String>| -> Vec<Option<String>> {
-        accepted_news.iter().map(|(_, n)| f(n)).collect()
-    };
-    let counties: Vec<String> = accepted_news
-        .iter()
-        .map(|(_, n)| n.county_fips.clone())
+    let ids = reserve_ballot_ids(tx, news.len()).await?;
+    let issuing: Vec<Issuing> = ids
+        .into_iter()
+        .zip(news)
+        .map(|(id, ballot)| Issuing {
+            id,
+            ballot: ballot.clone(),
+        })
         .collect();
-    let elections: Vec<i64> = accepted_news.iter().map(|(_, n)| n.election_id).collect();
-    let voters: Vec<i64> = accepted_news.iter().map(|(_, n)| n.voter_id).collect();
-    let numbers: Vec<String> = accepted_news
-        .iter()
-        .map(|(_, n)| n.ballot_number.clone())
-        .collect();
-    let outbound = column(|n| n.outbound_imb.clone());
-    let inbound = column(|n| n.inbound_imb.clone());
-    let times: Vec<DateTime<Utc>> = accepted_news.iter().map(|(_, n)| n.issued_at).collect();
-    let replaces: Vec<Option<i64>> = accepted_news.iter().map(|(_, n)| n.replaces).collect();
-    // `with ordinality` and `order by` keep the returned ids in the input's order.
-    let ids = sqlx::query_scalar!(
-        r#"with u as (
-             select * from unnest($1::text[], $2::bigint[], $3::bigint[], $4::text[], $5::text[],
-                                  $6::text[], $7::timestamptz[], $8::bigint[])
-                    with ordinality
-                    as u(county_fips, election_id, voter_id, ballot_number, outbound_imb,
-                         inbound_imb, status_at, replaces, n)
-           ), inserted as (
-             insert into ballots
-               (county_fips, election_id, voter_id, ballot_number, outbound_imb, inbound_imb,
-                status, status_at, replaces_ballot_id)
-             select county_fips, election_id, voter_id, ballot_number, outbound_imb, inbound_imb,
-                    'issued', status_at, replaces
-             from u order by n
-             returning id, county_fips, election_id, ballot_number
-           )
-           select i.id as "id!" from u join inserted i using (county_fips, election_id, ballot_number)
-           order by u.n"#,
-        &counties,
-        &elections,
-        &voters,
-        &numbers,
-        &outbound as &[Option<String>],
-        &inbound as &[Option<String>],
-        &times,
-        &replaces as &[Option<i64>],
+    Ok(issue_and_apply(tx, cause, &issuing, &[], now).await?.0)
+}
+
+/// A ballot to issue, with the id taken for it beforehand ([`reserve_ballot_ids`]) so that
+/// changes in the same batch can name it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Issuing {
+    pub id: i64,
+    pub ballot: NewBallot,
+}
+
+/// Takes ids for new ballots up front.
+pub async fn reserve_ballot_ids(tx: &mut PgConnection, n: usize) -> Result<Vec<i64>, sqlx::Error> {
+    let n = i64::try_from(n).unwrap_or(i64::MAX);
+    sqlx::query_scalar!(
+        r#"select nextval(pg_get_serial_sequence('ballots', 'id')) as "id!"
+           from generate_series(1, $1::bigint)"#,
+        n
     )
     .fetch_all(&mut *tx)
-    .await?;
-    let event_ids = reserve_event_ids(tx, ids.len()).await?;
-    let mut proposals = Vec::with_capacity(ids.len());
-    let mut accepted = Vec::with_capacity(ids.len());
-    for (k, (((i, new), ballot_id), event_id)) in
-        accepted_news.iter().zip(&ids).zip(event_ids).enumerate()
-    {
-        results[*i] = Ok(*ballot_id);
-        let change = StatusChange::new(crate::domain::BallotStatus::Issued, new.issued_at);
-        proposals.push(Proposal::new(*ballot_id, change));
-        accepted.push(Accepted {
-            index: k,
-            event_id,
-            county_fips: new.county_fips.clone(),
-            notify: false,
-        });
-    }
-    insert_events(tx, cause, &proposals, &accepted).await?;
-    let entry = match accepted_news.as_slice() {
-        [(_, new)] => AuditEntry {
-            county_fips: Some(new.county_fips.clone()),
-            entity: Some(("ballot", ids[0].to_string())),
-            after: Some(serde_json::json!({
-                "election_id": new.election_id,
-                "ballot_number": new.ballot_number,
-                "replaces": new.replaces,
-            })),
-            ..AuditEntry::new(
-                cause.actor_kind(),
-                cause.user_id(),
-                AuditAction::BallotIssued,
-            )
-        },
-        many => {
-            let counties: std::collections::BTreeSet<&str> =
-                many.iter().map(|(_, n)| n.county_fips.as_str()).collect();
-            AuditEntry {
-                county_fips: (counties.len() == 1)
-                    .then(|| counties.first().map(|c| (*c).to_owned()))
-                    .flatten(),
-                entity: cause.import_id().map(|id| ("import", id.to_string())),
-                after: Some(serde_json::json!({
-                    "ballots": many.len(),
-                    "reissues": many.iter().filter(|(_, n)| n.replaces.is_some()).count(),
-                })),
-                ..AuditEntry::new(
-                    cause.actor_kind(),
-                    cause.user_id(),
-                    AuditAction::BallotIssued,
-                )
-            }
-        }
-    };
-    audit::record(tx, entry).await?;
-    Ok(results)
+    .await
 }
 
 /// What became of one proposal.
@@ -289,15 +202,67 @@ struct Accepted {
 
 /// Records whatever of `proposals` the status machine accepts, with their audit row and
 /// notifications, in the caller's transaction. Returns one outcome per proposal, in order.
-#[tracing::instrument(skip_all, fields(proposals = proposals.len(), source = cause.source().code()), err)]
 pub async fn apply(
     tx: &mut PgConnection,
     cause: &Cause,
     proposals: &[Proposal],
     now: DateTime<Utc>,
 ) -> Result<Vec<Outcome>, sqlx::Error> {
-    let mut locked = lock(tx, proposals).await?;
+    Ok(issue_and_apply(tx, cause, &[], proposals, now).await?.1)
+}
+
+/// The spine itself. Issues `issuing` and applies `proposals` (which may name the ballots being
+/// issued: a county file that lists a new ballot as mailed), in the caller's transaction: the
+/// machine decides every new ballot's first status and every change in order, against the
+/// status as it evolves within the batch; then, set-wise, existing ballots are updated, new
+/// ones are written once with the status they end the batch in, every event is appended, the
+/// notifications are queued and the audit rows written. Returns one result per new ballot and
+/// one outcome per proposal, in order.
+#[tracing::instrument(skip_all, fields(issuing = issuing.len(), proposals = proposals.len(), source = cause.source().code()), err)]
+pub async fn issue_and_apply(
+    tx: &mut PgConnection,
+    cause: &Cause,
+    issuing: &[Issuing],
+    proposals: &[Proposal],
+    now: DateTime<Utc>,
+) -> Result<(Vec<Result<i64, Refusal>>, Vec<Outcome>), sqlx::Error> {
+    // New ballots: "issued" is asked of the machine like any other status.
+    let mut issued = Vec::with_capacity(issuing.len());
+    let mut fresh: Vec<&Issuing> = Vec::with_capacity(issuing.len());
+    for new in issuing {
+        let change = StatusChange::new(crate::domain::BallotStatus::Issued, new.ballot.issued_at);
+        match transition(None, change, now) {
+            Ok(_) => {
+                issued.push(Ok(new.id));
+                fresh.push(new);
+            }
+            Err(refusal) => issued.push(Err(refusal)),
+        }
+    }
+    let refused_new: HashSet<i64> = issuing
+        .iter()
+        .zip(&issued)
+        .filter(|(_, r)| r.is_err())
+        .map(|(n, _)| n.id)
+        .collect();
+    let fresh_ids: HashSet<i64> = fresh.iter().map(|n| n.id).collect();
+    let mut locked = lock(tx, proposals, &fresh_ids, &refused_new).await?;
     let before: HashMap<i64, Current> = locked.iter().map(|(id, l)| (*id, l.current)).collect();
+    for new in &fresh {
+        locked.insert(
+            new.id,
+            Locked {
+                county_fips: new.ballot.county_fips.clone(),
+                voter_id: new.ballot.voter_id,
+                current: Current {
+                    status: crate::domain::BallotStatus::Issued,
+                    reason: None,
+                    at: new.ballot.issued_at,
+                },
+                expected_delivery: None,
+            },
+        );
+    }
 
     // Decide, in order, against the status as it evolves within this batch.
     let mut outcomes = Vec::with_capacity(proposals.len());
@@ -322,11 +287,22 @@ pub async fn apply(
             Err(refusal) => outcomes.push(Outcome::Refused(refusal)),
         }
     }
-    if decided.is_empty() {
-        return Ok(outcomes);
+    if fresh.is_empty() && decided.is_empty() {
+        return Ok((issued, outcomes));
     }
 
-    let ids = reserve_event_ids(tx, decided.len()).await?;
+    let mut ids = reserve_event_ids(tx, fresh.len() + decided.len())
+        .await?
+        .into_iter();
+    let first_events: Vec<(Proposal, i64)> = fresh
+        .iter()
+        .zip(ids.by_ref())
+        .map(|(new, event_id)| {
+            let change =
+                StatusChange::new(crate::domain::BallotStatus::Issued, new.ballot.issued_at);
+            (Proposal::new(new.id, change), event_id)
+        })
+        .collect();
     let accepted: Vec<Accepted> = decided
         .into_iter()
         .zip(ids)
@@ -337,8 +313,27 @@ pub async fn apply(
             notify,
         })
         .collect();
-    insert_events(tx, cause, proposals, &accepted).await?;
-    update_ballots(tx, &locked, &accepted, proposals).await?;
+    // Existing ballots first: a reissue's earlier ballot is "replaced" before its successor
+    // is written (one live ballot per voter).
+    update_ballots(tx, &locked, &accepted, proposals, &fresh_ids).await?;
+    insert_ballots(tx, &fresh, &locked).await?;
+    let events: Vec<EventRow<'_>> = first_events
+        .iter()
+        .zip(&fresh)
+        .map(|((p, event_id), new)| EventRow {
+            proposal: p,
+            event_id: *event_id,
+            county_fips: &new.ballot.county_fips,
+            notify: false,
+        })
+        .chain(accepted.iter().map(|a| EventRow {
+            proposal: &proposals[a.index],
+            event_id: a.event_id,
+            county_fips: &a.county_fips,
+            notify: a.notify,
+        }))
+        .collect();
+    insert_events(tx, cause, &events).await?;
     // The last notifying event of each ballot in the batch.
     let mut latest: HashMap<i64, Notice> = HashMap::new();
     for a in accepted.iter().filter(|a| a.notify) {
@@ -359,7 +354,12 @@ pub async fn apply(
     }
     let notices: Vec<Notice> = latest.into_values().collect();
     let notified = enqueue(tx, &notices, now).await?;
-    write_audit(tx, cause, proposals, &accepted, &before).await?;
+    if !fresh.is_empty() {
+        audit::record(tx, issue_audit(cause, &fresh)).await?;
+    }
+    if !accepted.is_empty() {
+        write_audit(tx, cause, proposals, &accepted, &before).await?;
+    }
 
     for a in &accepted {
         outcomes[a.index] = Outcome::Recorded {
@@ -367,16 +367,135 @@ pub async fn apply(
             notified: notified.contains(&a.event_id),
         };
     }
-    Ok(outcomes)
+    Ok((issued, outcomes))
 }
 
+/// The audit row of a batch of new ballots: the ballot itself when there is one.
+fn issue_audit(cause: &Cause, fresh: &[&Issuing]) -> AuditEntry {
+    match fresh {
+        [new] => AuditEntry {
+            county_fips: Some(new.ballot.county_fips.clone()),
+            entity: Some(("ballot", new.id.to_string())),
+            after: Some(serde_json::json!({
+                "election_id": new.ballot.election_id,
+                "ballot_number": new.ballot.ballot_number,
+                "replaces": new.ballot.replaces,
+            })),
+            ..AuditEntry::new(
+                cause.actor_kind(),
+                cause.user_id(),
+                AuditAction::BallotIssued,
+            )
+        },
+        many => {
+            let counties: std::collections::BTreeSet<&str> =
+                many.iter().map(|n| n.ballot.county_fips.as_str()).collect();
+            AuditEntry {
+                county_fips: (counties.len() == 1)
+                    .then(|| counties.first().map(|c| (*c).to_owned()))
+                    .flatten(),
+                entity: cause.import_id().map(|id| ("import", id.to_string())),
+                after: Some(serde_json::json!({
+                    "ballots": many.len(),
+                    "reissues": many.iter().filter(|n| n.ballot.replaces.is_some()).count(),
+                })),
+                ..AuditEntry::new(
+                    cause.actor_kind(),
+                    cause.user_id(),
+                    AuditAction::BallotIssued,
+                )
+            }
+        }
+    }
+}
+
+/// Writes new ballots with the status the batch leaves them in.
+async fn insert_ballots(
+    tx: &mut PgConnection,
+    fresh: &[&Issuing],
+    locked: &HashMap<i64, Locked>,
+) -> Result<(), sqlx::Error> {
+    if fresh.is_empty() {
+        return Ok(());
+    }
+    let n = fresh.len();
+    let (mut ids, mut counties, mut elections, mut voters, mut numbers) = (
+        Vec::with_capacity(n),
+        Vec::with_capacity(n),
+        Vec::with_capacity(n),
+        Vec::with_capacity(n),
+        Vec::with_capacity(n),
+    );
+    let mut outbound: Vec<Option<String>> = Vec::with_capacity(n);
+    let mut inbound: Vec<Option<String>> = Vec::with_capacity(n);
+    let mut replaces: Vec<Option<i64>> = Vec::with_capacity(n);
+    let (mut statuses, mut reasons, mut times, mut expected) = (
+        Vec::with_capacity(n),
+        Vec::<Option<String>>::with_capacity(n),
+        Vec::with_capacity(n),
+        Vec::<Option<NaiveDate>>::with_capacity(n),
+    );
+    for new in fresh {
+        let Some(l) = locked.get(&new.id) else {
+            continue;
+        };
+        let b = &new.ballot;
+        ids.push(new.id);
+        counties.push(b.county_fips.clone());
+        elections.push(b.election_id);
+        voters.push(b.voter_id);
+        numbers.push(b.ballot_number.clone());
+        outbound.push(b.outbound_imb.clone());
+        inbound.push(b.inbound_imb.clone());
+        replaces.push(b.replaces);
+        statuses.push(l.current.status.code().to_owned());
+        reasons.push(l.current.reason.map(|r| r.code().to_owned()));
+        times.push(l.current.at);
+        expected.push(l.expected_delivery);
+    }
+    sqlx::query!(
+        r#"insert into ballots
+             (id, county_fips, election_id, voter_id, ballot_number, outbound_imb, inbound_imb,
+              replaces_ballot_id, status, status_reason, status_at, expected_delivery)
+           select * from unnest($1::bigint[], $2::text[], $3::bigint[], $4::bigint[], $5::text[],
+                                $6::text[], $7::text[], $8::bigint[], $9::text[], $10::text[],
+                                $11::timestamptz[], $12::date[])"#,
+        &ids,
+        &counties,
+        &elections,
+        &voters,
+        &numbers,
+        &outbound as &[Option<String>],
+        &inbound as &[Option<String>],
+        &replaces as &[Option<i64>],
+        &statuses,
+        &reasons as &[Option<String>],
+        &times,
+        &expected as &[Option<NaiveDate>],
+    )
+    .execute(&mut *tx)
+    .await?;
+    Ok(())
+}
+
+/// Locks the existing ballots `proposals` name (not those being issued, nor those whose issue
+/// was refused).
 async fn lock(
     tx: &mut PgConnection,
     proposals: &[Proposal],
+    fresh: &HashSet<i64>,
+    refused: &HashSet<i64>,
 ) -> Result<HashMap<i64, Locked>, sqlx::Error> {
-    let mut ids: Vec<i64> = proposals.iter().map(|p| p.ballot_id).collect();
+    let mut ids: Vec<i64> = proposals
+        .iter()
+        .map(|p| p.ballot_id)
+        .filter(|id| !fresh.contains(id) && !refused.contains(id))
+        .collect();
     ids.sort_unstable();
     ids.dedup();
+    if ids.is_empty() {
+        return Ok(HashMap::new());
+    }
     let rows = sqlx::query!(
         r#"select id, county_fips, voter_id, status, status_reason, status_at, expected_delivery
            from ballots where id = any($1) order by id for update"#,
@@ -423,28 +542,36 @@ pub async fn reserve_event_ids(tx: &mut PgConnection, n: usize) -> Result<Vec<i6
     .await
 }
 
+/// One event to append.
+struct EventRow<'a> {
+    proposal: &'a Proposal,
+    event_id: i64,
+    county_fips: &'a str,
+    notify: bool,
+}
+
 async fn insert_events(
     tx: &mut PgConnection,
     cause: &Cause,
-    proposals: &[Proposal],
-    accepted: &[Accepted],
+    events: &[EventRow<'_>],
 ) -> Result<(), sqlx::Error> {
-    let mut ids = Vec::with_capacity(accepted.len());
-    let mut ballot_ids = Vec::with_capacity(accepted.len());
-    let mut counties = Vec::with_capacity(accepted.len());
-    let mut statuses = Vec::with_capacity(accepted.len());
-    let mut reasons: Vec<Option<String>> = Vec::with_capacity(accepted.len());
-    let mut times = Vec::with_capacity(accepted.len());
-    let mut notes: Vec<Option<String>> = Vec::with_capacity(accepted.len());
-    let mut zips: Vec<Option<String>> = Vec::with_capacity(accepted.len());
-    let mut operations: Vec<Option<String>> = Vec::with_capacity(accepted.len());
-    let mut expected: Vec<Option<NaiveDate>> = Vec::with_capacity(accepted.len());
-    let mut notify = Vec::with_capacity(accepted.len());
-    for a in accepted {
-        let p = &proposals[a.index];
-        ids.push(a.event_id);
+    let n = events.len();
+    let mut ids = Vec::with_capacity(n);
+    let mut ballot_ids = Vec::with_capacity(n);
+    let mut counties = Vec::with_capacity(n);
+    let mut statuses = Vec::with_capacity(n);
+    let mut reasons: Vec<Option<String>> = Vec::with_capacity(n);
+    let mut times = Vec::with_capacity(n);
+    let mut notes: Vec<Option<String>> = Vec::with_capacity(n);
+    let mut zips: Vec<Option<String>> = Vec::with_capacity(n);
+    let mut operations: Vec<Option<String>> = Vec::with_capacity(n);
+    let mut expected: Vec<Option<NaiveDate>> = Vec::with_capacity(n);
+    let mut notify = Vec::with_capacity(n);
+    for e in events {
+        let p = e.proposal;
+        ids.push(e.event_id);
         ballot_ids.push(p.ballot_id);
-        counties.push(a.county_fips.clone());
+        counties.push(e.county_fips.to_owned());
         statuses.push(p.change.status.code().to_owned());
         reasons.push(p.change.reason.map(|r| r.code().to_owned()));
         times.push(p.change.occurred_at);
@@ -452,7 +579,7 @@ async fn insert_events(
         zips.push(p.scan.as_ref().map(|s| s.facility_zip.clone()));
         operations.push(p.scan.as_ref().map(|s| s.operation.clone()));
         expected.push(p.expected_delivery);
-        notify.push(a.notify);
+        notify.push(e.notify);
     }
     sqlx::query!(
         r#"insert into ballot_events
@@ -492,13 +619,18 @@ async fn update_ballots(
     locked: &HashMap<i64, Locked>,
     accepted: &[Accepted],
     proposals: &[Proposal],
+    fresh: &HashSet<i64>,
 ) -> Result<(), sqlx::Error> {
     let mut touched: Vec<i64> = accepted
         .iter()
         .map(|a| proposals[a.index].ballot_id)
+        .filter(|id| !fresh.contains(id))
         .collect();
     touched.sort_unstable();
     touched.dedup();
+    if touched.is_empty() {
+        return Ok(());
+    }
     let mut statuses = Vec::with_capacity(touched.len());
     let mut reasons: Vec<Option<String>> = Vec::with_capacity(touched.len());
     let mut times = Vec::with_capacity(touched.len());
@@ -547,7 +679,7 @@ pub async fn enqueue(
     tx: &mut PgConnection,
     notices: &[Notice],
     now: DateTime<Utc>,
-) -> Result<std::collections::HashSet<i64>, sqlx::Error> {
+) -> Result<HashSet<i64>, sqlx::Error> {
     if notices.is_empty() {
         return Ok(Default::default());
     }

@@ -408,6 +408,152 @@ async fn timelines_and_the_audit_log_are_append_only(pool: PgPool) {
 }
 
 #[sqlx::test(migrator = "crate::state::MIGRATOR")]
+async fn a_new_ballot_and_its_later_statuses_are_written_once(pool: PgPool) {
+    let w = world(&pool).await;
+    let election_id: i64 = sqlx::query_scalar("select election_id from ballots where id = $1")
+        .bind(w.ballot_id)
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    let voter_id: i64 = sqlx::query_scalar(
+        "insert into voters (county_fips, county_voter_id, first_name, last_name, first_name_norm,
+           last_name_norm, date_of_birth, residential_zip)
+         values ('06037', 'T2', 'Ana', 'Lee', 'ana', 'lee', '1980-01-02', '90012') returning id",
+    )
+    .fetch_one(&pool)
+    .await
+    .unwrap();
+    let new = |number: &str, days: i64| NewBallot {
+        voter_id,
+        county_fips: "06037".into(),
+        election_id,
+        ballot_number: number.into(),
+        outbound_imb: None,
+        inbound_imb: None,
+        replaces: None,
+        issued_at: t0() + Duration::days(days),
+    };
+    let mut tx = pool.begin().await.unwrap();
+    let ids = reserve_ballot_ids(&mut tx, 2).await.unwrap();
+    let issuing = [
+        Issuing {
+            id: ids[0],
+            ballot: new("N-1", 1),
+        },
+        // Dated in the future: the machine refuses it, and the change that names it.
+        Issuing {
+            id: ids[1],
+            ballot: new("N-2", 40),
+        },
+    ];
+    let (issued, outcomes) = issue_and_apply(
+        &mut tx,
+        &Cause::System,
+        &issuing,
+        &[
+            change(ids[0], BallotStatus::Mailed, 2),
+            change(ids[0], BallotStatus::InTransit, 3),
+            change(ids[1], BallotStatus::Mailed, 41),
+            change(w.ballot_id, BallotStatus::Mailed, 2),
+        ],
+        Utc::now(),
+    )
+    .await
+    .unwrap();
+    tx.commit().await.unwrap();
+    assert_eq!(issued[0], Ok(ids[0]));
+    assert!(issued[1].is_err());
+    assert!(matches!(outcomes[0], Outcome::Recorded { .. }));
+    assert!(matches!(outcomes[1], Outcome::Recorded { .. }));
+    assert_eq!(outcomes[2], Outcome::UnknownBallot);
+    assert!(matches!(outcomes[3], Outcome::Recorded { .. }));
+    let (status, at): (String, DateTime<Utc>) =
+        sqlx::query_as("select status, status_at from ballots where id = $1")
+            .bind(ids[0])
+            .fetch_one(&pool)
+            .await
+            .unwrap();
+    assert_eq!(status, "in_transit");
+    assert_eq!(at.timestamp(), (t0() + Duration::days(3)).timestamp());
+    let timeline: Vec<String> =
+        sqlx::query_scalar("select status from ballot_events where ballot_id = $1 order by id")
+            .bind(ids[0])
+            .fetch_all(&pool)
+            .await
+            .unwrap();
+    assert_eq!(timeline, ["issued", "mailed", "in_transit"]);
+    assert_eq!(
+        count(
+            &pool,
+            "select count(*) from ballots where ballot_number = 'N-2'"
+        )
+        .await,
+        0
+    );
+    // One audit row for the issue, one for the changes; the existing ballot moved too.
+    assert_eq!(
+        count(
+            &pool,
+            "select count(*) from audit_log where action = 'ballot.issued'"
+        )
+        .await,
+        2
+    );
+    assert_eq!(
+        count(
+            &pool,
+            "select count(*) from audit_log where action = 'ballot.statuses_changed'"
+        )
+        .await,
+        1
+    );
+}
+
+#[sqlx::test(migrator = "crate::state::MIGRATOR")]
+async fn an_event_refers_to_a_ballot_of_its_county_and_referred_rows_stay(pool: PgPool) {
+    let w = world(&pool).await;
+    let insert = |ballot: i64, county: &'static str, import: Option<i64>| {
+        let pool = pool.clone();
+        async move {
+            sqlx::query(
+                "insert into ballot_events (ballot_id, county_fips, status, occurred_at, source,
+                   import_id, notify)
+                 values ($1, $2, 'mailed', now(), 'system', $3, false)",
+            )
+            .bind(ballot)
+            .bind(county)
+            .bind(import)
+            .execute(&pool)
+            .await
+        }
+    };
+    for (ballot, county, import) in [
+        (w.ballot_id + 1000, "06037", None),
+        (w.ballot_id, "06075", None),
+        (w.ballot_id, "06037", Some(424_242)),
+    ] {
+        let err = insert(ballot, county, import).await.unwrap_err();
+        let Some(db) = err.as_database_error() else {
+            panic!("{err}");
+        };
+        assert!(db.is_foreign_key_violation(), "{err}");
+    }
+    insert(w.ballot_id, "06037", None).await.unwrap();
+    for sql in [
+        "delete from ballots",
+        "truncate ballots cascade",
+        "update ballots set county_fips = '06075'",
+        "update ballots set id = id + 1000",
+        "delete from admin_users",
+        "delete from imports",
+        "delete from api_tokens",
+    ] {
+        let err = sqlx::query(sql).execute(&pool).await.unwrap_err();
+        assert!(err.to_string().contains("never deleted"), "{sql}: {err}");
+    }
+}
+
+#[sqlx::test(migrator = "crate::state::MIGRATOR")]
 async fn a_ballot_cannot_belong_to_another_county_than_its_voter(pool: PgPool) {
     let w = world(&pool).await;
     let err = sqlx::query(

@@ -78,6 +78,24 @@ pub enum ImbError {
     FrameCheck,
 }
 
+impl ImbError {
+    /// The return code the USPS encoder (`USPS4CB`) gives for this error, where it has one:
+    /// the numbering of USPS-B-3200's reference software, so a county's own encoder output can
+    /// be compared with ours. Errors only a decoder meets have none.
+    pub const fn usps_code(&self) -> Option<u8> {
+        match self {
+            ImbError::CodewordRange(_) | ImbError::Orientation => Some(5),
+            ImbError::CharacterInvalid(_) => Some(6),
+            ImbError::TrackingLength(_) => Some(9),
+            ImbError::TrackingNotDigits => Some(10),
+            ImbError::SecondDigit(_) => Some(11),
+            ImbError::RoutingLength(_) => Some(12),
+            ImbError::RoutingNotDigits => Some(13),
+            ImbError::BarsLength(_) | ImbError::BarInvalid { .. } | ImbError::FrameCheck => None,
+        }
+    }
+}
+
 /// A valid 20-digit tracking code.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct TrackingCode(String);
@@ -623,6 +641,36 @@ mod tests {
                 found: 'X'
             })
         );
+    }
+
+    /// The USPS encoder's installation verification cases (fixtures/imb/usps_ivp.csv): the
+    /// bars of each valid case, both ways, and the encoder's return code for each invalid one.
+    #[test]
+    fn passes_the_usps_installation_verification_cases() {
+        let table = include_str!("../../../fixtures/imb/usps_ivp.csv");
+        let mut cases = 0;
+        for line in table.lines().skip(1) {
+            let f: Vec<&str> = line.splitn(6, ',').collect();
+            let [case, tracking, routing, bars, code, _what] = f[..] else {
+                panic!("bad line {line}");
+            };
+            let code: u8 = code.parse().unwrap();
+            match Imb::parse(tracking, routing) {
+                Ok(imb) => {
+                    assert_eq!(code, 0, "case {case} should fail");
+                    assert_eq!(imb.encode().to_string(), bars, "case {case}");
+                    let back = Imb::decode(bars).unwrap();
+                    assert_eq!(
+                        (back.tracking.as_str(), back.routing.as_str()),
+                        (tracking, routing),
+                        "case {case}"
+                    );
+                }
+                Err(e) => assert_eq!(e.usps_code(), Some(code), "case {case}: {e}"),
+            }
+            cases += 1;
+        }
+        assert_eq!(cases, 11);
     }
 
     #[test]

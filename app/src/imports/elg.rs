@@ -6,7 +6,7 @@
 use super::FeedKind;
 use super::csvfeed::{Rejection, Row};
 use super::run::Ctx;
-use crate::ballots::spine::{self, NewBallot, Proposal};
+use crate::ballots::spine::{self, Issuing, NewBallot, Proposal};
 use crate::domain::imb::Imb;
 use crate::domain::{BallotStatus, NotCountedReason, StatusChange};
 use std::collections::HashMap;
@@ -326,23 +326,22 @@ pub(super) async fn process(ctx: &mut Ctx<'_>, rows: Vec<Row>) -> Result<(), sql
         .into_iter()
         .filter(|(_, n)| !refused_numbers.contains(&n.ballot_number))
         .collect();
-    let mut new_ids: HashMap<String, i64> = HashMap::new();
-    if !news.is_empty() {
-        let ballots: Vec<NewBallot> = news.iter().map(|(_, n)| n.clone()).collect();
-        let issued = spine::issue_many(ctx.tx, &cause, &ballots, ctx.now).await?;
-        for ((row, new), result) in news.iter().zip(issued) {
-            match result {
-                Ok(id) => {
-                    ctx.summary.issued += 1;
-                    new_ids.insert(new.ballot_number.clone(), id);
-                }
-                Err(refusal) => ctx.reject(Rejection::row(
-                    *row,
-                    format!("the ballot cannot be issued: {refusal}"),
-                )),
-            }
-        }
-    }
+    // New ballots get their ids now, so that their rows' statuses go through the spine with
+    // their issue, in one pass (each ballot written once, with the status it ends in).
+    let reserved = spine::reserve_ballot_ids(ctx.tx, news.len()).await?;
+    let new_ids: HashMap<String, i64> = news
+        .iter()
+        .zip(&reserved)
+        .map(|((_, n), id)| (n.ballot_number.clone(), *id))
+        .collect();
+    let issuing: Vec<Issuing> = news
+        .iter()
+        .zip(&reserved)
+        .map(|((_, n), id)| Issuing {
+            id: *id,
+            ballot: n.clone(),
+        })
+        .collect();
 
     // Statuses, and barcodes the rows bring.
     let mut rows_of: Vec<u64> = Vec::new();
@@ -374,8 +373,37 @@ pub(super) async fn process(ctx: &mut Ctx<'_>, rows: Vec<Row>) -> Result<(), sql
         rows_of.push(p.row);
         proposals.push(Proposal::new(id, p.change));
     }
-    if !proposals.is_empty() {
-        let outcomes = spine::apply(ctx.tx, &cause, &proposals, ctx.now).await?;
+    if !issuing.is_empty() || !proposals.is_empty() {
+        let (issued, outcomes) =
+            spine::issue_and_apply(ctx.tx, &cause, &issuing, &proposals, ctx.now).await?;
+        let mut not_issued = std::collections::HashSet::new();
+        for ((row, new), result) in news.iter().zip(issued) {
+            match result {
+                Ok(_) => ctx.summary.issued += 1,
+                Err(refusal) => {
+                    not_issued.insert(new_ids[&new.ballot_number]);
+                    ctx.reject(Rejection::row(
+                        *row,
+                        format!("the ballot cannot be issued: {refusal}"),
+                    ));
+                }
+            }
+        }
+        // The rows of a ballot that could not be issued were rejected with it.
+        let (rows_of, proposals, outcomes): (Vec<u64>, Vec<Proposal>, Vec<spine::Outcome>) =
+            if not_issued.is_empty() {
+                (rows_of, proposals, outcomes)
+            } else {
+                let mut kept = (Vec::new(), Vec::new(), Vec::new());
+                for ((row, p), o) in rows_of.into_iter().zip(proposals).zip(outcomes) {
+                    if !not_issued.contains(&p.ballot_id) {
+                        kept.0.push(row);
+                        kept.1.push(p);
+                        kept.2.push(o);
+                    }
+                }
+                kept
+            };
         ctx.tally(&rows_of, &proposals, &outcomes, false);
         ctx.flag_before_issue(&rows_of, &proposals, &outcomes)
             .await?;

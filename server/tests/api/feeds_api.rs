@@ -196,3 +196,125 @@ async fn county_systems_push_status_changes_with_a_token(pool: PgPool) {
     assert_eq!(spec["openapi"], "3.1.0");
     assert!(spec["paths"]["/ballot-statuses"]["post"].is_object());
 }
+
+/// The portal's token page: a county administrator makes (shown once), lists and revokes their
+/// county's tokens; staff and other counties' administrators cannot; each step is audited.
+#[sqlx::test(migrator = "app::state::MIGRATOR")]
+async fn the_portal_keeps_a_countys_api_tokens(pool: PgPool) {
+    use crate::helpers::account;
+    let admin_id = account(&pool, "admin@la.example.org", "county_admin", Some("06037")).await;
+    account(&pool, "admin@sf.example.org", "county_admin", Some("06075")).await;
+    account(&pool, "clerk@la.example.org", "county_staff", Some("06037")).await;
+    account(&pool, "state@ca.example.org", "state_admin", None).await;
+    let app = TestApp::spawn(pool.clone()).await;
+    let admin = app.session("admin@la.example.org").await;
+    let sf_admin = app.session("admin@sf.example.org").await;
+    let clerk = app.session("clerk@la.example.org").await;
+    let state = app.session("state@ca.example.org").await;
+    let make = [
+        ("fips", "06037"),
+        ("name", " EMS push "),
+        ("statuses", "on"),
+    ];
+
+    for who in [&clerk, &sf_admin] {
+        let r = app.call(Some(who), "create_api_token", &make).await;
+        assert_eq!(r.status(), StatusCode::FORBIDDEN);
+        let r = app
+            .call(Some(who), "api_tokens", &[("fips", "06037")])
+            .await;
+        assert_eq!(r.status(), StatusCode::FORBIDDEN);
+    }
+    let r = app
+        .call(
+            Some(&admin),
+            "create_api_token",
+            &[("fips", "06037"), ("name", "x")],
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::CONFLICT);
+    assert!(r.text().await.unwrap().contains("at least one"));
+
+    let r = app.call(Some(&admin), "create_api_token", &make).await;
+    assert_eq!(r.status(), StatusCode::OK);
+    let made: serde_json::Value = r.json().await.unwrap();
+    let token = made["token"].as_str().unwrap().to_owned();
+    assert_eq!(made["name"], "EMS push");
+    let id = made["id"].as_i64().unwrap();
+    // Only its hash is kept, and the list never carries it.
+    let stored: String = sqlx::query_scalar("select token_hash from api_tokens where id = $1")
+        .bind(id)
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    assert_eq!(stored, api::hash(&token));
+    let listed = app
+        .call(Some(&admin), "api_tokens", &[("fips", "06037")])
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(listed.contains("EMS push") && listed.contains("statuses:write"));
+    assert!(!listed.contains(&token) && !listed.contains(&stored));
+    // A state administrator sees it too; San Francisco's list stays empty.
+    let r = app
+        .call(Some(&state), "api_tokens", &[("fips", "06037")])
+        .await;
+    assert!(r.text().await.unwrap().contains("EMS push"));
+    let r = app
+        .call(Some(&sf_admin), "api_tokens", &[("fips", "06075")])
+        .await;
+    assert_eq!(
+        r.json::<serde_json::Value>().await.unwrap(),
+        serde_json::json!([])
+    );
+
+    // It authenticates, for its scope only.
+    let scans = app
+        .client
+        .post(format!("{}/api/v1/scans", app.base))
+        .bearer_auth(&token)
+        .json(&serde_json::json!({ "election_date": "2026-11-03", "scans": [] }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(scans.status(), StatusCode::FORBIDDEN);
+
+    // San Francisco's administrator cannot revoke it; Los Angeles' can, once.
+    let revoke = [("fips", "06037"), ("id", &id.to_string() as &str)];
+    let r = app.call(Some(&sf_admin), "revoke_api_token", &revoke).await;
+    assert_eq!(r.status(), StatusCode::FORBIDDEN);
+    let r = app
+        .call(
+            Some(&sf_admin),
+            "revoke_api_token",
+            &[("fips", "06075"), ("id", &id.to_string())],
+        )
+        .await;
+    assert_eq!(
+        r.status(),
+        StatusCode::CONFLICT,
+        "another county's id is no token of theirs"
+    );
+    let r = app.call(Some(&admin), "revoke_api_token", &revoke).await;
+    assert_eq!(r.status(), StatusCode::OK);
+    let r = app.call(Some(&admin), "revoke_api_token", &revoke).await;
+    assert_eq!(r.status(), StatusCode::CONFLICT);
+    assert_eq!(api::authenticate(&pool, &token).await.unwrap(), None);
+
+    let audited: Vec<(String, Option<i64>)> = sqlx::query_as(
+        "select action, actor_user_id from audit_log where entity = 'api_token'
+         and entity_id = $1 order by id",
+    )
+    .bind(id.to_string())
+    .fetch_all(&pool)
+    .await
+    .unwrap();
+    assert_eq!(
+        audited,
+        vec![
+            ("api_token.created".to_owned(), Some(admin_id)),
+            ("api_token.revoked".to_owned(), Some(admin_id)),
+        ]
+    );
+}
