@@ -211,6 +211,10 @@ pub async fn apply(
     Ok(issue_and_apply(tx, cause, &[], proposals, now).await?.1)
 }
 
+/// What a batch recorded: one result per new ballot (its id, or the machine's refusal) and one
+/// outcome per proposal, in order.
+pub type Recorded = (Vec<Result<i64, Refusal>>, Vec<Outcome>);
+
 /// The spine itself. Issues `issuing` and applies `proposals` (which may name the ballots being
 /// issued: a county file that lists a new ballot as mailed), in the caller's transaction: the
 /// machine decides every new ballot's first status and every change in order, against the
@@ -225,7 +229,7 @@ pub async fn issue_and_apply(
     issuing: &[Issuing],
     proposals: &[Proposal],
     now: DateTime<Utc>,
-) -> Result<(Vec<Result<i64, Refusal>>, Vec<Outcome>), sqlx::Error> {
+) -> Result<Recorded, sqlx::Error> {
     // New ballots: "issued" is asked of the machine like any other status.
     let mut issued = Vec::with_capacity(issuing.len());
     let mut fresh: Vec<&Issuing> = Vec::with_capacity(issuing.len());

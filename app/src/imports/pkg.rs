@@ -138,15 +138,11 @@ pub(super) async fn process(ctx: &mut Ctx<'_>, rows: Vec<Row>) -> Result<(), sql
         }
     }
     let ids: Vec<i64> = targets.values().map(|t| t.id).collect();
-    // Joined from the ids rather than `ballot_id = any($1)`: each id then reads the one
-    // partition of the events its ballot hashes to, not all sixteen.
     let recorded = sqlx::query!(
-        r#"select e.ballot_id, e.occurred_at, e.postal_operation as "operation!",
-                  e.postal_facility_zip as "facility!"
-           from unnest($1::bigint[]) as u(id)
-           join ballot_events e on e.ballot_id = u.id
-           where e.source = 'postal_scan'
-             and e.postal_operation is not null and e.postal_facility_zip is not null"#,
+        r#"select ballot_id, occurred_at, postal_operation as "operation!", postal_facility_zip as "facility!"
+           from ballot_events
+           where ballot_id = any($1) and source = 'postal_scan'
+             and postal_operation is not null and postal_facility_zip is not null"#,
         &ids
     )
     .fetch_all(&mut *ctx.tx)

@@ -322,10 +322,8 @@ impl Ctx<'_> {
         }
         let ids: Vec<i64> = older.iter().map(|(_, id, _)| *id).collect();
         let issued: HashMap<i64, DateTime<Utc>> = sqlx::query!(
-            r#"select e.ballot_id, min(e.occurred_at) as "at!"
-               from unnest($1::bigint[]) as u(id)
-               join ballot_events e on e.ballot_id = u.id
-               where e.status = 'issued' group by e.ballot_id"#,
+            r#"select ballot_id, min(occurred_at) as "at!" from ballot_events
+               where ballot_id = any($1) and status = 'issued' group by ballot_id"#,
             &ids
         )
         .fetch_all(&mut *self.tx)
