@@ -170,7 +170,7 @@ pub struct Issuing {
 pub async fn reserve_ballot_ids(tx: &mut PgConnection, n: usize) -> Result<Vec<i64>, sqlx::Error> {
     let n = i64::try_from(n).unwrap_or(i64::MAX);
     sqlx::query_scalar!(
-        r#"select nextval(pg_get_serial_sequence('ballots', 'id')) as "id!"
+        r#"select nextval('ballots_id_seq') as "id!"
            from generate_series(1, $1::bigint)"#,
         n
     )
