@@ -55,10 +55,25 @@ async fn lookup(
         .map(|v| (v.county_voter_id, v.id))
         .collect();
     let ids: Vec<i64> = voters.values().copied().collect();
+    // Each half probes an index led by its own key once per id: a lateral subquery fenced by
+    // `offset 0` or `limit 1` cannot become a join, nor take the county and election into an
+    // index scan. Left to the planner, with statistics that predate the import, both halves
+    // read every ballot of the election in the county (its status index), including those the
+    // import has written so far, which made a large file quadratic.
     let rows = sqlx::query!(
-        r#"select id, voter_id, ballot_number, status, outbound_imb, inbound_imb from ballots
-           where county_fips = $1 and election_id = $2
-             and (ballot_number = any($3) or (voter_id = any($4) and status <> 'replaced'))"#,
+        r#"select b.id as "id!", b.voter_id as "voter_id!", b.ballot_number as "ballot_number!",
+                  b.status as "status!", b.outbound_imb, b.inbound_imb
+           from unnest($3::text[]) as n(number)
+           cross join lateral (select * from ballots where ballot_number = n.number offset 0) b
+           where b.county_fips = $1 and b.election_id = $2
+           union
+           select b.id, b.voter_id, b.ballot_number, b.status, b.outbound_imb, b.inbound_imb
+           from unnest($4::bigint[]) as v(id)
+           cross join lateral (
+             select * from ballots
+             where voter_id = v.id and election_id = $2 and status <> 'replaced'
+               and county_fips = $1 limit 1
+           ) b"#,
         ctx.county,
         ctx.election().id,
         &numbers,

@@ -102,12 +102,23 @@ struct Target {
 pub(super) async fn process(ctx: &mut Ctx<'_>, rows: Vec<Row>) -> Result<(), sqlx::Error> {
     let mut scans: Vec<Scan> = rows.iter().filter_map(|r| parse(ctx, r)).collect();
     let codes: Vec<String> = scans.iter().map(|s| s.tracking.clone()).collect();
+    // One probe of each barcode index per code (the lateral subquery, fenced by `offset 0`,
+    // cannot become a join): filtered on the county and election inside, the planner reads
+    // every ballot of the election in the county through its status index instead.
     let found = sqlx::query!(
-        r#"select b.id, b.outbound_tracking as outbound, b.inbound_tracking as inbound,
+        r#"select b.id as "id!", b.outbound_tracking as outbound, b.inbound_tracking as inbound,
                   v.residential_zip
-           from ballots b join voters v on v.id = b.voter_id
-           where b.county_fips = $1 and b.election_id = $2
-             and (b.outbound_tracking = any($3) or b.inbound_tracking = any($3))"#,
+           from unnest($3::text[]) as t(code)
+           cross join lateral (
+             select id, voter_id, county_fips, election_id, outbound_tracking, inbound_tracking
+             from ballots where outbound_tracking = t.code
+             union all
+             select id, voter_id, county_fips, election_id, outbound_tracking, inbound_tracking
+             from ballots where inbound_tracking = t.code
+             offset 0
+           ) b
+           join voters v on v.id = b.voter_id
+           where b.county_fips = $1 and b.election_id = $2"#,
         ctx.county,
         ctx.election().id,
         &codes
