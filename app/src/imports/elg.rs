@@ -56,7 +56,7 @@ async fn lookup(
         .collect();
     let ids: Vec<i64> = voters.values().copied().collect();
     // Each half probes an index led by its own key once per id: a lateral subquery fenced by
-    // `offset 0` or `limit 1` cannot become a join, nor take the county and election into an
+    // `offset 0` cannot become a join, nor take the county and election into an
     // index scan. Left to the planner, with statistics that predate the import, both halves
     // read every ballot of the election in the county (its status index), including those the
     // import has written so far, which made a large file quadratic.
@@ -69,11 +69,8 @@ async fn lookup(
            union
            select b.id, b.voter_id, b.ballot_number, b.status, b.outbound_imb, b.inbound_imb
            from unnest($4::bigint[]) as v(id)
-           cross join lateral (
-             select * from ballots
-             where voter_id = v.id and election_id = $2 and status <> 'replaced'
-               and county_fips = $1 limit 1
-           ) b"#,
+           cross join lateral (select * from ballots where voter_id = v.id offset 0) b
+           where b.election_id = $2 and b.status <> 'replaced' and b.county_fips = $1"#,
         ctx.county,
         ctx.election().id,
         &numbers,
