@@ -243,14 +243,10 @@ pub async fn issue_and_apply(
             Err(refusal) => issued.push(Err(refusal)),
         }
     }
-    let refused_new: HashSet<i64> = issuing
-        .iter()
-        .zip(&issued)
-        .filter(|(_, r)| r.is_err())
-        .map(|(n, _)| n.id)
-        .collect();
+    // Ids reserved for new ballots name no row yet: a refused one stays unknown.
+    let new_ids: HashSet<i64> = issuing.iter().map(|n| n.id).collect();
     let fresh_ids: HashSet<i64> = fresh.iter().map(|n| n.id).collect();
-    let mut locked = lock(tx, proposals, &fresh_ids, &refused_new).await?;
+    let mut locked = lock(tx, proposals, &new_ids).await?;
     let before: HashMap<i64, Current> = locked.iter().map(|(id, l)| (*id, l.current)).collect();
     for new in &fresh {
         locked.insert(
@@ -374,6 +370,12 @@ pub async fn issue_and_apply(
     Ok((issued, outcomes))
 }
 
+/// The county of a batch's rows, when they are all of one.
+fn one_county<'a>(mut counties: impl Iterator<Item = &'a str>) -> Option<String> {
+    let first = counties.next()?;
+    counties.all(|c| c == first).then(|| first.to_owned())
+}
+
 /// The audit row of a batch of new ballots: the ballot itself when there is one.
 fn issue_audit(cause: &Cause, fresh: &[&Issuing]) -> AuditEntry {
     match fresh {
@@ -391,25 +393,19 @@ fn issue_audit(cause: &Cause, fresh: &[&Issuing]) -> AuditEntry {
                 AuditAction::BallotIssued,
             )
         },
-        many => {
-            let counties: std::collections::BTreeSet<&str> =
-                many.iter().map(|n| n.ballot.county_fips.as_str()).collect();
-            AuditEntry {
-                county_fips: (counties.len() == 1)
-                    .then(|| counties.first().map(|c| (*c).to_owned()))
-                    .flatten(),
-                entity: cause.import_id().map(|id| ("import", id.to_string())),
-                after: Some(serde_json::json!({
-                    "ballots": many.len(),
-                    "reissues": many.iter().filter(|n| n.ballot.replaces.is_some()).count(),
-                })),
-                ..AuditEntry::new(
-                    cause.actor_kind(),
-                    cause.user_id(),
-                    AuditAction::BallotIssued,
-                )
-            }
-        }
+        many => AuditEntry {
+            county_fips: one_county(many.iter().map(|n| n.ballot.county_fips.as_str())),
+            entity: cause.import_id().map(|id| ("import", id.to_string())),
+            after: Some(serde_json::json!({
+                "ballots": many.len(),
+                "reissues": many.iter().filter(|n| n.ballot.replaces.is_some()).count(),
+            })),
+            ..AuditEntry::new(
+                cause.actor_kind(),
+                cause.user_id(),
+                AuditAction::BallotIssued,
+            )
+        },
     }
 }
 
@@ -482,18 +478,16 @@ async fn insert_ballots(
     Ok(())
 }
 
-/// Locks the existing ballots `proposals` name (not those being issued, nor those whose issue
-/// was refused).
+/// Locks the existing ballots `proposals` name (not the ids reserved for new ones).
 async fn lock(
     tx: &mut PgConnection,
     proposals: &[Proposal],
-    fresh: &HashSet<i64>,
-    refused: &HashSet<i64>,
+    new_ids: &HashSet<i64>,
 ) -> Result<HashMap<i64, Locked>, sqlx::Error> {
     let mut ids: Vec<i64> = proposals
         .iter()
         .map(|p| p.ballot_id)
-        .filter(|id| !fresh.contains(id) && !refused.contains(id))
+        .filter(|id| !new_ids.contains(id))
         .collect();
     ids.sort_unstable();
     ids.dedup();
@@ -760,12 +754,8 @@ async fn write_audit(
                     .entry(proposals[a.index].change.status.code())
                     .or_default() += 1;
             }
-            let counties: std::collections::BTreeSet<&str> =
-                many.iter().map(|a| a.county_fips.as_str()).collect();
             AuditEntry {
-                county_fips: (counties.len() == 1)
-                    .then(|| counties.first().map(|c| (*c).to_owned()))
-                    .flatten(),
+                county_fips: one_county(many.iter().map(|a| a.county_fips.as_str())),
                 entity: cause.import_id().map(|id| ("import", id.to_string())),
                 after: Some(serde_json::json!({ "events": many.len(), "by_status": by_status })),
                 ..AuditEntry::new(
