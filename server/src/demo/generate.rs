@@ -7,6 +7,7 @@ use super::counties::{CONTACT_SQL, COUNTIES, DemoCounty};
 use super::history::{self, Calendar, Scenario, Timeline};
 use super::names::COMMUNITIES;
 use super::showcase::SHOWCASE;
+use anyhow::Context;
 use app::audit::{self, ActorKind, AuditAction, AuditEntry};
 use app::domain::{Language, NormalizedName};
 use chrono::{DateTime, Datelike, Duration, NaiveDate, NaiveTime, TimeZone, Utc, Weekday};
@@ -40,6 +41,7 @@ struct Person {
     showcase: bool,
 }
 
+#[derive(Clone)]
 struct Election {
     id: i64,
     calendar: Calendar,
@@ -59,6 +61,7 @@ pub async fn load(pool: &PgPool, args: &DemoArgs) -> anyhow::Result<Summary> {
         .await?;
     let foreign_keys = suspend_foreign_keys(&mut tx).await?;
     let indexes = if bulk {
+        suspend_reference_checks(&mut tx).await?;
         suspend_indexes(&mut tx).await?
     } else {
         Vec::new()
@@ -75,28 +78,29 @@ pub async fn load(pool: &PgPool, args: &DemoArgs) -> anyhow::Result<Summary> {
             .bind(SHOWCASE[0].county_voter_id)
             .fetch_one(&mut *tx)
             .await?;
-    let mut rng = StdRng::seed_from_u64(args.seed);
-    let mut people: Vec<Person> = Vec::with_capacity(CHUNK);
+    // The rows are made on a task of their own while this one copies the chunk before: the
+    // generator and PostgreSQL each keep a core busy. Chunks arrive in the order they were
+    // made, so a seed still gives the same election.
+    let (chunks, mut arriving) = tokio::sync::mpsc::channel::<ChunkRows>(1);
+    let producer = tokio::spawn(produce(
+        pool.clone(),
+        args.clone(),
+        election.clone(),
+        showcase_loaded,
+        chunks,
+    ));
     let mut summary = Summary::default();
-    let showcase = if showcase_loaded { 0 } else { SHOWCASE.len() };
-    let random = args.voters.saturating_sub(showcase);
-    let mut made = 0;
-    if !showcase_loaded {
-        people.extend(SHOWCASE.iter().map(showcase_person));
+    while let Some(mut rows) = arriving.recv().await {
+        summary.voters += rows.voters.rows;
+        summary.ballots += rows.ballots.rows;
+        summary.events += rows.events.rows;
+        summary.subscriptions += rows.subs.rows;
+        rows.voters.flush(&mut tx).await?;
+        rows.ballots.flush(&mut tx).await?;
+        rows.events.flush(&mut tx).await?;
+        rows.subs.flush(&mut tx).await?;
     }
-    while made < random || !people.is_empty() {
-        while people.len() < CHUNK && made < random {
-            let mut person = random_person(&mut rng);
-            // However small the election, every reason a ballot is not counted appears.
-            if let Some(reason) = app::domain::NotCountedReason::ALL.get(made) {
-                person.scenario = Scenario::NotCounted(*reason);
-            }
-            people.push(person);
-            made += 1;
-        }
-        write_chunk(&mut tx, &mut rng, &election, &people, &mut summary).await?;
-        people.clear();
-    }
+    producer.await.context("the demo generator stopped")??;
     let entry = AuditEntry {
         after: Some(serde_json::json!({
             "voters": summary.voters, "ballots": summary.ballots,
@@ -111,6 +115,9 @@ pub async fn load(pool: &PgPool, args: &DemoArgs) -> anyhow::Result<Summary> {
         sqlx::query(definition).execute(&mut *tx).await?;
     }
     restore_foreign_keys(&mut tx, &foreign_keys).await?;
+    if bulk {
+        restore_reference_checks(&mut tx).await?;
+    }
     tx.commit().await?;
     // The events' statistics come from autovacuum; the look-up tables' are needed at once.
     for table in ["voters", "ballots", "subscriptions"] {
@@ -167,6 +174,57 @@ async fn suspend_indexes(tx: &mut PgConnection) -> Result<Vec<(String, String)>,
             .await?;
     }
     Ok(indexes)
+}
+
+/// The per-statement reference checks of ballots and events (migrations `20261203000004` and
+/// `…05`) read the whole chunk back after each COPY and probe an index for every row. In bulk
+/// mode they are switched off inside the load's transaction and the same references are checked
+/// once, over everything loaded, before commit (`restore_reference_checks`).
+const REFERENCE_TRIGGERS: [(&str, &str); 2] = [
+    ("ballots", "ballots_references"),
+    ("ballot_events", "ballot_events_references"),
+];
+
+async fn suspend_reference_checks(tx: &mut PgConnection) -> Result<(), sqlx::Error> {
+    for (table, trigger) in REFERENCE_TRIGGERS {
+        sqlx::query(&format!("alter table {table} disable trigger {trigger}"))
+            .execute(&mut *tx)
+            .await?;
+    }
+    Ok(())
+}
+
+/// Switches the reference checks back on and checks what the load wrote, as they would have:
+/// a missing reference fails the load (and so rolls it back). The loader's COPY names no
+/// import, account or API token column on an event, and the disabled triggers' lock kept other
+/// writers out, so those references are absent.
+async fn restore_reference_checks(tx: &mut PgConnection) -> anyhow::Result<()> {
+    for (table, trigger) in REFERENCE_TRIGGERS {
+        sqlx::query(&format!("alter table {table} enable trigger {trigger}"))
+            .execute(&mut *tx)
+            .await?;
+    }
+    // One anti-join each, counted: with `limit 1` PostgreSQL would probe an index per row
+    // hoping to stop early (9 s for the events of a million voters); a count hashes the
+    // referenced side once and scans the other in parallel (2 s).
+    let checks = [
+        "select count(*) from ballots n where not exists
+           (select from voters v where v.id = n.voter_id and v.county_fips = n.county_fips)",
+        "select count(*) from ballots n where not exists
+           (select from elections e where e.id = n.election_id)",
+        "select count(*) from ballots n where n.replaces_ballot_id is not null and not exists
+           (select from ballots b where b.id = n.replaces_ballot_id)",
+        "select count(*) from ballot_events n where not exists
+           (select from ballots b where b.id = n.ballot_id and b.county_fips = n.county_fips)",
+    ];
+    for check in checks {
+        let missing: i64 = sqlx::query_scalar(check).fetch_one(&mut *tx).await?;
+        anyhow::ensure!(
+            missing == 0,
+            "{missing} demo rows refer to rows that are not there ({check})"
+        );
+    }
+    Ok(())
 }
 
 async fn restore_foreign_keys(
@@ -321,13 +379,58 @@ struct BallotPlan {
     timeline: Timeline,
 }
 
-async fn write_chunk(
-    tx: &mut PgConnection,
+/// One chunk of voters with their ballots, events and subscriptions, as COPY text.
+struct ChunkRows {
+    voters: CopyBuffer,
+    ballots: CopyBuffer,
+    events: CopyBuffer,
+    subs: CopyBuffer,
+}
+
+/// Makes the election chunk by chunk and hands each to the loader. Ids come from the sequences
+/// through a connection of its own (sequences stand outside transactions), so this never waits
+/// on the loader's COPY. Stops quietly when the loader has stopped listening.
+async fn produce(
+    pool: PgPool,
+    args: DemoArgs,
+    election: Election,
+    showcase_loaded: bool,
+    chunks: tokio::sync::mpsc::Sender<ChunkRows>,
+) -> anyhow::Result<()> {
+    let mut conn = pool.acquire().await?;
+    let mut rng = StdRng::seed_from_u64(args.seed);
+    let mut people: Vec<Person> = Vec::with_capacity(CHUNK);
+    let showcase = if showcase_loaded { 0 } else { SHOWCASE.len() };
+    let random = args.voters.saturating_sub(showcase);
+    let mut made = 0;
+    if !showcase_loaded {
+        people.extend(SHOWCASE.iter().map(showcase_person));
+    }
+    while made < random || !people.is_empty() {
+        while people.len() < CHUNK && made < random {
+            let mut person = random_person(&mut rng);
+            // However small the election, every reason a ballot is not counted appears.
+            if let Some(reason) = app::domain::NotCountedReason::ALL.get(made) {
+                person.scenario = Scenario::NotCounted(*reason);
+            }
+            people.push(person);
+            made += 1;
+        }
+        let rows = make_chunk(&mut conn, &mut rng, &election, &people).await?;
+        if chunks.send(rows).await.is_err() {
+            return Ok(());
+        }
+        people.clear();
+    }
+    Ok(())
+}
+
+async fn make_chunk(
+    conn: &mut PgConnection,
     rng: &mut StdRng,
     election: &Election,
     people: &[Person],
-    summary: &mut Summary,
-) -> anyhow::Result<()> {
+) -> anyhow::Result<ChunkRows> {
     let cal = &election.calendar;
     let started = std::time::Instant::now();
     // Plan every ballot's history first, so the ids needed are known.
@@ -363,9 +466,9 @@ async fn write_chunk(
         }
     }
     let n_events: usize = plans.iter().map(|b| b.timeline.steps.len()).sum();
-    let voter_ids = reserve(tx, "voters_id_seq", people.len()).await?;
-    let ballot_ids = reserve(tx, "ballots_id_seq", plans.len()).await?;
-    let mut event_ids = reserve(tx, "ballot_events_id_seq", n_events)
+    let voter_ids = reserve(conn, "voters_id_seq", people.len()).await?;
+    let ballot_ids = reserve(conn, "ballots_id_seq", plans.len()).await?;
+    let mut event_ids = reserve(conn, "ballot_events_id_seq", n_events)
         .await?
         .into_iter();
 
@@ -535,15 +638,12 @@ async fn write_chunk(
         copy.statement = "generate",
         "generated a chunk"
     );
-    summary.voters += voters.rows;
-    summary.ballots += ballots.rows;
-    summary.events += events.rows;
-    summary.subscriptions += subs.rows;
-    voters.flush(tx).await?;
-    ballots.flush(tx).await?;
-    events.flush(tx).await?;
-    subs.flush(tx).await?;
-    Ok(())
+    Ok(ChunkRows {
+        voters,
+        ballots,
+        events,
+        subs,
+    })
 }
 
 fn area_code(county: &DemoCounty) -> u32 {

@@ -47,6 +47,7 @@ impl Scenario {
 }
 
 /// The election's calendar as the generator needs it.
+#[derive(Clone)]
 pub struct Calendar {
     pub mail_from: DateTime<Utc>,
     pub election_day: DateTime<Utc>,
