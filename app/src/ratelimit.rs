@@ -2,6 +2,7 @@
 //! Subjects (client addresses, a voter's look-up identity) are stored only as salted hashes.
 
 use sqlx::PgExecutor;
+use std::collections::HashMap;
 
 /// A fixed-window limit: at most `max` hits per `window_secs` for one subject.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -82,7 +83,113 @@ pub async fn hit_each(
     ))
 }
 
-/// The arguments of the `rate_limit_hit` SQL function, for statements that call it.
+/// Hits this instance has counted and not yet written to PostgreSQL, per limit and subject.
+///
+/// Voters' look-ups count here rather than writing a row each: [`flush`] adds the sums to
+/// `rate_limit_hits` every [`FLUSH_EVERY`], and a look-up's decision is the written count (read
+/// in the statement that finds the voter) plus this instance's unwritten hits, its own included.
+/// One instance is exact; across instances a limit can be passed only by the hits other
+/// instances counted in the last [`FLUSH_EVERY`].
+#[derive(Debug, Default)]
+pub struct Tally {
+    pending: std::sync::Mutex<HashMap<TallyKey, i32>>,
+}
+
+/// (limit name, window in seconds, subject)
+type TallyKey = (&'static str, i32, String);
+
+/// How often each instance writes its counted hits.
+pub const FLUSH_EVERY: std::time::Duration = std::time::Duration::from_millis(200);
+
+impl Tally {
+    fn pending(&self) -> std::sync::MutexGuard<'_, HashMap<TallyKey, i32>> {
+        // A panic elsewhere while holding the lock leaves counts that are still counts.
+        self.pending.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Counts one hit against each limit and returns, per limit in order, this instance's hits
+    /// not yet written, this one included.
+    pub fn count(&self, hits: &[(&Limit, &str)]) -> Vec<i32> {
+        let mut pending = self.pending();
+        hits.iter()
+            .map(|(limit, subject)| {
+                let n = pending
+                    .entry((limit.name, limit.window_secs, (*subject).to_owned()))
+                    .or_insert(0);
+                *n += 1;
+                *n
+            })
+            .collect()
+    }
+
+    fn take(&self) -> HashMap<TallyKey, i32> {
+        std::mem::take(&mut *self.pending())
+    }
+
+    /// Puts back hits a failed write took, so none is lost.
+    fn give_back(&self, taken: HashMap<TallyKey, i32>) {
+        let mut pending = self.pending();
+        for (key, n) in taken {
+            *pending.entry(key).or_insert(0) += n;
+        }
+    }
+}
+
+/// Writes the hits `tally` counted since the last flush, in one statement; on failure they stay
+/// counted for the next. Returns how many (limit, subject) rows it wrote.
+#[tracing::instrument(skip_all, err)]
+pub async fn flush(db: impl PgExecutor<'_>, tally: &Tally) -> Result<usize, sqlx::Error> {
+    let taken = tally.take();
+    if taken.is_empty() {
+        return Ok(0);
+    }
+    let names: Vec<&str> = taken.keys().map(|k| k.0).collect();
+    let windows: Vec<f64> = taken.keys().map(|k| f64::from(k.1)).collect();
+    let subjects: Vec<&str> = taken.keys().map(|k| k.2.as_str()).collect();
+    let counts: Vec<i32> = taken.values().copied().collect();
+    let written = sqlx::query!(
+        "select rate_limit_add($1, $2, $3, $4)",
+        &names as &[&str],
+        &subjects as &[&str],
+        &windows,
+        &counts
+    )
+    .execute(db)
+    .await;
+    match written {
+        Ok(_) => Ok(taken.len()),
+        Err(e) => {
+            tally.give_back(taken);
+            Err(e)
+        }
+    }
+}
+
+/// Flushes `tally` every [`FLUSH_EVERY`] until `stop` turns true, then once more.
+pub fn spawn_flusher(
+    pool: sqlx::PgPool,
+    tally: std::sync::Arc<Tally>,
+    mut stop: tokio::sync::watch::Receiver<bool>,
+) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(FLUSH_EVERY);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tokio::select! {
+                _ = tick.tick() => {}
+                _ = stop.changed() => {}
+            }
+            // The error is logged by `flush`'s instrumentation; the hits stay counted.
+            let _ = flush(&pool, &tally).await;
+            if *stop.borrow() {
+                break;
+            }
+        }
+    })
+}
+
+/// The arguments of the `rate_limit_hit` and `rate_limit_counts` SQL functions, for statements
+/// that call them.
 pub fn arguments<'a>(hits: &[(&'a Limit, &'a str)]) -> (Vec<&'a str>, Vec<&'a str>, Vec<f64>) {
     (
         hits.iter().map(|(l, _)| l.name).collect(),
@@ -91,7 +198,7 @@ pub fn arguments<'a>(hits: &[(&'a Limit, &'a str)]) -> (Vec<&'a str>, Vec<&'a st
     )
 }
 
-/// The decision from what `rate_limit_hit` returned: (limit name, hits, seconds into window).
+/// The decision from the counts of each limit: (limit name, hits, seconds into window).
 pub fn decide<'a>(
     hits: &[(&Limit, &str)],
     counted: impl IntoIterator<Item = (&'a str, i32, f64)>,
@@ -199,6 +306,86 @@ mod tests {
         .await
         .unwrap();
         assert!(!keys[0].ends_with(&plain));
+    }
+
+    #[sqlx::test(migrator = "crate::state::MIGRATOR")]
+    async fn counted_hits_are_written_in_batches_and_read_back(pool: PgPool) {
+        const OTHER: Limit = Limit {
+            name: "test.other",
+            max: 1,
+            window_secs: YEAR - 1,
+        };
+        let tally = Tally::default();
+        let both = [(&TEST, "client"), (&OTHER, "identity")];
+        // This instance's unwritten hits, this one included.
+        assert_eq!(tally.count(&both), vec![1, 1]);
+        assert_eq!(tally.count(&both[..1]), vec![2]);
+        let read = |pool: PgPool| async move {
+            let (names, subjects, windows) = arguments(&both);
+            sqlx::query_as::<_, (String, i32)>(
+                "select limit_name, hit_count from rate_limit_counts($1, $2, $3)",
+            )
+            .bind(&names)
+            .bind(&subjects)
+            .bind(&windows)
+            .fetch_all(&pool)
+            .await
+            .unwrap()
+        };
+        // Nothing written yet: the current windows read 0.
+        assert_eq!(
+            read(pool.clone()).await,
+            vec![("test.limit".into(), 0), ("test.other".into(), 0)]
+        );
+        assert_eq!(flush(&pool, &tally).await.unwrap(), 2);
+        assert_eq!(flush(&pool, &tally).await.unwrap(), 0, "nothing twice");
+        assert_eq!(
+            read(pool.clone()).await,
+            vec![("test.limit".into(), 2), ("test.other".into(), 1)]
+        );
+        // Later hits add to the written ones; the counts start again after a flush.
+        assert_eq!(tally.count(&both), vec![1, 1]);
+        flush(&pool, &tally).await.unwrap();
+        assert_eq!(
+            read(pool.clone()).await,
+            vec![("test.limit".into(), 3), ("test.other".into(), 2)]
+        );
+        // The same hashed keys as `hit_each` writes: both ways count against one limit.
+        assert!(matches!(
+            hit_each(&pool, &both).await.unwrap(),
+            Decision::Limited { .. }
+        ));
+        let rows: i64 = sqlx::query_scalar("select count(*) from rate_limit_hits")
+            .fetch_one(&pool)
+            .await
+            .unwrap();
+        assert_eq!(rows, 2);
+    }
+
+    /// A failed write keeps the hits counted for the next one.
+    #[sqlx::test(migrator = "crate::state::MIGRATOR")]
+    async fn hits_stay_counted_when_a_write_fails(pool: PgPool) {
+        let tally = Tally::default();
+        tally.count(&[(&TEST, "a")]);
+        tally.count(&[(&TEST, "a")]);
+        let mut tx = pool.begin().await.unwrap();
+        sqlx::query("lock table rate_limit_hits in access exclusive mode nowait")
+            .execute(&mut *tx)
+            .await
+            .unwrap();
+        let mut other = pool.acquire().await.unwrap();
+        sqlx::query("set lock_timeout = '50ms'")
+            .execute(&mut *other)
+            .await
+            .unwrap();
+        assert!(flush(&mut *other, &tally).await.is_err());
+        tx.rollback().await.unwrap();
+        assert_eq!(flush(&mut *other, &tally).await.unwrap(), 1);
+        let hits: i32 = sqlx::query_scalar("select hits from rate_limit_hits")
+            .fetch_one(&pool)
+            .await
+            .unwrap();
+        assert_eq!(hits, 2);
     }
 
     /// The purge keeps windows that began within the hour, so its test needs short windows.

@@ -20,6 +20,9 @@ pub struct AppState {
     pub pool: PgPool,
     pub settings: Arc<Settings>,
     pub cache: Arc<Cache>,
+    /// Voters' look-ups counted against their rate limits and not yet written
+    /// (`ratelimit::spawn_flusher` writes them).
+    pub lookup_hits: Arc<crate::ratelimit::Tally>,
     /// Password hashes computed at once in this process (`PASSWORD_HASH_CONCURRENCY`).
     pub hashing: Arc<tokio::sync::Semaphore>,
     /// Mail to portal accounts (invitations, password resets); `None` without `SMTP_URL`.
@@ -43,6 +46,7 @@ impl AppState {
             )),
             settings: Arc::new(settings),
             cache: Arc::default(),
+            lookup_hits: Arc::default(),
             staff_mail: None,
         }
     }

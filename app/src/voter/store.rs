@@ -68,14 +68,17 @@ pub async fn any_voter_with_ballot(db: impl PgExecutor<'_>) -> Result<Option<i64
     .await
 }
 
-/// [`find_voter`] and the look-up's rate limits in one statement, one round trip: counts a hit
-/// against each limit, and finds the voter (whose id is to be used only when allowed).
+/// [`find_voter`] and the look-up's rate limits in one read statement, one round trip: counts a
+/// hit against each limit in `tally` (written in batches, [`ratelimit::Tally`]), reads the
+/// written counts, and finds the voter (whose id is to be used only when allowed).
 #[tracing::instrument(skip_all, err)]
 pub async fn find_voter_counting(
     db: impl PgExecutor<'_>,
     identity: &Identity,
     limits: &[(&Limit, &str)],
+    tally: &ratelimit::Tally,
 ) -> Result<(Decision, Option<i64>), sqlx::Error> {
+    let unwritten = tally.count(limits);
     let (names, subjects, windows) = ratelimit::arguments(limits);
     // The voters sub-select has no outer reference, so it runs once, whatever the row count.
     let rows: Vec<(String, i32, f64, Vec<i64>)> = match identity {
@@ -92,7 +95,7 @@ pub async fn find_voter_counting(
                               and date_of_birth = $6 and residential_zip = $7
                               and not confidential
                             limit 2) as "ids!"
-               from rate_limit_hit($1, $2, $3) c"#,
+               from rate_limit_counts($1, $2, $3) c"#,
             &names as &[&str],
             &subjects as &[&str],
             &windows,
@@ -116,7 +119,7 @@ pub async fn find_voter_counting(
                             where county_voter_id = $4 and date_of_birth = $5
                               and not confidential
                             limit 2) as "ids!"
-               from rate_limit_hit($1, $2, $3) c"#,
+               from rate_limit_counts($1, $2, $3) c"#,
             &names as &[&str],
             &subjects as &[&str],
             &windows,
@@ -129,7 +132,13 @@ pub async fn find_voter_counting(
         .map(|r| (r.limit_name, r.hit_count, r.elapsed_secs, r.ids))
         .collect(),
     };
-    let decision = ratelimit::decide(limits, rows.iter().map(|(n, h, e, _)| (n.as_str(), *h, *e)));
+    // Rows come in the limits' order (the function orders them), as `unwritten` does.
+    let decision = ratelimit::decide(
+        limits,
+        rows.iter()
+            .zip(&unwritten)
+            .map(|((n, h, e, _), mine)| (n.as_str(), h + mine, *e)),
+    );
     let voter = match rows.first().map(|r| r.3.as_slice()) {
         Some([one]) => Some(*one),
         _ => None,

@@ -33,7 +33,10 @@ pub async fn serve(config: &Config, pool: PgPool) -> anyhow::Result<()> {
         crate::exports_http::worker_name(),
         stop.clone(),
     );
-    let mut state = AppState::new(leptos_options, pool, config.settings.clone());
+    let mut state = AppState::new(leptos_options, pool.clone(), config.settings.clone());
+    // Look-ups' rate-limit hits, written in batches; the last batch is written on the way out.
+    let lookup_hits =
+        app::ratelimit::spawn_flusher(pool, Arc::clone(&state.lookup_hits), stop.clone());
     if let Some(mail) =
         crate::notify::email::staff_mail(&config.notify, &config.settings.messaging)?
     {
@@ -56,6 +59,7 @@ pub async fn serve(config: &Config, pool: PgPool) -> anyhow::Result<()> {
         let _ = w.await;
     }
     let _ = exports.await;
+    let _ = lookup_hits.await;
     Ok(())
 }
 

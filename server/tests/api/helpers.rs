@@ -71,6 +71,14 @@ impl TestApp {
                     .unwrap();
                     state = state.with_staff_mail(std::sync::Arc::new(mail));
                 }
+                // As in `serve`: look-ups' rate-limit hits written in batches, the last on the
+                // way out.
+                let (stop_flusher, flusher_stop) = tokio::sync::watch::channel(false);
+                let flusher = app::ratelimit::spawn_flusher(
+                    pool.clone(),
+                    std::sync::Arc::clone(&state.lookup_hits),
+                    flusher_stop,
+                );
                 let router = server::build_router(state);
                 addr_tx.send(addr).unwrap();
                 axum::serve(
@@ -82,6 +90,8 @@ impl TestApp {
                 })
                 .await
                 .unwrap();
+                let _ = stop_flusher.send(true);
+                let _ = flusher.await;
                 pool.close().await;
             });
         });

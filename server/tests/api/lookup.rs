@@ -349,6 +349,63 @@ async fn lookups_are_rate_limited_per_client(pool: PgPool) {
     assert_eq!(err, app::AppError::RateLimited);
 }
 
+/// Two instances on one database share the limit: each writes its counted hits every 200 ms,
+/// and the other reads them.
+#[sqlx::test(migrator = "app::state::MIGRATOR")]
+async fn instances_share_the_lookup_limit(pool: PgPool) {
+    demo(&pool).await;
+    let first =
+        crate::helpers::TestApp::spawn_with(pool.clone(), settings_with_long_windows()).await;
+    let second =
+        crate::helpers::TestApp::spawn_with(pool.clone(), settings_with_long_windows()).await;
+    for i in 0..12 {
+        let zip = format!("9{i:04}");
+        let res = first
+            .post_form(
+                "/api/lookup",
+                &form("Ana", "Cruz", "1990-01-01", &zip),
+                false,
+            )
+            .await;
+        assert_eq!(res.status(), 200, "look-up {i} at the first instance");
+    }
+    // Written within a flush or two.
+    let mut written = 0i64;
+    for _ in 0..50 {
+        written = sqlx::query_scalar(
+            "select coalesce(sum(hits), 0)::bigint from rate_limit_hits where key like 'lookup.client:%'",
+        )
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+        if written == 12 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert_eq!(written, 12, "the first instance's hits are written");
+    // The same client's 13th to 20th look-ups pass at the second instance; the 21st does not.
+    for i in 12..20 {
+        let zip = format!("9{i:04}");
+        let res = second
+            .post_form(
+                "/api/lookup",
+                &form("Ana", "Cruz", "1990-01-01", &zip),
+                false,
+            )
+            .await;
+        assert_eq!(res.status(), 200, "look-up {i} at the second instance");
+    }
+    let res = second
+        .post_form(
+            "/api/lookup",
+            &form("Ana", "Cruz", "1990-01-01", "99999"),
+            false,
+        )
+        .await;
+    assert_eq!(res.status(), 429);
+}
+
 /// Behind a trusted load balancer each voter has a limit of their own; a client that is not a
 /// trusted proxy cannot escape its limit by writing `X-Forwarded-For` itself.
 #[sqlx::test(migrator = "app::state::MIGRATOR")]
