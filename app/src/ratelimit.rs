@@ -243,6 +243,24 @@ mod tests {
         max: 3,
         window_secs: YEAR,
     };
+    /// A second, stricter limit, for hits counted against two at once.
+    const OTHER: Limit = Limit {
+        name: "test.other",
+        max: 1,
+        window_secs: YEAR - 1,
+    };
+
+    /// What `rate_limit_counts` reads for each (limit, subject): the written hits.
+    async fn written(pool: &PgPool, hits: &[(&Limit, &str)]) -> Vec<(String, i32)> {
+        let (names, subjects, windows) = arguments(hits);
+        sqlx::query_as("select limit_name, hit_count from rate_limit_counts($1, $2, $3)")
+            .bind(&names)
+            .bind(&subjects)
+            .bind(&windows)
+            .fetch_all(pool)
+            .await
+            .unwrap()
+    }
 
     #[sqlx::test(migrator = "crate::state::MIGRATOR")]
     async fn the_limit_holds_per_subject(pool: PgPool) {
@@ -266,11 +284,6 @@ mod tests {
 
     #[sqlx::test(migrator = "crate::state::MIGRATOR")]
     async fn several_limits_count_in_one_statement(pool: PgPool) {
-        const OTHER: Limit = Limit {
-            name: "test.other",
-            max: 1,
-            window_secs: YEAR - 1,
-        };
         let both = [(&TEST, "client"), (&OTHER, "identity")];
         assert_eq!(hit_each(&pool, &both).await.unwrap(), Decision::Allowed);
         // The second hit is within TEST's 3 but over OTHER's 1.
@@ -310,44 +323,27 @@ mod tests {
 
     #[sqlx::test(migrator = "crate::state::MIGRATOR")]
     async fn counted_hits_are_written_in_batches_and_read_back(pool: PgPool) {
-        const OTHER: Limit = Limit {
-            name: "test.other",
-            max: 1,
-            window_secs: YEAR - 1,
-        };
         let tally = Tally::default();
         let both = [(&TEST, "client"), (&OTHER, "identity")];
         // This instance's unwritten hits, this one included.
         assert_eq!(tally.count(&both), vec![1, 1]);
         assert_eq!(tally.count(&both[..1]), vec![2]);
-        let read = |pool: PgPool| async move {
-            let (names, subjects, windows) = arguments(&both);
-            sqlx::query_as::<_, (String, i32)>(
-                "select limit_name, hit_count from rate_limit_counts($1, $2, $3)",
-            )
-            .bind(&names)
-            .bind(&subjects)
-            .bind(&windows)
-            .fetch_all(&pool)
-            .await
-            .unwrap()
-        };
         // Nothing written yet: the current windows read 0.
         assert_eq!(
-            read(pool.clone()).await,
+            written(&pool, &both).await,
             vec![("test.limit".into(), 0), ("test.other".into(), 0)]
         );
         assert_eq!(flush(&pool, &tally).await.unwrap(), 2);
         assert_eq!(flush(&pool, &tally).await.unwrap(), 0, "nothing twice");
         assert_eq!(
-            read(pool.clone()).await,
+            written(&pool, &both).await,
             vec![("test.limit".into(), 2), ("test.other".into(), 1)]
         );
         // Later hits add to the written ones; the counts start again after a flush.
         assert_eq!(tally.count(&both), vec![1, 1]);
         flush(&pool, &tally).await.unwrap();
         assert_eq!(
-            read(pool.clone()).await,
+            written(&pool, &both).await,
             vec![("test.limit".into(), 3), ("test.other".into(), 2)]
         );
         // The same hashed keys as `hit_each` writes: both ways count against one limit.
