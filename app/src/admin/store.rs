@@ -589,9 +589,14 @@ pub async fn ballot_record(
     .collect::<Result<Vec<_>, sqlx::Error>>()?;
 
     let notifications = sqlx::query!(
+        // From the voter's subscriptions (cancelled ones too): the outbox is indexed by
+        // subscription, not by ballot (one index fewer to write per message).
         "select created_at, channel, template, state, attempts from notifications
-         where ballot_id = $1 order by created_at, id",
-        ballot_id
+         where subscription_id in (select id from subscriptions where voter_id = $2)
+           and ballot_id = $1
+         order by created_at, id",
+        ballot_id,
+        b.voter_id
     )
     .fetch_all(&mut *db)
     .await?

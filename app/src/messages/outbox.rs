@@ -2,9 +2,11 @@
 //! number of workers on any number of machines share the work without taking a message twice),
 //! record each outcome, recover claims a dead worker left, and share the providers' rate limits.
 //!
-//! A claim marks the message `sending` with the worker's name and the time; a message still
-//! `sending` a lease later ([`DEFAULT_CLAIM_LEASE`]) belongs to a worker that died, and goes back
-//! to `queued`.
+//! A claim holds its messages locked in the worker's transaction while they are sent
+//! ([`Claim`]); nothing is written until the outcomes are, so a message is written twice in its
+//! life (queued, then its outcome). Versions before this one marked claimed messages `sending`
+//! with the worker's name; a message still `sending` a lease later ([`DEFAULT_CLAIM_LEASE`]) was
+//! left by a worker that died, and goes back to `queued` ([`recover_stuck`]).
 
 use super::Channel;
 use crate::domain::Language;
@@ -12,9 +14,8 @@ use chrono::{DateTime, NaiveDate, NaiveTime, Utc};
 use sqlx::PgPool;
 use std::time::Duration;
 
-/// How long a claim holds by default. A worker's sends time out well within it
-/// (`server::notify`), and workers look for expired claims every ten seconds, so a dead
-/// worker's messages move on within a minute.
+/// How long a `sending` mark of an earlier version holds by default before workers, which look
+/// every ten seconds, put the message back (its worker is gone: marks are no longer made).
 pub const DEFAULT_CLAIM_LEASE: Duration = Duration::from_secs(45);
 
 /// A claimed message with what its template needs.
@@ -70,38 +71,42 @@ pub enum Outcome {
     Cancelled { why: String },
 }
 
-/// Claims up to `limit` due messages of one channel for `worker`.
-pub async fn claim(
-    pool: &PgPool,
-    channel: Channel,
-    limit: i64,
-    worker: &str,
-) -> Result<Vec<Claimed>, sqlx::Error> {
+/// A worker's claim: due messages of one channel, locked (`for update skip locked`) in the
+/// worker's own transaction while it sends them. Other workers pass them by; the outcomes are
+/// written and the locks let go in one commit ([`Claim::finish`]). A worker that dies takes its
+/// transaction with it, and its messages are due again at once.
+pub struct Claim {
+    tx: sqlx::Transaction<'static, sqlx::Postgres>,
+    pub messages: Vec<Claimed>,
+}
+
+/// Claims up to `limit` due messages of one channel.
+pub async fn claim(pool: &PgPool, channel: Channel, limit: i64) -> Result<Claim, sqlx::Error> {
+    let mut tx = pool.begin().await?;
     let ids = sqlx::query_scalar!(
-        r#"with due as (
-               select id from notifications
-               where state = 'queued' and channel = $1 and not_before <= now()
-               order by not_before, id
-               limit $2
-               for update skip locked
-           )
-           update notifications n
-              set state = 'sending', claimed_at = now(), claimed_by = $3,
-                  attempts = n.attempts + 1
-             from due where n.id = due.id
-           returning n.id"#,
+        r#"select id from notifications
+           where state = 'queued' and channel = $1 and not_before <= now()
+           order by not_before, id
+           limit $2
+           for update skip locked"#,
         channel.code(),
-        limit,
-        worker
+        limit
     )
-    .fetch_all(pool)
+    .fetch_all(&mut *tx)
     .await?;
-    details(pool, &ids).await
+    let mut messages = details(&mut *tx, &ids).await?;
+    for m in &mut messages {
+        m.attempts += 1;
+    }
+    Ok(Claim { tx, messages })
 }
 
 /// Messages with what their templates need (a voice call's script is rendered when the
 /// provider asks for it, from this too).
-pub async fn details(pool: &PgPool, ids: &[i64]) -> Result<Vec<Claimed>, sqlx::Error> {
+pub async fn details(
+    db: impl sqlx::PgExecutor<'_>,
+    ids: &[i64],
+) -> Result<Vec<Claimed>, sqlx::Error> {
     if ids.is_empty() {
         return Ok(Vec::new());
     }
@@ -127,7 +132,7 @@ pub async fn details(pool: &PgPool, ids: &[i64]) -> Result<Vec<Claimed>, sqlx::E
            where n.id = any($1)"#,
         ids
     )
-    .fetch_all(pool)
+    .fetch_all(db)
     .await?;
     Ok(rows
         .into_iter()
@@ -175,11 +180,20 @@ pub fn backoff(attempts: i32, jitter: f64) -> Duration {
     Duration::from_secs_f64(base as f64 * (0.5 + jitter.clamp(0.0, 1.0)))
 }
 
-/// Records outcomes of `worker`'s claims. A claim that was recovered in the meantime (the
-/// worker was presumed dead) is left to whoever holds it now.
-pub async fn finish(
-    pool: &PgPool,
-    worker: &str,
+impl Claim {
+    /// Records the outcomes of the claim's messages in one statement and commits.
+    pub async fn finish(
+        mut self,
+        outcomes: &[(i64, i32, Outcome)],
+        max_attempts: i32,
+    ) -> Result<(), sqlx::Error> {
+        record(&mut self.tx, outcomes, max_attempts).await?;
+        self.tx.commit().await
+    }
+}
+
+async fn record(
+    tx: &mut sqlx::PgConnection,
     outcomes: &[(i64, i32, Outcome)],
     max_attempts: i32,
 ) -> Result<(), sqlx::Error> {
@@ -198,18 +212,18 @@ pub async fn finish(
     );
     for (id, attempts, outcome) in outcomes {
         let (state, provider_id, error, not_before, delta) = match outcome {
-            Outcome::Sent { provider_id } => ("sent", provider_id.clone(), String::new(), now, 0),
+            Outcome::Sent { provider_id } => ("sent", provider_id.clone(), String::new(), now, 1),
             Outcome::Retry { error } if *attempts >= max_attempts => {
-                ("dead", String::new(), error.clone(), now, 0)
+                ("dead", String::new(), error.clone(), now, 1)
             }
             Outcome::Retry { error } => {
                 let wait = backoff(*attempts, rand::random::<f64>());
                 let at = now + chrono::Duration::from_std(wait).unwrap_or_default();
-                ("queued", String::new(), error.clone(), at, 0)
+                ("queued", String::new(), error.clone(), at, 1)
             }
-            Outcome::Failed { error } => ("failed", String::new(), error.clone(), now, 0),
-            Outcome::Deferred { until } => ("queued", String::new(), String::new(), *until, -1),
-            Outcome::Cancelled { why } => ("cancelled", String::new(), why.clone(), now, 0),
+            Outcome::Failed { error } => ("failed", String::new(), error.clone(), now, 1),
+            Outcome::Deferred { until } => ("queued", String::new(), String::new(), *until, 0),
+            Outcome::Cancelled { why } => ("cancelled", String::new(), why.clone(), now, 1),
         };
         ids.push(*id);
         states.push(state.to_owned());
@@ -226,23 +240,21 @@ pub async fn finish(
                   not_before = case when r.state = 'queued' then r.not_before else n.not_before end,
                   attempts = n.attempts + r.delta,
                   sent_at = case when r.state = 'sent' then now() else n.sent_at end,
-                  claimed_at = null, claimed_by = null,
                   -- A voice call reads its payload when the provider asks for the script.
                   payload = case when r.state in ('queued', 'sent') and n.channel = 'voice'
                                  then n.payload
                                  when r.state = 'queued' then n.payload end
              from unnest($1::bigint[], $2::text[], $3::text[], $4::text[], $5::timestamptz[],
                          $6::int[]) as r(id, state, provider_id, error, not_before, delta)
-            where n.id = r.id and n.state = 'sending' and n.claimed_by = $7"#,
+            where n.id = r.id"#,
         &ids,
         &states,
         &provider_ids,
         &errors,
         &not_befores,
-        &deltas,
-        worker
+        &deltas
     )
-    .execute(pool)
+    .execute(&mut *tx)
     .await?;
     Ok(())
 }
@@ -316,6 +328,13 @@ pub async fn record_delivery(
     // batch at once): a message still `sending` without a provider id takes the id, the send
     // and the word now, and the worker's later record leaves it alone (it only touches claims
     // still `sending`). The request is signed and names the message, so it is the provider's.
+    // A worker holds the message locked while it sends (its `Claim`): wait for that claim to
+    // end, so that the update below reads the worker's record. An update alone would not wait:
+    // the claimed row, still `queued` with no provider id, does not match it.
+    let mut tx = pool.begin().await?;
+    sqlx::query!("select id from notifications where id = $1 for update", id)
+        .fetch_optional(&mut *tx)
+        .await?;
     let done = sqlx::query!(
         r#"update notifications
               set provider_status = $3,
@@ -340,8 +359,9 @@ pub async fn record_delivery(
         provider_status,
         state
     )
-    .execute(pool)
+    .execute(&mut *tx)
     .await?;
+    tx.commit().await?;
     Ok(done.rows_affected() == 1)
 }
 

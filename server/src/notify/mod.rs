@@ -93,7 +93,8 @@ impl Engine {
         if granted == 0 {
             return Ok(0);
         }
-        let claimed = outbox::claim(&self.pool, channel, granted, worker).await?;
+        let mut claim = outbox::claim(&self.pool, channel, granted).await?;
+        let claimed = std::mem::take(&mut claim.messages);
         if limit > 0 {
             let unused = granted - i64::try_from(claimed.len()).unwrap_or(granted);
             outbox::give_back_slots(&self.pool, channel, unused).await?;
@@ -125,10 +126,10 @@ impl Engine {
         for (_, _, o) in &outcomes {
             if let Outcome::Retry { error } | Outcome::Failed { error } = o {
                 // The provider's words only: never the address or the message.
-                tracing::warn!(channel = channel.code(), error = %error, "a send did not go through");
+                tracing::warn!(worker, channel = channel.code(), error = %error, "a send did not go through");
             }
         }
-        outbox::finish(&self.pool, worker, &outcomes, self.config.max_attempts).await?;
+        claim.finish(&outcomes, self.config.max_attempts).await?;
         Ok(handled)
     }
 
