@@ -686,18 +686,19 @@ pub async fn enqueue(
     let voter_ids: Vec<i64> = notices.iter().map(|n| n.voter_id).collect();
     let counties: Vec<String> = notices.iter().map(|n| n.county_fips.clone()).collect();
     let statuses: Vec<String> = notices.iter().map(|n| n.status.code().to_owned()).collect();
-    // The voter's subscriptions, then each subscription's messages, are probed through their
-    // indexes (lateral subqueries, which `offset 0` and `for update` keep from being
-    // flattened): joined as sets, the generic plan (the unnest's size unknown) scanned every
-    // queued message once per subscription, and a custom plan hashed every subscription. `coalesce(state, '')`
-    // rather than `state`: with the bare column the planner also reads the partial index of
-    // every queued message (millions during a mailing) and ANDs it in, which costs far more.
-    // One statement: the subscriptions are read once, for superseding and for queuing. A queued
-    // message a worker holds (`for update skip locked` while it sends) is going out already:
-    // superseding skips it rather than waiting for the worker. The events are the spine's own
-    // new ones, so none has a message yet: a plain insert, not `on conflict do nothing`, which
-    // cost a fifth more (speculative insertion). Asked again for an event that has its
-    // messages (a bug), the unique index refuses the write and the change fails whole.
+    // One statement: the subscriptions are read once, for superseding and for queuing.
+    // - The voter's subscriptions, then each subscription's messages, are probed through their
+    //   indexes: lateral subqueries, which `offset 0` and `for update` keep from being
+    //   flattened. Joined as sets, the generic plan (blind to the arrays' size) scanned every
+    //   queued message once per subscription, and a custom plan hashed every subscription.
+    // - `coalesce(state, '')` rather than `state`: with the bare column the planner also reads
+    //   the partial index of every queued message (millions during a mailing) and ANDs it in.
+    // - A queued message a worker holds (`for update skip locked` while it sends) is going out
+    //   already: superseding skips it rather than waiting for the worker.
+    // - The events are the spine's own new ones, so none has a message yet: a plain insert, not
+    //   `on conflict do nothing`, which cost a fifth more (speculative insertion). Asked again
+    //   for an event that has its messages (a bug), the unique index refuses the write and the
+    //   change fails whole.
     let rows = sqlx::query_scalar!(
         r#"with subs as (
                select u.ballot_id, u.event_id, u.county_fips, u.status,

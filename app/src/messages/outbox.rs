@@ -325,12 +325,11 @@ pub async fn record_delivery(
         _ => None,
     };
     // The provider may call back before the worker has recorded the send (it records a whole
-    // batch at once): a message still `sending` without a provider id takes the id, the send
-    // and the word now, and the worker's later record leaves it alone (it only touches claims
-    // still `sending`). The request is signed and names the message, so it is the provider's.
-    // A worker holds the message locked while it sends (its `Claim`): wait for that claim to
-    // end, so that the update below reads the worker's record. An update alone would not wait:
-    // the claimed row, still `queued` with no provider id, does not match it.
+    // batch at once). The worker holds the message locked while it sends (its `Claim`), so the
+    // report first waits for that claim to end; the update then reads the worker's record. An
+    // update alone would not wait: the claimed row, still `queued` with no provider id, does not
+    // match it. A message an earlier version left `sending` takes the id, the send and the word
+    // now. The request is signed and names the message, so it is the provider's.
     let mut tx = pool.begin().await?;
     sqlx::query!("select id from notifications where id = $1 for update", id)
         .fetch_optional(&mut *tx)
