@@ -40,11 +40,23 @@ pub(super) fn valid_id(raw: &str, max: usize) -> bool {
 
 async fn lookup(
     ctx: &mut Ctx<'_>,
-    voter_ids: Vec<String>,
-    numbers: Vec<String>,
+    mut voter_ids: Vec<String>,
+    mut numbers: Vec<String>,
 ) -> Result<Lookup, sqlx::Error> {
+    // Each id once, in index order.
+    for ids in [&mut voter_ids, &mut numbers] {
+        ids.sort_unstable();
+        ids.dedup();
+    }
+    // One probe of the county's voter-id index per id (a lateral subquery, fenced by
+    // `offset 0`): as `county_voter_id = any($2)` the planner priced 20,000 probes above a
+    // parallel scan of every voter, 0.24 s a chunk at 2,000,000 voters.
     let voters = sqlx::query!(
-        "select id, county_voter_id from voters where county_fips = $1 and county_voter_id = any($2)",
+        r#"select v.id as "id!", v.county_voter_id as "county_voter_id!"
+           from unnest($2::text[]) as n(voter)
+           cross join lateral (select id, county_voter_id from voters
+                               where county_fips = $1 and county_voter_id = n.voter
+                               offset 0) v"#,
         ctx.county,
         &voter_ids
     )
@@ -423,7 +435,13 @@ pub(super) async fn process(ctx: &mut Ctx<'_>, rows: Vec<Row>) -> Result<(), sql
     set_barcodes(ctx, barcodes).await
 }
 
-/// Sets ballots' barcodes; a barcode another ballot of the election carries is refused.
+/// The tracking code of a barcode (its first 20 digits): what a mail piece is known by.
+fn tracking(imb: &str) -> &str {
+    imb.get(..20).unwrap_or(imb)
+}
+
+/// Sets ballots' barcodes; a tracking code another ballot of the election carries (in either
+/// direction) is refused.
 async fn set_barcodes(
     ctx: &mut Ctx<'_>,
     changes: Vec<(u64, i64, Option<String>, Option<String>)>,
@@ -433,12 +451,20 @@ async fn set_barcodes(
     }
     let wanted: Vec<String> = changes
         .iter()
-        .flat_map(|(_, _, o, i)| [o.clone(), i.clone()])
+        .flat_map(|(_, _, o, i)| [o.as_deref(), i.as_deref()])
         .flatten()
+        .map(|code| tracking(code).to_owned())
         .collect();
     let taken = sqlx::query!(
-        r#"select id, outbound_imb, inbound_imb from ballots
-           where election_id = $1 and (outbound_imb = any($2) or inbound_imb = any($2))"#,
+        r#"select b.id as "id!", b.outbound_tracking, b.inbound_tracking
+           from unnest($2::text[]) as t(code)
+           cross join lateral (
+             select id, outbound_tracking, inbound_tracking from ballots
+             where outbound_tracking = t.code and election_id = $1
+             union all
+             select id, outbound_tracking, inbound_tracking from ballots
+             where inbound_tracking = t.code and election_id = $1
+             offset 0) b"#,
         ctx.election().id,
         &wanted
     )
@@ -446,7 +472,10 @@ async fn set_barcodes(
     .await?;
     let mut holder: HashMap<String, i64> = HashMap::new();
     for t in taken {
-        for code in [t.outbound_imb, t.inbound_imb].into_iter().flatten() {
+        for code in [t.outbound_tracking, t.inbound_tracking]
+            .into_iter()
+            .flatten()
+        {
             holder.insert(code, t.id);
         }
     }
@@ -457,7 +486,7 @@ async fn set_barcodes(
         let clash = [&o, &i]
             .into_iter()
             .flatten()
-            .find(|code| holder.get(*code).is_some_and(|h| *h != id));
+            .find(|code| holder.get(tracking(code)).is_some_and(|h| *h != id));
         if let Some(code) = clash {
             ctx.reject(Rejection::field(
                 row,
@@ -472,7 +501,7 @@ async fn set_barcodes(
             continue;
         }
         for code in [&o, &i].into_iter().flatten() {
-            holder.insert(code.clone(), id);
+            holder.insert(tracking(code).to_owned(), id);
         }
         ids.push(id);
         outbound.push(o);

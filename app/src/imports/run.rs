@@ -351,9 +351,46 @@ impl Ctx<'_> {
     }
 }
 
+/// `YYYY-MM-DD`, optionally followed by ` HH:MM` or ` HH:MM:SS` (or `T` for the space), in
+/// exactly those widths: nearly every row of a county file, read without chrono's format
+/// interpreter (a million dates a file). Anything else is left to the general parsers below.
+fn fixed_width(raw: &str) -> Option<(NaiveDate, Option<NaiveTime>)> {
+    let b = raw.as_bytes();
+    let num = |from: usize, to: usize| -> Option<u32> {
+        b.get(from..to)?.iter().try_fold(0u32, |n, &d| {
+            d.is_ascii_digit().then(|| n * 10 + u32::from(d - b'0'))
+        })
+    };
+    if b.len() < 10 || b[4] != b'-' || b[7] != b'-' {
+        return None;
+    }
+    let day = NaiveDate::from_ymd_opt(i32::try_from(num(0, 4)?).ok()?, num(5, 7)?, num(8, 10)?)?;
+    let time = match b.len() {
+        10 => None,
+        16 | 19 if matches!(b[10], b' ' | b'T') && b[13] == b':' => {
+            let seconds = if b.len() == 19 {
+                (b[16] == b':').then_some(())?;
+                num(17, 19)?
+            } else {
+                0
+            };
+            Some(NaiveTime::from_hms_opt(
+                num(11, 13)?,
+                num(14, 16)?,
+                seconds,
+            )?)
+        }
+        _ => return None,
+    };
+    Some((day, time))
+}
+
 /// A date as counties write it: 2026-10-07 or 10/07/2026.
 pub fn parse_date(raw: &str) -> Option<NaiveDate> {
     let raw = raw.trim();
+    if let Some((day, None)) = fixed_width(raw) {
+        return Some(day);
+    }
     NaiveDate::parse_from_str(raw, "%Y-%m-%d")
         .or_else(|_| NaiveDate::parse_from_str(raw, "%m/%d/%Y"))
         .ok()
@@ -371,9 +408,13 @@ pub fn parse_local(raw: &str, tz: Tz, now: DateTime<Utc>) -> Option<DateTime<Utc
         "%m/%d/%Y %H:%M:%S",
         "%m/%d/%Y %H:%M",
     ];
-    let local = formats
-        .iter()
-        .find_map(|f| NaiveDateTime::parse_from_str(raw, f).ok());
+    let local = match fixed_width(raw) {
+        Some((day, Some(time))) => Some(day.and_time(time)),
+        Some((_, None)) => None,
+        None => formats
+            .iter()
+            .find_map(|f| NaiveDateTime::parse_from_str(raw, f).ok()),
+    };
     match local {
         Some(t) => tz
             .from_local_datetime(&t)
@@ -897,5 +938,62 @@ pub fn csv_cell(raw: &str) -> String {
         format!("\"{}\"", neutral.replace('"', "\"\""))
     } else {
         neutral.into_owned()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The fixed-width reading agrees with chrono's on what it takes, and leaves the rest.
+    #[test]
+    fn fixed_width_dates_read_as_chrono_reads_them() {
+        for raw in [
+            "2026-10-07",
+            "2026-02-28 23:59",
+            "2026-10-07 08:05:09",
+            "2026-10-07T08:05",
+            "2024-02-29T00:00:00",
+        ] {
+            let chrono = [
+                "%Y-%m-%d %H:%M:%S",
+                "%Y-%m-%d %H:%M",
+                "%Y-%m-%dT%H:%M:%S",
+                "%Y-%m-%dT%H:%M",
+            ]
+            .iter()
+            .find_map(|f| NaiveDateTime::parse_from_str(raw, f).ok());
+            let fixed = fixed_width(raw).map(|(d, t)| t.map(|t| d.and_time(t)));
+            match chrono {
+                Some(t) => assert_eq!(fixed, Some(Some(t)), "{raw}"),
+                None => assert_eq!(
+                    fixed,
+                    Some(None),
+                    "{raw} is a date alone: {:?}",
+                    NaiveDate::parse_from_str(raw, "%Y-%m-%d")
+                ),
+            }
+        }
+        for raw in [
+            "2026-02-30",
+            "2026-13-01",
+            "2026-10-07 24:00",
+            "2026-10-07 08:60",
+            "2026-10-07 8:05",
+            "2026-1-07",
+            "10/07/2026",
+            "2026-10-07 08:05:",
+            "2026-10-07x08:05",
+            "２０２６-10-07",
+        ] {
+            assert_eq!(fixed_width(raw), None, "{raw}");
+        }
+        let tz = chrono_tz::America::Los_Angeles;
+        let now = Utc::now();
+        assert_eq!(
+            parse_local("2026-10-07 08:05", tz, now),
+            parse_local("10/07/2026 08:05", tz, now)
+        );
+        assert_eq!(parse_date("2026-10-07"), parse_date("10/07/2026"));
     }
 }

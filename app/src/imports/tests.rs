@@ -429,6 +429,38 @@ async fn rejected_rows_block_the_file_unless_skipped(pool: PgPool) {
 }
 
 #[sqlx::test(migrator = "crate::state::MIGRATOR")]
+async fn a_tracking_code_belongs_to_one_ballot_of_the_election(pool: PgPool) {
+    let e = election(&pool).await;
+    load_samples(&pool, e).await;
+    // AL-B-1005 is given AL-B-1001's outbound tracking code with another routing code, and
+    // AL-B-1004 AL-B-1002's return tracking code as its outbound one: scans could not tell
+    // them apart.
+    let text = b"county_fips,election_date,voter_id,ballot_id,outbound_imb,inbound_imb\n\
+        06001,2026-11-03,AL-1005,AL-B-1005,0070012345600000100194612,\n\
+        06001,2026-11-03,AL-1004,AL-B-1004,00700123456100001002,\n";
+    let r = run_file(&pool, &request(FeedKind::Trk, e), text, apply()).await;
+    assert_eq!((r.summary.rejected, r.summary.barcodes_set), (2, 0));
+    let report = run::rejections(&pool, r.import_id, COUNTY).await.unwrap();
+    assert!(
+        report
+            .iter()
+            .all(|x| x.reason.contains("another ballot of this election carries")),
+        "{report:?}"
+    );
+    // The database refuses it too, whatever the routing code.
+    let refused = sqlx::query(
+        "update ballots set outbound_imb = '00700123456000001001' where ballot_number = 'AL-B-1005'",
+    )
+    .execute(&pool)
+    .await
+    .unwrap_err();
+    assert!(
+        refused.to_string().contains("ballots_outbound_tracking"),
+        "{refused}"
+    );
+}
+
+#[sqlx::test(migrator = "crate::state::MIGRATOR")]
 async fn an_unusual_share_needs_confirming(pool: PgPool) {
     let e = election(&pool).await;
     run_file(
