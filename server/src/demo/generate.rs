@@ -142,20 +142,7 @@ const LOADED_TABLES: [&str; 4] = ["voters", "ballots", "ballot_events", "subscri
 async fn suspend_foreign_keys(
     tx: &mut PgConnection,
 ) -> Result<Vec<(String, String, String)>, sqlx::Error> {
-    let keys: Vec<(String, String, String)> = sqlx::query_as(
-        "select c.conrelid::regclass::text, c.conname::text, pg_get_constraintdef(c.oid)
-         from pg_constraint c
-         where c.contype = 'f' and c.conrelid = any($1::regclass[]) and c.conparentid = 0",
-    )
-    .bind(LOADED_TABLES)
-    .fetch_all(&mut *tx)
-    .await?;
-    for (table, name, _) in &keys {
-        sqlx::query(&format!("alter table {table} drop constraint {name}"))
-            .execute(&mut *tx)
-            .await?;
-    }
-    Ok(keys)
+    suspend_constraints(tx, &["f"], &LOADED_TABLES).await
 }
 
 /// In bulk mode (no voters yet) the plain secondary indexes of voters, ballots and events —
@@ -190,21 +177,34 @@ async fn suspend_indexes(tx: &mut PgConnection) -> Result<Vec<(String, String)>,
 /// refers to them (the outbox's references are checked by the statements that write messages,
 /// design note (c)).
 async fn suspend_keys(tx: &mut PgConnection) -> Result<Vec<(String, String, String)>, sqlx::Error> {
-    let keys: Vec<(String, String, String)> = sqlx::query_as(
+    suspend_constraints(tx, &["p", "u"], &["voters", "ballots", "ballot_events"]).await
+}
+
+/// Drops the constraints of the given kinds (`f`, `p`, `u`) declared on `tables` (a
+/// partitioned table's, not its partitions' copies) and returns each as (table, name,
+/// definition) for [`restore_constraints`].
+async fn suspend_constraints(
+    tx: &mut PgConnection,
+    kinds: &[&str],
+    tables: &[&str],
+) -> Result<Vec<(String, String, String)>, sqlx::Error> {
+    let constraints: Vec<(String, String, String)> = sqlx::query_as(
         "select c.conrelid::regclass::text, c.conname::text, pg_get_constraintdef(c.oid)
          from pg_constraint c
-         where c.contype in ('p', 'u') and c.conrelid = any($1::regclass[])
+         where c.contype::text = any($1) and c.conrelid = any($2::regclass[])
+           and c.conparentid = 0
          order by c.contype, c.conname",
     )
-    .bind(["voters", "ballots", "ballot_events"])
+    .bind(kinds)
+    .bind(tables)
     .fetch_all(&mut *tx)
     .await?;
-    for (table, name, _) in &keys {
+    for (table, name, _) in &constraints {
         sqlx::query(&format!("alter table {table} drop constraint {name}"))
             .execute(&mut *tx)
             .await?;
     }
-    Ok(keys)
+    Ok(constraints)
 }
 
 /// The per-statement reference checks of ballots and events (migrations `20261203000004` and
