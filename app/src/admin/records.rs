@@ -56,7 +56,9 @@ impl Needle {
         }
         let digits: String = raw.chars().filter(|c| !c.is_whitespace()).collect();
         if digits.bytes().all(|b| b.is_ascii_digit()) && (20..=31).contains(&digits.len()) {
-            return Ok(Needle::Barcode(digits[..20].to_owned()));
+            return Ok(Needle::Barcode(
+                crate::domain::imb::Imb::tracking_of(&digits).to_owned(),
+            ));
         }
         let words: Vec<String> = raw
             .split(|c: char| c.is_whitespace() || c == ',')

@@ -200,6 +200,11 @@ impl Imb {
         format!("{}{}", self.tracking.0, self.routing.0)
     }
 
+    /// The tracking code of stored digits (their first 20): what USPS knows a mail piece by.
+    pub fn tracking_of(stored: &str) -> &str {
+        stored.get(..20).unwrap_or(stored)
+    }
+
     /// Splits stored digits back into the two codes.
     pub fn from_digits(raw: &str) -> Result<Self, ImbError> {
         let raw = raw.trim();

@@ -438,11 +438,6 @@ pub(super) async fn process(ctx: &mut Ctx<'_>, rows: Vec<Row>) -> Result<(), sql
     set_barcodes(ctx, barcodes).await
 }
 
-/// The tracking code of a barcode (its first 20 digits): what a mail piece is known by.
-fn tracking(imb: &str) -> &str {
-    imb.get(..20).unwrap_or(imb)
-}
-
 /// Sets ballots' barcodes; a tracking code another ballot of the election carries (in either
 /// direction) is refused.
 async fn set_barcodes(
@@ -456,7 +451,7 @@ async fn set_barcodes(
         .iter()
         .flat_map(|(_, _, o, i)| [o.as_deref(), i.as_deref()])
         .flatten()
-        .map(|code| tracking(code).to_owned())
+        .map(|code| Imb::tracking_of(code).to_owned())
         .collect();
     let taken = sqlx::query!(
         r#"select b.id as "id!", b.outbound_tracking, b.inbound_tracking
@@ -489,7 +484,7 @@ async fn set_barcodes(
         let clash = [&o, &i]
             .into_iter()
             .flatten()
-            .find(|code| holder.get(tracking(code)).is_some_and(|h| *h != id));
+            .find(|code| holder.get(Imb::tracking_of(code)).is_some_and(|h| *h != id));
         if let Some(code) = clash {
             ctx.reject(Rejection::field(
                 row,
@@ -504,7 +499,7 @@ async fn set_barcodes(
             continue;
         }
         for code in [&o, &i].into_iter().flatten() {
-            holder.insert(tracking(code).to_owned(), id);
+            holder.insert(Imb::tracking_of(code).to_owned(), id);
         }
         ids.push(id);
         outbound.push(o);

@@ -408,12 +408,15 @@ pub fn parse_local(raw: &str, tz: Tz, now: DateTime<Utc>) -> Option<DateTime<Utc
         "%m/%d/%Y %H:%M:%S",
         "%m/%d/%Y %H:%M",
     ];
-    let local = match fixed_width(raw) {
-        Some((day, Some(time))) => Some(day.and_time(time)),
-        Some((_, None)) => None,
-        None => formats
-            .iter()
-            .find_map(|f| NaiveDateTime::parse_from_str(raw, f).ok()),
+    let (local, day) = match fixed_width(raw) {
+        Some((day, Some(time))) => (Some(day.and_time(time)), None),
+        Some((day, None)) => (None, Some(day)),
+        None => (
+            formats
+                .iter()
+                .find_map(|f| NaiveDateTime::parse_from_str(raw, f).ok()),
+            None,
+        ),
     };
     match local {
         Some(t) => tz
@@ -421,7 +424,7 @@ pub fn parse_local(raw: &str, tz: Tz, now: DateTime<Utc>) -> Option<DateTime<Utc
             .earliest()
             .map(|t| t.with_timezone(&Utc)),
         None => {
-            let day = parse_date(raw)?;
+            let day = day.or_else(|| parse_date(raw))?;
             let noon = tz
                 .from_local_datetime(&day.and_time(NaiveTime::from_hms_opt(12, 0, 0)?))
                 .earliest()?
