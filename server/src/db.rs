@@ -41,7 +41,11 @@ pub async fn prepare_connection(
             .execute(&mut *conn)
             .await?;
     }
-    sqlx::query("select set_config('app.county', '*', false)")
+    // No JIT: it compiles every statement costed above 100,000 — the batches of imports, of
+    // the outbox and of the delivery workers, whose partitioned-events look-ups are costed at
+    // sixteen partitions a row — and spent more compiling (60–300 ms a statement, measured on
+    // the bench) than the statements took.
+    sqlx::query("select set_config('app.county', '*', false), set_config('jit', 'off', false)")
         .execute(&mut *conn)
         .await?;
     Ok(())

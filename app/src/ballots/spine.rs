@@ -695,6 +695,16 @@ pub async fn enqueue(
     //   the partial index of every queued message (millions during a mailing) and ANDs it in.
     // - A queued message a worker holds (`for update skip locked` while it sends) is going out
     //   already: superseding skips it rather than waiting for the worker.
+    // - Superseding runs before the insert (the `count` below is a one-time filter, evaluated
+    //   before the first row), so it reads the outbox the plan was made for. Left to the end of
+    //   the statement, it read this batch's rows too: planned on an empty outbox (a new
+    //   deployment, or one vacuumed after a purge) as a sequential scan, it read the whole
+    //   batch once per subscription.
+    // - Not a prepared statement (`persistent(false)`): each batch is planned for its own
+    //   arrays and the outbox's size now. PostgreSQL otherwise settles on a generic plan after
+    //   five runs on a connection and keeps it; one made while the outbox was empty scans the
+    //   whole outbox per subscription once it has grown (the bench's batch of 50,000 ran for
+    //   more than twelve minutes instead of half a second).
     // - The events are the spine's own new ones, so none has a message yet: a plain insert, not
     //   `on conflict do nothing`, which cost a fifth more (speculative insertion). Asked again
     //   for an event that has its messages (a bug), the unique index refuses the write and the
@@ -720,6 +730,7 @@ pub async fn enqueue(
                           and coalesce(q.state, '') = 'queued'
                         for update skip locked) earlier
                where n.id = earlier.id
+               returning n.id
            )
            insert into notifications
              (county_fips, subscription_id, kind, ballot_id, event_id, channel, language,
@@ -727,6 +738,7 @@ pub async fn enqueue(
            select county_fips, subscription_id, 'status', ballot_id, event_id, channel, language,
                   status, $6
            from subs
+           where (select count(*) from superseded) >= 0
            returning event_id as "event_id!""#,
         &ballot_ids,
         &event_ids,
@@ -735,6 +747,7 @@ pub async fn enqueue(
         &statuses,
         now
     )
+    .persistent(false)
     .fetch_all(&mut *tx)
     .await?;
     Ok(rows.into_iter().collect())

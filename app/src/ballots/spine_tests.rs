@@ -329,6 +329,68 @@ async fn a_batch_follows_the_machine_in_order_and_coalesces_messages(pool: PgPoo
     assert_eq!(status, "received");
 }
 
+/// The outbox's statement is planned for every batch, never kept as a prepared statement on
+/// the connection: PostgreSQL would settle on a generic plan after five runs, and one made
+/// while the outbox was empty reads the whole outbox once per subscription when it has grown.
+/// Superseding still finds the earlier queued message of each run.
+#[sqlx::test(migrator = "crate::state::MIGRATOR")]
+async fn the_outbox_statement_is_planned_for_each_batch(pool: PgPool) {
+    let w = world(&pool).await;
+    let mut conn = pool.acquire().await.unwrap();
+    let mut events = Vec::new();
+    for day in 1..=7 {
+        let mut tx = sqlx::Connection::begin(&mut *conn).await.unwrap();
+        let event_id: i64 = sqlx::query_scalar(
+            "insert into ballot_events (ballot_id, county_fips, status, occurred_at, source, notify)
+             values ($1, '06037', 'mailed', $2, 'system', true) returning id",
+        )
+        .bind(w.ballot_id)
+        .bind(t0() + Duration::days(day))
+        .fetch_one(&mut *tx)
+        .await
+        .unwrap();
+        let notice = Notice {
+            ballot_id: w.ballot_id,
+            event_id,
+            voter_id: w.voter_id,
+            county_fips: "06037".into(),
+            status: BallotStatus::Mailed,
+        };
+        let queued = enqueue(&mut tx, &[notice], Utc::now()).await.unwrap();
+        assert_eq!(queued, HashSet::from([event_id]));
+        tx.commit().await.unwrap();
+        events.push(event_id);
+    }
+    let prepared: i64 = sqlx::query_scalar(
+        // Concatenated, so that this statement (prepared too) does not match itself.
+        "select count(*) from pg_prepared_statements
+         where statement like '%insert ' || 'into notifications%'",
+    )
+    .fetch_one(&mut *conn)
+    .await
+    .unwrap();
+    assert_eq!(
+        prepared, 0,
+        "the outbox statement must not be a prepared statement"
+    );
+    let states: Vec<(i64, String)> =
+        sqlx::query_as("select event_id, state from notifications order by id")
+            .fetch_all(&pool)
+            .await
+            .unwrap();
+    let last = *events.last().unwrap();
+    let expected: Vec<(i64, String)> = events
+        .iter()
+        .map(|e| {
+            (
+                *e,
+                if *e == last { "queued" } else { "superseded" }.to_owned(),
+            )
+        })
+        .collect();
+    assert_eq!(states, expected);
+}
+
 #[sqlx::test(migrator = "crate::state::MIGRATOR")]
 async fn not_counted_carries_its_reason_and_cure_clears_it(pool: PgPool) {
     let w = world(&pool).await;

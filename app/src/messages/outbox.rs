@@ -94,7 +94,7 @@ pub async fn claim(pool: &PgPool, channel: Channel, limit: i64) -> Result<Claim,
     )
     .fetch_all(&mut *tx)
     .await?;
-    let mut messages = details(&mut *tx, &ids).await?;
+    let mut messages = details(&mut tx, &ids).await?;
     for m in &mut messages {
         m.attempts += 1;
     }
@@ -103,8 +103,14 @@ pub async fn claim(pool: &PgPool, channel: Channel, limit: i64) -> Result<Claim,
 
 /// Messages with what their templates need (a voice call's script is rendered when the
 /// provider asks for it, from this too).
+///
+/// Two statements: the messages with their subscriptions, counties, ballots and announcements,
+/// then their events. Joined in one, the events' sixteen partitions were costed a probe each
+/// per message (PostgreSQL prunes them only as it runs), and the plan that cost bought —
+/// every message scanned in parallel, subscriptions and ballots hashed whole — took 300 ms
+/// for a batch of 1,000 that the two statements read in 25.
 pub async fn details(
-    db: impl sqlx::PgExecutor<'_>,
+    db: &mut sqlx::PgConnection,
     ids: &[i64],
 ) -> Result<Vec<Claimed>, sqlx::Error> {
     if ids.is_empty() {
@@ -112,18 +118,17 @@ pub async fn details(
     }
     let rows = sqlx::query!(
         r#"select n.id, n.kind, n.channel, n.language, n.template, n.payload, n.attempts,
+                  n.ballot_id, n.event_id,
                   s.id as subscription_id, s.address, s.cancelled_at is null as "active!",
                   s.window_start, s.window_end,
                   co.name as county_name, co.phone, co.email, co.website, co.time_zone,
-                  e.status as "status?", e.reason as "reason?",
-                  coalesce(e.expected_delivery, b.expected_delivery) as "expected_delivery?",
+                  b.expected_delivery as "ballot_expected_delivery?",
                   el.cure_deadline as "cure_deadline?",
                   a.id as "announcement_id?", t.subject as "subject?", t.body as "body?",
                   a.event_date as "event_date?", a.place as "place?"
            from notifications n
            join subscriptions s on s.id = n.subscription_id
            join counties co on co.fips = n.county_fips
-           left join ballot_events e on e.ballot_id = n.ballot_id and e.id = n.event_id
            left join ballots b on b.id = n.ballot_id
            left join elections el on el.id = b.election_id
            left join announcements a on a.id = n.announcement_id
@@ -132,44 +137,82 @@ pub async fn details(
            where n.id = any($1)"#,
         ids
     )
-    .fetch_all(db)
+    .fetch_all(&mut *db)
     .await?;
+    let (ballots, events): (Vec<i64>, Vec<i64>) = rows
+        .iter()
+        .filter_map(|r| r.ballot_id.zip(r.event_id))
+        .unzip();
+    // An event's messages (one per subscription) share its row.
+    let event_facts: std::collections::HashMap<i64, EventFacts> = sqlx::query!(
+        r#"select e.id, e.status, e.reason, e.expected_delivery
+           from unnest($1::bigint[], $2::bigint[]) as k(ballot_id, id)
+           join ballot_events e on e.ballot_id = k.ballot_id and e.id = k.id"#,
+        &ballots,
+        &events
+    )
+    .fetch_all(&mut *db)
+    .await?
+    .into_iter()
+    .map(|e| {
+        (
+            e.id,
+            EventFacts {
+                status: e.status,
+                reason: e.reason,
+                expected_delivery: e.expected_delivery,
+            },
+        )
+    })
+    .collect();
     Ok(rows
         .into_iter()
-        .map(|r| Claimed {
-            id: r.id,
-            kind: r.kind,
-            channel: Channel::parse(&r.channel).unwrap_or(Channel::Email),
-            language: Language::parse(&r.language).unwrap_or_default(),
-            template: r.template,
-            payload: r.payload,
-            attempts: r.attempts,
-            subscription_id: r.subscription_id,
-            address: r.address,
-            subscription_active: r.active,
-            window_start: r.window_start,
-            window_end: r.window_end,
-            county_name: r.county_name,
-            county_phone: r.phone,
-            county_email: r.email,
-            county_website: r.website,
-            time_zone: r.time_zone,
-            status: r.status,
-            reason: r.reason,
-            expected_delivery: r.expected_delivery,
-            cure_deadline: r.cure_deadline,
-            announcement: match (r.announcement_id, r.subject, r.body) {
-                (Some(id), Some(subject), Some(body)) => Some(ClaimedAnnouncement {
-                    id,
-                    subject,
-                    body,
-                    event_date: r.event_date,
-                    place: r.place,
-                }),
-                _ => None,
-            },
+        .map(|r| {
+            let event = r.event_id.and_then(|id| event_facts.get(&id));
+            Claimed {
+                id: r.id,
+                kind: r.kind,
+                channel: Channel::parse(&r.channel).unwrap_or(Channel::Email),
+                language: Language::parse(&r.language).unwrap_or_default(),
+                template: r.template,
+                payload: r.payload,
+                attempts: r.attempts,
+                subscription_id: r.subscription_id,
+                address: r.address,
+                subscription_active: r.active,
+                window_start: r.window_start,
+                window_end: r.window_end,
+                county_name: r.county_name,
+                county_phone: r.phone,
+                county_email: r.email,
+                county_website: r.website,
+                time_zone: r.time_zone,
+                expected_delivery: event
+                    .and_then(|e| e.expected_delivery)
+                    .or(r.ballot_expected_delivery),
+                status: event.map(|e| e.status.clone()),
+                reason: event.and_then(|e| e.reason.clone()),
+                cure_deadline: r.cure_deadline,
+                announcement: match (r.announcement_id, r.subject, r.body) {
+                    (Some(id), Some(subject), Some(body)) => Some(ClaimedAnnouncement {
+                        id,
+                        subject,
+                        body,
+                        event_date: r.event_date,
+                        place: r.place,
+                    }),
+                    _ => None,
+                },
+            }
         })
         .collect())
+}
+
+/// What a message's event says.
+struct EventFacts {
+    status: String,
+    reason: Option<String>,
+    expected_delivery: Option<NaiveDate>,
 }
 
 /// The wait before try `attempts + 1`: 30 s doubling to at most an hour, times a random factor

@@ -120,7 +120,11 @@ async fn voice_script(
     if let Err(refused) = verify(&state, &uri, &headers, &params) {
         return refused.into_response();
     }
-    let found = match outbox::details(&state.pool, &[id]).await {
+    let read = async {
+        let mut conn = state.pool.acquire().await?;
+        outbox::details(&mut conn, &[id]).await
+    };
+    let found = match read.await {
         Ok(mut rows) => rows.pop(),
         Err(e) => return unavailable(&e),
     };
