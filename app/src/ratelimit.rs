@@ -93,6 +93,9 @@ pub async fn hit_each(
 #[derive(Debug, Default)]
 pub struct Tally {
     pending: std::sync::Mutex<HashMap<TallyKey, i32>>,
+    /// The installation's salt (`app_secrets`), read once: look-ups name the stored keys
+    /// themselves ([`stored_key`]), so their read is two index probes and no function call.
+    salt: tokio::sync::OnceCell<String>,
 }
 
 /// (limit name, window in seconds, subject)
@@ -120,6 +123,29 @@ impl Tally {
                 *n
             })
             .collect()
+    }
+
+    /// The stored key of each (limit, subject), in order, as the SQL functions that write the
+    /// hits make it. The salt is read from the database on first use.
+    pub async fn keys(
+        &self,
+        conn: &mut sqlx::PgConnection,
+        hits: &[(&Limit, &str)],
+    ) -> Result<Vec<String>, sqlx::Error> {
+        let salt = self
+            .salt
+            .get_or_try_init(|| async {
+                sqlx::query_scalar!(
+                    "select value from app_secrets where name = 'rate_limit_salt'"
+                )
+                .fetch_one(&mut *conn)
+                .await
+            })
+            .await?;
+        Ok(hits
+            .iter()
+            .map(|(limit, subject)| stored_key(salt, limit, subject))
+            .collect())
     }
 
     fn take(&self) -> HashMap<TallyKey, i32> {
@@ -188,7 +214,26 @@ pub fn spawn_flusher(
     })
 }
 
-/// The arguments of the `rate_limit_hit` and `rate_limit_counts` SQL functions, for statements
+/// The key a (limit, subject) is stored under: the limit's name and the hex SHA-256 of the
+/// salt followed by the subject — what `rate_limit_hit` and `rate_limit_add` compute in SQL.
+pub fn stored_key(salt: &str, limit: &Limit, subject: &str) -> String {
+    use sha2::{Digest, Sha256};
+    use std::fmt::Write;
+    let digest = Sha256::new()
+        .chain_update(salt.as_bytes())
+        .chain_update(subject.as_bytes())
+        .finalize();
+    let mut key = String::with_capacity(limit.name.len() + 1 + 64);
+    key.push_str(limit.name);
+    key.push(':');
+    for b in digest {
+        // Writing to a String cannot fail.
+        let _ = write!(key, "{b:02x}");
+    }
+    key
+}
+
+/// The arguments of the `rate_limit_hit` and `rate_limit_add` SQL functions, for statements
 /// that call them.
 pub fn arguments<'a>(hits: &[(&'a Limit, &'a str)]) -> (Vec<&'a str>, Vec<&'a str>, Vec<f64>) {
     (
@@ -250,16 +295,26 @@ mod tests {
         window_secs: YEAR - 1,
     };
 
-    /// What `rate_limit_counts` reads for each (limit, subject): the written hits.
+    /// The written hits of each (limit, subject) in its current window, read by the keys a
+    /// look-up computes ([`Tally::keys`]): so the tests below also show that those are the keys
+    /// the SQL functions write.
     async fn written(pool: &PgPool, hits: &[(&Limit, &str)]) -> Vec<(String, i32)> {
-        let (names, subjects, windows) = arguments(hits);
-        sqlx::query_as("select limit_name, hit_count from rate_limit_counts($1, $2, $3)")
-            .bind(&names)
-            .bind(&subjects)
-            .bind(&windows)
-            .fetch_all(pool)
+        let mut conn = pool.acquire().await.unwrap();
+        let keys = Tally::default().keys(&mut conn, hits).await.unwrap();
+        let mut out = Vec::new();
+        for ((limit, _), key) in hits.iter().zip(keys) {
+            let n: Option<i32> = sqlx::query_scalar(
+                "select hits from rate_limit_hits where key = $1
+                   and window_start = date_bin(make_interval(secs => $2), now(), timestamptz '2000-01-01')",
+            )
+            .bind(&key)
+            .bind(f64::from(limit.window_secs))
+            .fetch_optional(&mut *conn)
             .await
-            .unwrap()
+            .unwrap();
+            out.push((limit.name.to_owned(), n.unwrap_or(0)));
+        }
+        out
     }
 
     #[sqlx::test(migrator = "crate::state::MIGRATOR")]

@@ -10,7 +10,7 @@ use sqlx::PgExecutor;
 
 /// The voter an identity names: exactly one, never a confidential voter. Two matches (a voter
 /// id used by two counties) find no one, exactly as no match does.
-#[tracing::instrument(skip_all, err)]
+#[tracing::instrument(level = "debug", skip_all, err)]
 pub async fn find_voter(
     db: impl PgExecutor<'_>,
     identity: &Identity,
@@ -58,7 +58,7 @@ pub async fn find_voter(
 
 /// Some voter with a ballot, for a failed look-up's decoy read: the newest ballot's voter, who
 /// is not confidential.
-#[tracing::instrument(skip_all, err)]
+#[tracing::instrument(level = "debug", skip_all, err)]
 pub async fn any_voter_with_ballot(db: impl PgExecutor<'_>) -> Result<Option<i64>, sqlx::Error> {
     sqlx::query_scalar!(
         "select b.voter_id from ballots b join voters v on v.id = b.voter_id
@@ -68,79 +68,92 @@ pub async fn any_voter_with_ballot(db: impl PgExecutor<'_>) -> Result<Option<i64
     .await
 }
 
-/// [`find_voter`] and the look-up's rate limits in one read statement, one round trip: counts a
-/// hit against each limit in `tally` (written in batches, [`ratelimit::Tally`]), reads the
-/// written counts, and finds the voter (whose id is to be used only when allowed).
-#[tracing::instrument(skip_all, err)]
+/// [`find_voter`] and the look-up's two rate limits (per client, per identity) in one read
+/// statement, one round trip: counts a hit against each limit in `tally` (written in batches,
+/// [`ratelimit::Tally`]), reads the written counts, and finds the voter (whose id is to be used
+/// only when allowed). The counts are read by their stored keys, two probes of the table's
+/// primary key: no function call, and a plan PostgreSQL keeps (design note (d2)).
+#[tracing::instrument(level = "debug", skip_all, err)]
 pub async fn find_voter_counting(
-    db: impl PgExecutor<'_>,
+    conn: &mut sqlx::PgConnection,
     identity: &Identity,
-    limits: &[(&Limit, &str)],
+    limits: &[(&Limit, &str); 2],
     tally: &ratelimit::Tally,
 ) -> Result<(Decision, Option<i64>), sqlx::Error> {
     let unwritten = tally.count(limits);
-    let (names, subjects, windows) = ratelimit::arguments(limits);
-    // The voters sub-select has no outer reference, so it runs once, whatever the row count.
-    let rows: Vec<(String, i32, f64, Vec<i64>)> = match identity {
+    let keys = tally.keys(&mut *conn, limits).await?;
+    let windows = limits.map(|(l, _)| f64::from(l.window_secs));
+    // The window each limit is in now, as the writes bin it; the voters sub-select has no outer
+    // reference, so it runs once.
+    let (ids, hits, elapsed) = match identity {
         Identity::ByName {
             first,
             last,
             date_of_birth,
             zip,
-        } => sqlx::query!(
-            r#"select c.limit_name as "limit_name!", c.hit_count as "hit_count!",
-                      c.elapsed_secs as "elapsed_secs!",
-                      array(select id from voters
-                            where last_name_norm = $4 and first_name_norm = $5
-                              and date_of_birth = $6 and residential_zip = $7
-                              and not confidential
-                            limit 2) as "ids!"
-               from rate_limit_counts($1, $2, $3) c"#,
-            &names as &[&str],
-            &subjects as &[&str],
-            &windows,
-            last.as_str(),
-            first.as_str(),
-            date_of_birth,
-            zip.as_str()
-        )
-        .fetch_all(db)
-        .await?
-        .into_iter()
-        .map(|r| (r.limit_name, r.hit_count, r.elapsed_secs, r.ids))
-        .collect(),
+        } => {
+            let r = sqlx::query!(
+                r#"select array(select id from voters
+                                where last_name_norm = $5 and first_name_norm = $6
+                                  and date_of_birth = $7 and residential_zip = $8
+                                  and not confidential
+                                limit 2) as "ids!",
+                          coalesce((select h.hits from rate_limit_hits h
+                                    where h.key = $1 and h.window_start = w.one), 0) as "hits_one!",
+                          coalesce((select h.hits from rate_limit_hits h
+                                    where h.key = $2 and h.window_start = w.two), 0) as "hits_two!",
+                          extract(epoch from now() - w.one)::float8 as "elapsed_one!",
+                          extract(epoch from now() - w.two)::float8 as "elapsed_two!"
+                   from (select date_bin(make_interval(secs => $3), now(), timestamptz '2000-01-01') as one,
+                                date_bin(make_interval(secs => $4), now(), timestamptz '2000-01-01') as two) w"#,
+                keys[0],
+                keys[1],
+                windows[0],
+                windows[1],
+                last.as_str(),
+                first.as_str(),
+                date_of_birth,
+                zip.as_str()
+            )
+            .fetch_one(&mut *conn)
+            .await?;
+            (r.ids, [r.hits_one, r.hits_two], [r.elapsed_one, r.elapsed_two])
+        }
         Identity::ByVoterId {
             voter_id,
             date_of_birth,
-        } => sqlx::query!(
-            r#"select c.limit_name as "limit_name!", c.hit_count as "hit_count!",
-                      c.elapsed_secs as "elapsed_secs!",
-                      array(select id from voters
-                            where county_voter_id = $4 and date_of_birth = $5
-                              and not confidential
-                            limit 2) as "ids!"
-               from rate_limit_counts($1, $2, $3) c"#,
-            &names as &[&str],
-            &subjects as &[&str],
-            &windows,
-            voter_id,
-            date_of_birth
-        )
-        .fetch_all(db)
-        .await?
-        .into_iter()
-        .map(|r| (r.limit_name, r.hit_count, r.elapsed_secs, r.ids))
-        .collect(),
+        } => {
+            let r = sqlx::query!(
+                r#"select array(select id from voters
+                                where county_voter_id = $5 and date_of_birth = $6
+                                  and not confidential
+                                limit 2) as "ids!",
+                          coalesce((select h.hits from rate_limit_hits h
+                                    where h.key = $1 and h.window_start = w.one), 0) as "hits_one!",
+                          coalesce((select h.hits from rate_limit_hits h
+                                    where h.key = $2 and h.window_start = w.two), 0) as "hits_two!",
+                          extract(epoch from now() - w.one)::float8 as "elapsed_one!",
+                          extract(epoch from now() - w.two)::float8 as "elapsed_two!"
+                   from (select date_bin(make_interval(secs => $3), now(), timestamptz '2000-01-01') as one,
+                                date_bin(make_interval(secs => $4), now(), timestamptz '2000-01-01') as two) w"#,
+                keys[0],
+                keys[1],
+                windows[0],
+                windows[1],
+                voter_id,
+                date_of_birth
+            )
+            .fetch_one(&mut *conn)
+            .await?;
+            (r.ids, [r.hits_one, r.hits_two], [r.elapsed_one, r.elapsed_two])
+        }
     };
-    // Rows come in the limits' order (the function orders them), as `unwritten` does.
     let decision = ratelimit::decide(
         limits,
-        rows.iter()
-            .zip(&unwritten)
-            .map(|((n, h, e, _), mine)| (n.as_str(), h + mine, *e)),
+        (0..2).map(|i| (limits[i].0.name, hits[i] + unwritten[i], elapsed[i])),
     );
-    let voter = match rows.first().map(|r| r.3.as_slice()) {
-        Some([one]) => Some(*one),
+    let voter = match ids.as_slice() {
+        [one] => Some(*one),
         _ => None,
     };
     Ok((decision, voter))
@@ -159,7 +172,7 @@ fn reason(code: Option<&str>) -> Result<Option<NotCountedReason>, sqlx::Error> {
 /// The voter's ballots in their latest election, with every event, the county's contact block
 /// and the election's deadlines, times in the county's zone. `None` when the voter has no
 /// ballot yet.
-#[tracing::instrument(skip_all, err)]
+#[tracing::instrument(level = "debug", skip_all, err)]
 pub async fn story(
     db: &mut sqlx::PgConnection,
     voter_id: i64,
