@@ -135,11 +135,9 @@ impl Tally {
         let salt = self
             .salt
             .get_or_try_init(|| async {
-                sqlx::query_scalar!(
-                    "select value from app_secrets where name = 'rate_limit_salt'"
-                )
-                .fetch_one(&mut *conn)
-                .await
+                sqlx::query_scalar!("select value from app_secrets where name = 'rate_limit_salt'")
+                    .fetch_one(&mut *conn)
+                    .await
             })
             .await?;
         Ok(hits

@@ -117,7 +117,11 @@ pub async fn find_voter_counting(
             )
             .fetch_one(&mut *conn)
             .await?;
-            (r.ids, [r.hits_one, r.hits_two], [r.elapsed_one, r.elapsed_two])
+            (
+                r.ids,
+                [r.hits_one, r.hits_two],
+                [r.elapsed_one, r.elapsed_two],
+            )
         }
         Identity::ByVoterId {
             voter_id,
@@ -145,7 +149,11 @@ pub async fn find_voter_counting(
             )
             .fetch_one(&mut *conn)
             .await?;
-            (r.ids, [r.hits_one, r.hits_two], [r.elapsed_one, r.elapsed_two])
+            (
+                r.ids,
+                [r.hits_one, r.hits_two],
+                [r.elapsed_one, r.elapsed_two],
+            )
         }
     };
     let decision = ratelimit::decide(
