@@ -4,7 +4,11 @@
 --    (`app::ratelimit::stored_key`), in the statement that finds the voter: two probes of the
 --    primary key, where the PL/pgSQL reader cost a function call with its own settings, two
 --    SHA-256s and a result set (0.15 ms against the plain voter look-up's 0.02 ms).
-drop function rate_limit_counts(text[], text[], float8[]);
+--    `rate_limit_counts` stays for now: instances of the previous release, still serving
+--    during a rolling upgrade after a new one has migrated, call it on every look-up. A later
+--    release's migration drops it.
+comment on function rate_limit_counts(text[], text[], float8[]) is
+    'Unused since 20261204000004; kept for instances of the previous release during an upgrade. Drop in a later release.';
 
 -- 2. Row-level security's policies state their test inline. Through the SQL function
 --    `app_county_allows`, PostgreSQL parsed the function's body again each time it planned a
