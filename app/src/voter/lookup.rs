@@ -54,7 +54,7 @@ pub async fn lookup_ballot(
     ];
     let mut conn = pool.acquire().await?;
     let (decision, voter) =
-        super::store::find_voter_counting(&mut *conn, &identity, &limits, &state.lookup_hits)
+        super::store::find_voter_counting(&mut conn, &identity, &limits, &state.lookup_hits)
             .await?;
     if let Decision::Limited { retry_after_secs } = decision {
         response.set_status(StatusCode::TOO_MANY_REQUESTS);
