@@ -215,20 +215,11 @@ pub fn spawn_flusher(
 /// The key a (limit, subject) is stored under: the limit's name and the hex SHA-256 of the
 /// salt followed by the subject — what `rate_limit_hit` and `rate_limit_add` compute in SQL.
 pub fn stored_key(salt: &str, limit: &Limit, subject: &str) -> String {
-    use sha2::{Digest, Sha256};
-    use std::fmt::Write;
-    let digest = Sha256::new()
-        .chain_update(salt.as_bytes())
-        .chain_update(subject.as_bytes())
-        .finalize();
-    let mut key = String::with_capacity(limit.name.len() + 1 + 64);
-    key.push_str(limit.name);
-    key.push(':');
-    for b in digest {
-        // Writing to a String cannot fail.
-        let _ = write!(key, "{b:02x}");
-    }
-    key
+    format!(
+        "{}:{}",
+        limit.name,
+        crate::api::tokens::hash(&format!("{salt}{subject}"))
+    )
 }
 
 /// The arguments of the `rate_limit_hit` and `rate_limit_add` SQL functions, for statements

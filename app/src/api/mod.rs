@@ -26,6 +26,6 @@ impl Scope {
 }
 
 #[cfg(feature = "ssr")]
-mod tokens;
+pub(crate) mod tokens;
 #[cfg(feature = "ssr")]
 pub use tokens::*;

@@ -32,6 +32,8 @@ pub struct Listed {
     pub revoked_at: Option<chrono::DateTime<chrono::Utc>>,
 }
 
+/// The lower-case hex SHA-256 of a text: what is kept of an API token, and (of the salt and
+/// the subject) a rate-limit key's hash, which SQL computes the same way.
 pub fn hash(token: &str) -> String {
     Sha256::digest(token.as_bytes())
         .iter()

@@ -85,14 +85,15 @@ pub async fn find_voter_counting(
     let windows = limits.map(|(l, _)| f64::from(l.window_secs));
     // The window each limit is in now, as the writes bin it; the voters sub-select has no outer
     // reference, so it runs once.
-    let (ids, hits, elapsed) = match identity {
+    let row = match identity {
         Identity::ByName {
             first,
             last,
             date_of_birth,
             zip,
         } => {
-            let r = sqlx::query!(
+            sqlx::query_as!(
+                Counted,
                 r#"select array(select id from voters
                                 where last_name_norm = $5 and first_name_norm = $6
                                   and date_of_birth = $7 and residential_zip = $8
@@ -116,18 +117,14 @@ pub async fn find_voter_counting(
                 zip.as_str()
             )
             .fetch_one(&mut *conn)
-            .await?;
-            (
-                r.ids,
-                [r.hits_one, r.hits_two],
-                [r.elapsed_one, r.elapsed_two],
-            )
+            .await?
         }
         Identity::ByVoterId {
             voter_id,
             date_of_birth,
         } => {
-            let r = sqlx::query!(
+            sqlx::query_as!(
+                Counted,
                 r#"select array(select id from voters
                                 where county_voter_id = $5 and date_of_birth = $6
                                   and not confidential
@@ -148,23 +145,32 @@ pub async fn find_voter_counting(
                 date_of_birth
             )
             .fetch_one(&mut *conn)
-            .await?;
-            (
-                r.ids,
-                [r.hits_one, r.hits_two],
-                [r.elapsed_one, r.elapsed_two],
-            )
+            .await?
         }
     };
+    let counted = [
+        (row.hits_one, row.elapsed_one),
+        (row.hits_two, row.elapsed_two),
+    ];
     let decision = ratelimit::decide(
         limits,
-        (0..2).map(|i| (limits[i].0.name, hits[i] + unwritten[i], elapsed[i])),
+        (0..2).map(|i| (limits[i].0.name, counted[i].0 + unwritten[i], counted[i].1)),
     );
-    let voter = match ids.as_slice() {
+    let voter = match row.ids.as_slice() {
         [one] => Some(*one),
         _ => None,
     };
     Ok((decision, voter))
+}
+
+/// What [`find_voter_counting`]'s statement reads: the voter ids found (at most two), and each
+/// limit's written hits and seconds into its window.
+struct Counted {
+    ids: Vec<i64>,
+    hits_one: i32,
+    hits_two: i32,
+    elapsed_one: f64,
+    elapsed_two: f64,
 }
 
 fn decode<T, E: std::error::Error + Send + Sync + 'static>(
