@@ -1,5 +1,7 @@
 //! Generates the demo election and streams it into PostgreSQL with COPY, in chunks of voters,
-//! all in one transaction: a failed load leaves nothing behind.
+//! in one transaction: a failed load leaves nothing behind. On an empty database the events
+//! are copied on a second connection into staging tables that this transaction swaps in
+//! before it commits (`stage`).
 
 use super::DemoArgs;
 use super::copy::CopyBuffer;
@@ -7,6 +9,7 @@ use super::counties::{CONTACT_SQL, COUNTIES, DemoCounty};
 use super::history::{self, Calendar, Scenario, Timeline};
 use super::names::COMMUNITIES;
 use super::showcase::SHOWCASE;
+use super::stage::{EventStage, Staged};
 use anyhow::Context;
 use app::audit::{self, ActorKind, AuditAction, AuditEntry};
 use app::domain::{Language, NormalizedName};
@@ -49,6 +52,57 @@ struct Election {
 
 pub async fn load(pool: &PgPool, args: &DemoArgs) -> anyhow::Result<Summary> {
     let mut tx = pool.begin().await?;
+    let bulk: bool = sqlx::query_scalar("select not exists (select 1 from voters)")
+        .fetch_one(&mut *tx)
+        .await?;
+    // On an empty database the events go through a second transaction (`stage`), started
+    // before this one touches any table so that neither waits on the other's locks.
+    let mut stage = if bulk {
+        Some(EventStage::begin(pool).await?)
+    } else {
+        None
+    };
+    let mut staged = None;
+    let loaded = match load_in(&mut tx, pool, args, &mut stage, &mut staged).await {
+        Ok(summary) => tx
+            .commit()
+            .await
+            .map(|()| summary)
+            .map_err(anyhow::Error::from),
+        Err(error) => {
+            let _ = tx.rollback().await;
+            Err(error)
+        }
+    };
+    if loaded.is_err() {
+        if let Some(stage) = stage.take() {
+            stage.abandon(pool).await;
+        }
+        if let Some(staged) = staged.take() {
+            staged.discard(pool).await;
+        }
+    }
+    let summary = loaded?;
+    // The events' statistics come from autovacuum; the look-up tables' are needed at once.
+    for table in ["voters", "ballots", "subscriptions"] {
+        sqlx::query(&format!("analyze {table}"))
+            .execute(pool)
+            .await?;
+    }
+    Ok(summary)
+}
+
+/// Everything but the commit, in the load's transaction `tx`. In bulk mode `stage` takes the
+/// events and, once it has committed them, leaves its tables in `staged` for this
+/// transaction to swap in.
+async fn load_in(
+    tx: &mut PgConnection,
+    pool: &PgPool,
+    args: &DemoArgs,
+    stage: &mut Option<EventStage>,
+    staged: &mut Option<Staged>,
+) -> anyhow::Result<Summary> {
+    let bulk = stage.is_some();
     // Index builds and foreign-key validation sort and hash in memory rather than on disk.
     sqlx::query("set local maintenance_work_mem = '256MB'")
         .execute(&mut *tx)
@@ -56,20 +110,23 @@ pub async fn load(pool: &PgPool, args: &DemoArgs) -> anyhow::Result<Summary> {
     sqlx::query("set local work_mem = '256MB'")
         .execute(&mut *tx)
         .await?;
-    let bulk: bool = sqlx::query_scalar("select not exists (select 1 from voters)")
-        .fetch_one(&mut *tx)
-        .await?;
-    let foreign_keys = suspend_foreign_keys(&mut tx).await?;
+    // In bulk mode the events' table is left alone until the swap.
+    let tables: &[&str] = if bulk {
+        &["voters", "ballots", "subscriptions"]
+    } else {
+        &LOADED_TABLES
+    };
+    let foreign_keys = suspend_constraints(tx, &["f"], tables).await?;
     let (indexes, keys) = if bulk {
-        suspend_reference_checks(&mut tx).await?;
+        suspend_reference_checks(tx).await?;
         (
-            suspend_indexes(&mut tx).await?,
-            suspend_keys(&mut tx).await?,
+            suspend_indexes(tx).await?,
+            suspend_constraints(tx, &["p", "u"], &["voters", "ballots"]).await?,
         )
     } else {
         (Vec::new(), Vec::new())
     };
-    let election = ensure_election(&mut tx).await?;
+    let election = ensure_election(tx).await?;
     let fips: Vec<String> = COUNTIES.iter().map(|c| c.fips.to_owned()).collect();
     sqlx::query(CONTACT_SQL)
         .bind(&fips)
@@ -85,11 +142,15 @@ pub async fn load(pool: &PgPool, args: &DemoArgs) -> anyhow::Result<Summary> {
     // generator and PostgreSQL each keep a core busy. Chunks arrive in the order they were
     // made, so a seed still gives the same election.
     let (chunks, mut arriving) = tokio::sync::mpsc::channel::<ChunkRows>(1);
+    let events_table = stage
+        .as_ref()
+        .map_or_else(|| "ballot_events".to_owned(), |s| s.table.clone());
     let producer = tokio::spawn(produce(
         pool.clone(),
         args.clone(),
         election.clone(),
         showcase_loaded,
+        events_table,
         chunks,
     ));
     let mut summary = Summary::default();
@@ -98,12 +159,26 @@ pub async fn load(pool: &PgPool, args: &DemoArgs) -> anyhow::Result<Summary> {
         summary.ballots += rows.ballots.rows;
         summary.events += rows.events.rows;
         summary.subscriptions += rows.subs.rows;
-        rows.voters.flush(&mut tx).await?;
-        rows.ballots.flush(&mut tx).await?;
-        rows.events.flush(&mut tx).await?;
-        rows.subs.flush(&mut tx).await?;
+        rows.voters.flush(tx).await?;
+        rows.ballots.flush(tx).await?;
+        match stage.as_ref() {
+            Some(s) => {
+                if !s.send(rows.events).await {
+                    // The staging transaction failed; its error says why.
+                    if let Some(s) = stage.take() {
+                        *staged = Some(s.finish().await?);
+                    }
+                    anyhow::bail!("the events' staging transaction stopped");
+                }
+            }
+            None => rows.events.flush(tx).await?,
+        }
+        rows.subs.flush(tx).await?;
     }
     producer.await.context("the demo generator stopped")??;
+    if let Some(s) = stage.as_mut() {
+        s.close();
+    }
     let entry = AuditEntry {
         after: Some(serde_json::json!({
             "voters": summary.voters, "ballots": summary.ballots,
@@ -113,21 +188,18 @@ pub async fn load(pool: &PgPool, args: &DemoArgs) -> anyhow::Result<Summary> {
         entity: Some(("election", election.id.to_string())),
         ..AuditEntry::new(ActorKind::Cli, None, AuditAction::DemoDataLoaded)
     };
-    audit::record(&mut tx, entry).await?;
-    restore_constraints(&mut tx, &keys).await?;
+    audit::record(tx, entry).await?;
+    restore_constraints(tx, &keys).await?;
     for (_, definition) in &indexes {
         sqlx::query(definition).execute(&mut *tx).await?;
     }
-    restore_constraints(&mut tx, &foreign_keys).await?;
-    if bulk {
-        restore_reference_checks(&mut tx).await?;
+    restore_constraints(tx, &foreign_keys).await?;
+    if let Some(s) = stage.take() {
+        let events = staged.insert(s.finish().await?);
+        events.swap_in(tx).await?;
     }
-    tx.commit().await?;
-    // The events' statistics come from autovacuum; the look-up tables' are needed at once.
-    for table in ["voters", "ballots", "subscriptions"] {
-        sqlx::query(&format!("analyze {table}"))
-            .execute(pool)
-            .await?;
+    if bulk {
+        restore_reference_checks(tx).await?;
     }
     Ok(summary)
 }
@@ -136,21 +208,13 @@ pub async fn load(pool: &PgPool, args: &DemoArgs) -> anyhow::Result<Summary> {
 /// two thirds of the load's time; re-adding a foreign key checks every row in one join instead.
 const LOADED_TABLES: [&str; 4] = ["voters", "ballots", "ballot_events", "subscriptions"];
 
-/// Drops the loaded tables' foreign keys inside the load's transaction and returns them, to be
-/// re-added — and so validated against everything loaded — before commit. Other sessions wait
-/// on these tables meanwhile; the demo loader is for demo and test databases.
-async fn suspend_foreign_keys(
-    tx: &mut PgConnection,
-) -> Result<Vec<(String, String, String)>, sqlx::Error> {
-    suspend_constraints(tx, &["f"], &LOADED_TABLES).await
-}
-
-/// In bulk mode (no voters yet) the plain secondary indexes of voters, ballots and events —
-/// never one a constraint uses — are dropped and rebuilt after the load: one sorted build each
-/// instead of millions of inserts into indexes larger than PostgreSQL's buffers. Unique ones
-/// check everything loaded as they are rebuilt. An index of the partitioned events is made
-/// again on the table and so on every partition (`pg_get_indexdef` names it `ON ONLY` the
-/// parent).
+/// In bulk mode (no voters yet) the plain secondary indexes of voters and ballots — never one
+/// a constraint uses — are dropped and rebuilt after the load: one sorted build each instead of
+/// millions of inserts into indexes larger than PostgreSQL's buffers. Unique ones check
+/// everything loaded as they are rebuilt. Their primary and unique keys go too (after the
+/// foreign keys that use them), and are added again first, built sorted: kept during `COPY`, the
+/// events' key alone cost almost half of their 29.5 s. The events' keys and indexes are built on
+/// their staging tables (`stage`).
 async fn suspend_indexes(tx: &mut PgConnection) -> Result<Vec<(String, String)>, sqlx::Error> {
     let indexes: Vec<(String, String)> = sqlx::query_as(
         "select i.indexrelid::regclass::text,
@@ -159,7 +223,7 @@ async fn suspend_indexes(tx: &mut PgConnection) -> Result<Vec<(String, String)>,
          where i.indrelid = any($1::regclass[])
            and not exists (select 1 from pg_constraint c where c.conindid = i.indexrelid)",
     )
-    .bind(["voters", "ballots", "ballot_events"])
+    .bind(["voters", "ballots"])
     .fetch_all(&mut *tx)
     .await?;
     for (name, _) in &indexes {
@@ -168,16 +232,6 @@ async fn suspend_indexes(tx: &mut PgConnection) -> Result<Vec<(String, String)>,
             .await?;
     }
     Ok(indexes)
-}
-
-/// In bulk mode the primary and unique keys of voters, ballots and events go too (after the
-/// foreign keys that use them), and are added again — built sorted, checking every loaded row
-/// — before the secondary indexes: the six million events of a million voters spent almost half
-/// of their COPY keeping their key (29.5 s against 16.4 s). No table the loader leaves alone
-/// refers to them (the outbox's references are checked by the statements that write messages,
-/// design note (c)).
-async fn suspend_keys(tx: &mut PgConnection) -> Result<Vec<(String, String, String)>, sqlx::Error> {
-    suspend_constraints(tx, &["p", "u"], &["voters", "ballots", "ballot_events"]).await
 }
 
 /// Drops the constraints of the given kinds (`f`, `p`, `u`) declared on `tables` (a
@@ -209,12 +263,10 @@ async fn suspend_constraints(
 
 /// The per-statement reference checks of ballots and events (migrations `20261203000004` and
 /// `…05`) read the whole chunk back after each COPY and probe an index for every row. In bulk
-/// mode they are switched off inside the load's transaction and the same references are checked
-/// once, over everything loaded, before commit (`restore_reference_checks`).
-const REFERENCE_TRIGGERS: [(&str, &str); 2] = [
-    ("ballots", "ballots_references"),
-    ("ballot_events", "ballot_events_references"),
-];
+/// mode the ballots' is switched off inside the load's transaction (the events are staged in
+/// tables without it) and the references of both are checked once, over everything loaded,
+/// before commit (`restore_reference_checks`).
+const REFERENCE_TRIGGERS: [(&str, &str); 1] = [("ballots", "ballots_references")];
 
 async fn suspend_reference_checks(tx: &mut PgConnection) -> Result<(), sqlx::Error> {
     for (table, trigger) in REFERENCE_TRIGGERS {
@@ -227,8 +279,8 @@ async fn suspend_reference_checks(tx: &mut PgConnection) -> Result<(), sqlx::Err
 
 /// Switches the reference checks back on and checks what the load wrote, as they would have:
 /// a missing reference fails the load (and so rolls it back). The loader's COPY names no
-/// import, account or API token column on an event, and the disabled triggers' lock kept other
-/// writers out, so those references are absent.
+/// import, account or API token column on an event, and the disabled trigger's lock and the
+/// swap's kept other writers out, so those references are absent.
 async fn restore_reference_checks(tx: &mut PgConnection) -> anyhow::Result<()> {
     for (table, trigger) in REFERENCE_TRIGGERS {
         sqlx::query(&format!("alter table {table} enable trigger {trigger}"))
@@ -427,6 +479,7 @@ async fn produce(
     args: DemoArgs,
     election: Election,
     showcase_loaded: bool,
+    events_table: String,
     chunks: tokio::sync::mpsc::Sender<ChunkRows>,
 ) -> anyhow::Result<()> {
     let mut conn = pool.acquire().await?;
@@ -448,7 +501,7 @@ async fn produce(
             people.push(person);
             made += 1;
         }
-        let rows = make_chunk(&mut conn, &mut rng, &election, &people).await?;
+        let rows = make_chunk(&mut conn, &mut rng, &election, &events_table, &people).await?;
         if chunks.send(rows).await.is_err() {
             return Ok(());
         }
@@ -461,6 +514,7 @@ async fn make_chunk(
     conn: &mut PgConnection,
     rng: &mut StdRng,
     election: &Election,
+    events_table: &str,
     people: &[Person],
 ) -> anyhow::Result<ChunkRows> {
     let cal = &election.calendar;
@@ -612,7 +666,7 @@ async fn make_chunk(
         ],
     );
     let mut events = CopyBuffer::new(
-        "ballot_events",
+        events_table,
         &[
             "id",
             "ballot_id",

@@ -6,6 +6,7 @@ mod generate;
 mod history;
 mod names;
 mod showcase;
+mod stage;
 
 use anyhow::Context;
 use clap::Args;

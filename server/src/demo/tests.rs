@@ -145,3 +145,104 @@ async fn loading_again_adds_voters_but_never_duplicates_the_showcase(pool: PgPoo
     );
     assert_eq!(scalar(&pool, "select count(*) from elections").await, 1);
 }
+
+/// Every table of the schema with its columns, constraints, indexes, triggers, row-level
+/// security policies, grants and partition bounds, a line each.
+async fn fingerprint(pool: &PgPool) -> Vec<String> {
+    sqlx::query_scalar(include_str!("schema_fingerprint.sql"))
+        .fetch_all(pool)
+        .await
+        .unwrap()
+}
+
+#[sqlx::test(migrator = "app::state::MIGRATOR")]
+async fn a_bulk_load_leaves_the_schema_as_the_migrations_made_it(pool: PgPool) {
+    let migrated = fingerprint(&pool).await;
+    // What a killed load leaves: staging tables whose connection is gone.
+    sqlx::query("create table demo_stage_999999 (x int)")
+        .execute(&pool)
+        .await
+        .unwrap();
+    sqlx::query("create table demo_stage_999999_3 (x int)")
+        .execute(&pool)
+        .await
+        .unwrap();
+    let args = DemoArgs {
+        voters: 500,
+        seed: 3,
+        if_empty: false,
+    };
+    // Bulk (an empty database: the events staged and swapped in), then added to.
+    generate::load(&pool, &args).await.unwrap();
+    assert_eq!(fingerprint(&pool).await, migrated);
+    generate::load(&pool, &DemoArgs { seed: 4, ..args })
+        .await
+        .unwrap();
+    assert_eq!(fingerprint(&pool).await, migrated);
+    assert_eq!(scalar(&pool, "select count(*) from voters").await, 1_000);
+    // Every partition holds events, and each only those of its own hash bucket (the swap put
+    // each staging table in the place of the partition with its bound).
+    assert_eq!(
+        scalar(
+            &pool,
+            "select count(*) from pg_inherits i
+             where i.inhparent = 'ballot_events'::regclass
+               and exists (select 1 from ballot_events e where e.tableoid = i.inhrelid)"
+        )
+        .await,
+        16
+    );
+    assert_eq!(
+        scalar(
+            &pool,
+            "select count(*) from ballot_events e join ballots b on b.id = e.ballot_id"
+        )
+        .await,
+        scalar(&pool, "select count(*) from ballot_events").await
+    );
+}
+
+/// A bulk load that fails leaves the database as it found it, whether the events' staging
+/// transaction had committed (the failure comes at the load's commit) or not (the first
+/// voters are refused).
+#[sqlx::test(migrator = "app::state::MIGRATOR")]
+async fn a_failed_bulk_load_leaves_nothing_behind(pool: PgPool) {
+    sqlx::query(
+        "create function refuse_demo() returns trigger language plpgsql as
+         $$ begin raise exception 'refused by the test'; end $$",
+    )
+    .execute(&pool)
+    .await
+    .unwrap();
+    let args = DemoArgs {
+        voters: 300,
+        seed: 5,
+        if_empty: false,
+    };
+    for trigger in [
+        "create constraint trigger refuse_at_commit after insert on audit_log
+         deferrable initially deferred for each row execute function refuse_demo()",
+        "create trigger refuse_voters before insert on voters
+         for each statement execute function refuse_demo()",
+    ] {
+        sqlx::query(trigger).execute(&pool).await.unwrap();
+        let before = fingerprint(&pool).await;
+        let error = generate::load(&pool, &args).await.unwrap_err();
+        assert!(
+            format!("{error:#}").contains("refused by the test"),
+            "{error:#}"
+        );
+        assert_eq!(fingerprint(&pool).await, before);
+        for table in ["voters", "ballots", "ballot_events", "subscriptions"] {
+            assert_eq!(
+                scalar(&pool, &format!("select count(*) from {table}")).await,
+                0,
+                "{table}"
+            );
+        }
+        sqlx::query("drop trigger if exists refuse_at_commit on audit_log")
+            .execute(&pool)
+            .await
+            .unwrap();
+    }
+}
