@@ -1,14 +1,19 @@
 with rels as (
     select c.oid, c.relname::text as name from pg_class c
-    where c.relnamespace = 'public'::regnamespace and c.relkind in ('r', 'p')
+    where c.relnamespace not in ('pg_catalog'::regnamespace, 'information_schema'::regnamespace)
+      and c.relnamespace::regnamespace::text not like 'pg_toast%' and c.relkind in ('r', 'p')
 )
 select line from (
-    select format('table %s kind=%s persistence=%s rls=%s/%s options=%s bound=%s parent=%s acl=%s',
-                  r.name, c.relkind, c.relpersistence, c.relrowsecurity, c.relforcerowsecurity,
+    select format('table %s.%s kind=%s persistence=%s owner=%s rls=%s/%s options=%s bound=%s parent=%s acl=%s',
+                  c.relnamespace::regnamespace, r.name, c.relkind, c.relpersistence,
+                  pg_get_userbyid(c.relowner), c.relrowsecurity, c.relforcerowsecurity,
                   c.reloptions, pg_get_expr(c.relpartbound, c.oid),
                   (select h.inhparent::regclass::text from pg_inherits h where h.inhrelid = c.oid),
-                  (select string_agg(a.grantee::regrole::text || ':' || a.privilege_type, ',' order by 1)
-                   from aclexplode(c.relacl) a where a.grantee <> 0)) as line
+                  (select string_agg(g, ',' order by g)
+                   from (select case when a.grantee = 0 then 'public' else a.grantee::regrole::text end
+                                || ':' || a.privilege_type
+                                || case when a.is_grantable then '*' else '' end as g
+                         from aclexplode(c.relacl) a) grants)) as line
     from rels r join pg_class c on c.oid = r.oid
     union all
     select format('column %s.%s %s notnull=%s local=%s inherited=%s default=%s', r.name, a.attname,

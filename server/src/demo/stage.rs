@@ -47,7 +47,15 @@ impl EventStage {
         let pid: i32 = sqlx::query_scalar("select pg_backend_pid()")
             .fetch_one(&mut *tx)
             .await?;
-        let table = format!("{PREFIX}{pid}");
+        // In the events' own schema, whatever the search path says.
+        let schema: String = sqlx::query_scalar(
+            "select quote_ident(n.nspname) from pg_class c
+             join pg_namespace n on n.oid = c.relnamespace
+             where c.oid = 'ballot_events'::regclass",
+        )
+        .fetch_one(&mut *tx)
+        .await?;
+        let table = format!("{schema}.{PREFIX}{pid}");
         sqlx::query(&format!(
             "create table {table} (like ballot_events including defaults including constraints)
              partition by hash (ballot_id)"
@@ -71,6 +79,19 @@ impl EventStage {
             .execute(&mut *tx)
             .await?;
             tables.push((partition, staged));
+        }
+        // Default privileges gave the app's role the staging tables; they are nobody's but
+        // the loader's until the swap gives each its partition's grants.
+        for staged in std::iter::once(&table).chain(tables.iter().map(|(_, t)| t)) {
+            let revokes: Vec<String> = sqlx::query_scalar(GRANTS)
+                .bind(staged)
+                .bind("revoke")
+                .bind(staged)
+                .fetch_all(&mut *tx)
+                .await?;
+            for revoke in revokes {
+                sqlx::query(&revoke).execute(&mut *tx).await?;
+            }
         }
         let (chunks, arriving) = mpsc::channel(AHEAD);
         let task = tokio::spawn(fill(tx, table.clone(), tables, arriving));
@@ -104,12 +125,11 @@ impl EventStage {
             .context("the events' staging task stopped")?
     }
 
-    /// After a failed load: stops the staging transaction (rolled back) or, when it had
-    /// committed already, drops its tables.
-    pub async fn abandon(mut self, pool: &PgPool) {
-        self.close();
-        self.task.abort();
-        if let Ok(Ok(staged)) = self.task.await {
+    /// After a failed load: lets the staging transaction end (it has no more chunks) and drops
+    /// its tables if it committed them. It is not aborted: an abort landing while its commit is
+    /// on the wire would leave committed tables that nobody knows of.
+    pub async fn abandon(self, pool: &PgPool) {
+        if let Ok(staged) = self.finish().await {
             staged.discard(pool).await;
         }
     }
@@ -196,8 +216,9 @@ impl Staged {
 }
 
 async fn swap_one(tx: &mut PgConnection, partition: &str, staged: &str) -> anyhow::Result<()> {
-    let (bound, rls, force_rls): (String, bool, bool) = sqlx::query_as(
-        "select pg_get_expr(relpartbound, oid), relrowsecurity, relforcerowsecurity
+    let (bound, rls, force_rls, owner): (String, bool, bool, String) = sqlx::query_as(
+        "select pg_get_expr(relpartbound, oid), relrowsecurity, relforcerowsecurity,
+                quote_ident(pg_get_userbyid(relowner))
          from pg_class where oid = $1::regclass",
     )
     .bind(partition)
@@ -243,6 +264,7 @@ async fn swap_one(tx: &mut PgConnection, partition: &str, staged: &str) -> anyho
         format!("drop table {partition}"),
         format!("alter table {staged} rename to {}", unqualified(partition)),
         format!("alter table ballot_events attach partition {partition} {bound}"),
+        format!("alter table {partition} owner to {owner}"),
     ];
     if rls {
         statements.push(format!("alter table {partition} enable row level security"));
@@ -285,10 +307,12 @@ const INDEXES_BY_PARENT: &str = "select h.inhparent::regclass::text, c.relname::
 
 /// `$2` (`grant` or `revoke`) statements on the table named `$3` for every privilege the table
 /// `$1` gives to a role other than its owner.
-const GRANTS: &str = "select format('%s %s on %s %s %s', $2, a.privilege_type, $3,
+const GRANTS: &str = "select format('%s %s on %s %s %s%s', $2, a.privilege_type, $3,
                    case when $2 = 'grant' then 'to' else 'from' end,
                    case when a.grantee = 0 then 'public'
-                        else quote_ident(pg_get_userbyid(a.grantee)) end)
+                        else quote_ident(pg_get_userbyid(a.grantee)) end,
+                   case when $2 = 'grant' and a.is_grantable then ' with grant option'
+                        when $2 = 'revoke' then ' cascade' else '' end)
      from pg_class c, aclexplode(c.relacl) a
      where c.oid = $1::regclass and a.grantee <> c.relowner
      order by 1";
@@ -298,14 +322,18 @@ fn unqualified(name: &str) -> &str {
 }
 
 /// Drops the staging tables of loads whose connection is gone (a killed process): their
-/// transaction committed, the load's did not.
+/// transaction committed, the load's did not. A pid is reused in time; this connection's own
+/// counts as gone, since nothing of its is committed yet.
 async fn drop_leftovers(conn: &mut PgConnection) -> Result<(), sqlx::Error> {
     let leftovers: Vec<String> = sqlx::query_scalar(
         "select c.oid::regclass::text from pg_class c
-         where c.relkind in ('r', 'p') and c.relnamespace = current_schema()::regnamespace
+         where c.relkind in ('r', 'p')
+           and c.relnamespace = (select relnamespace from pg_class
+                                 where oid = 'ballot_events'::regclass)
            and c.relname ~ ('^' || $1 || '[0-9]+(_[0-9]+)?$')
            and (regexp_match(c.relname, '^' || $1 || '([0-9]+)'))[1]::int
-               not in (select pid from pg_stat_activity where pid is not null)",
+               not in (select pid from pg_stat_activity
+                       where pid is not null and pid <> pg_backend_pid())",
     )
     .bind(PREFIX)
     .fetch_all(&mut *conn)

@@ -14,7 +14,18 @@ pub struct EmailSender {
     from: Mailbox,
     /// The domain in Message-IDs (`<notification-42@ballots.example.gov>`).
     id_domain: String,
+    /// The most one send may take, from taking a connection to the server's answer to the
+    /// message (see [`SEND_TIMEOUT`]).
+    send_timeout: Duration,
 }
+
+/// lettre's timeout covers opening a connection only, not the commands on it: a server that
+/// stops answering (or a connection it never accepted, left half-open) held a send — and with
+/// it its worker and the worker's claim transaction — for ever. The bench hung so with 512
+/// SMTP connections to the stand-in. A send past this bound is retried later like any
+/// temporary failure. The connection it held goes back to lettre's pool, which tests it with
+/// `NOOP` before its next use.
+pub const SEND_TIMEOUT: Duration = Duration::from_secs(60);
 
 /// What one email needs besides its rendered text.
 pub struct Envelope<'a> {
@@ -42,7 +53,17 @@ impl EmailSender {
                 .parse()
                 .map_err(|e| anyhow::anyhow!("EMAIL_FROM: {e}"))?,
             id_domain: id_domain.to_owned(),
+            send_timeout: SEND_TIMEOUT,
         })
+    }
+
+    /// The same sender with another bound on one send (tests use a short one).
+    #[must_use]
+    pub fn with_send_timeout(self, send_timeout: Duration) -> Self {
+        Self {
+            send_timeout,
+            ..self
+        }
     }
 
     pub async fn send(&self, envelope: &Envelope<'_>, message: &Rendered) -> Outcome {
@@ -79,7 +100,16 @@ impl EmailSender {
                 };
             }
         };
-        match self.transport.send(email).await {
+        let Ok(sent) = tokio::time::timeout(self.send_timeout, self.transport.send(email)).await
+        else {
+            return Outcome::Retry {
+                error: format!(
+                    "SMTP: no answer within {} s",
+                    self.send_timeout.as_secs_f64()
+                ),
+            };
+        };
+        match sent {
             Ok(_) => Outcome::Sent {
                 provider_id: format!(
                     "<notification-{}@{}>",
@@ -140,9 +170,9 @@ impl app::state::StaffMail for EmailSender {
             .header(lettre::message::header::ContentType::TEXT_PLAIN)
             .body(text.to_owned())
             .map_err(|e| format!("the message could not be built: {e}"))?;
-        self.transport
-            .send(email)
+        tokio::time::timeout(self.send_timeout, self.transport.send(email))
             .await
+            .map_err(|_| "SMTP: no answer in time".to_owned())?
             .map(|_| ())
             .map_err(|e| format!("SMTP: {e}"))
     }
@@ -200,5 +230,54 @@ impl Header for ContentLanguage {
 
     fn display(&self) -> HeaderValue {
         HeaderValue::new(Self::name(), self.0.clone())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A server that takes the connection and never says a word: the send ends, as a retry,
+    /// instead of holding its worker for ever.
+    #[tokio::test]
+    async fn a_silent_server_is_a_retry_not_a_hang() {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let silent = tokio::spawn(async move {
+            let mut held = Vec::new();
+            while let Ok((socket, _)) = listener.accept().await {
+                held.push(socket);
+            }
+        });
+        let sender = EmailSender::new(
+            &format!("smtp://127.0.0.1:{port}"),
+            "Ballot Tracker <ballots@example.org>",
+            "example.org",
+            2,
+        )
+        .unwrap()
+        .with_send_timeout(Duration::from_millis(500));
+        let message = Rendered {
+            subject: "Your ballot".into(),
+            text: "It was received.".into(),
+            html: None,
+        };
+        let envelope = Envelope {
+            notification_id: 1,
+            to: "voter@example.org",
+            language: "en",
+            unsubscribe_url: "http://127.0.0.1/unsubscribe/x",
+        };
+        let started = std::time::Instant::now();
+        let outcome =
+            tokio::time::timeout(Duration::from_secs(10), sender.send(&envelope, &message))
+                .await
+                .expect("the send came back");
+        assert!(
+            matches!(&outcome, Outcome::Retry { error } if error.contains("no answer")),
+            "{outcome:?}"
+        );
+        assert!(started.elapsed() < Duration::from_secs(5));
+        silent.abort();
     }
 }
