@@ -83,13 +83,7 @@ impl EventStage {
         // Default privileges gave the app's role the staging tables; they are nobody's but
         // the loader's until the swap gives each its partition's grants.
         for staged in std::iter::once(&table).chain(tables.iter().map(|(_, t)| t)) {
-            let revokes: Vec<String> = sqlx::query_scalar(GRANTS)
-                .bind(staged)
-                .bind("revoke")
-                .bind(staged)
-                .fetch_all(&mut *tx)
-                .await?;
-            for revoke in revokes {
+            for revoke in privileges(&mut tx, staged, "revoke", staged).await? {
                 sqlx::query(&revoke).execute(&mut *tx).await?;
             }
         }
@@ -245,19 +239,8 @@ async fn swap_one(tx: &mut PgConnection, partition: &str, staged: &str) -> anyho
     .bind(partition)
     .fetch_all(&mut *tx)
     .await?;
-    let grants: Vec<String> = sqlx::query_scalar(GRANTS)
-        .bind(partition)
-        .bind("grant")
-        .bind(partition)
-        .fetch_all(&mut *tx)
-        .await?;
-    // What the staging table was given by default privileges, said of its new name.
-    let revokes: Vec<String> = sqlx::query_scalar(GRANTS)
-        .bind(staged)
-        .bind("revoke")
-        .bind(partition)
-        .fetch_all(&mut *tx)
-        .await?;
+    // The staging table has no grants of its own: `EventStage::begin` revoked them.
+    let grants = privileges(tx, partition, "grant", partition).await?;
 
     let mut statements = vec![
         format!("alter table ballot_events detach partition {partition}"),
@@ -272,7 +255,6 @@ async fn swap_one(tx: &mut PgConnection, partition: &str, staged: &str) -> anyho
     if force_rls {
         statements.push(format!("alter table {partition} force row level security"));
     }
-    statements.extend(revokes);
     statements.extend(grants);
     statements.extend(policies);
     for statement in statements {
@@ -305,8 +287,22 @@ const INDEXES_BY_PARENT: &str = "select h.inhparent::regclass::text, c.relname::
      where x.indrelid = $1::regclass
      order by 1";
 
-/// `$2` (`grant` or `revoke`) statements on the table named `$3` for every privilege the table
-/// `$1` gives to a role other than its owner.
+/// `verb` (`grant` or `revoke`) statements on the table named `target` for every privilege the
+/// table `source` gives to a role other than its owner.
+async fn privileges(
+    conn: &mut PgConnection,
+    source: &str,
+    verb: &str,
+    target: &str,
+) -> Result<Vec<String>, sqlx::Error> {
+    sqlx::query_scalar(GRANTS)
+        .bind(source)
+        .bind(verb)
+        .bind(target)
+        .fetch_all(conn)
+        .await
+}
+
 const GRANTS: &str = "select format('%s %s on %s %s %s%s', $2, a.privilege_type, $3,
                    case when $2 = 'grant' then 'to' else 'from' end,
                    case when a.grantee = 0 then 'public'

@@ -66,6 +66,24 @@ impl EmailSender {
         }
     }
 
+    /// One send through the pool, given up after `send_timeout` (the outer error).
+    async fn send_bounded(
+        &self,
+        email: Message,
+    ) -> Result<
+        Result<lettre::transport::smtp::response::Response, lettre::transport::smtp::Error>,
+        String,
+    > {
+        tokio::time::timeout(self.send_timeout, self.transport.send(email))
+            .await
+            .map_err(|_| {
+                format!(
+                    "SMTP: no answer within {} s",
+                    self.send_timeout.as_secs_f64()
+                )
+            })
+    }
+
     pub async fn send(&self, envelope: &Envelope<'_>, message: &Rendered) -> Outcome {
         let to: Mailbox = match envelope.to.parse() {
             Ok(to) => to,
@@ -100,14 +118,9 @@ impl EmailSender {
                 };
             }
         };
-        let Ok(sent) = tokio::time::timeout(self.send_timeout, self.transport.send(email)).await
-        else {
-            return Outcome::Retry {
-                error: format!(
-                    "SMTP: no answer within {} s",
-                    self.send_timeout.as_secs_f64()
-                ),
-            };
+        let sent = match self.send_bounded(email).await {
+            Ok(sent) => sent,
+            Err(error) => return Outcome::Retry { error },
         };
         match sent {
             Ok(_) => Outcome::Sent {
@@ -170,9 +183,8 @@ impl app::state::StaffMail for EmailSender {
             .header(lettre::message::header::ContentType::TEXT_PLAIN)
             .body(text.to_owned())
             .map_err(|e| format!("the message could not be built: {e}"))?;
-        tokio::time::timeout(self.send_timeout, self.transport.send(email))
-            .await
-            .map_err(|_| "SMTP: no answer in time".to_owned())?
+        self.send_bounded(email)
+            .await?
             .map(|_| ())
             .map_err(|e| format!("SMTP: {e}"))
     }
