@@ -14,6 +14,18 @@ use std::sync::{Arc, Mutex};
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 use tokio::net::TcpListener;
 
+/// Connections a stand-in's socket queues before it accepts them. Tokio's default (128) is too
+/// few for `make bench`'s hundreds of connections opened at once: the rest sat half-open.
+const BACKLOG: u32 = 4096;
+
+/// A listener on 127.0.0.1:`port` (0 for any) with room for [`BACKLOG`] waiting connections.
+fn listen(port: u16) -> std::io::Result<TcpListener> {
+    let socket = tokio::net::TcpSocket::new_v4()?;
+    socket.set_reuseaddr(true)?;
+    socket.bind(std::net::SocketAddr::from(([127, 0, 0, 1], port)))?;
+    socket.listen(BACKLOG)
+}
+
 /// An email as the SMTP stand-in received it.
 #[derive(Clone, Debug, Serialize)]
 pub struct Email {
@@ -63,18 +75,22 @@ impl Email {
 #[derive(Clone, Default)]
 pub struct SmtpSink {
     pub received: Arc<Mutex<Vec<Email>>>,
+    /// Connections accepted so far.
+    sessions: Arc<std::sync::atomic::AtomicUsize>,
 }
 
 impl SmtpSink {
     /// Listens on 127.0.0.1:`port` (0 for any) and returns the port.
     pub async fn start(port: u16) -> std::io::Result<(Self, u16)> {
-        let listener = TcpListener::bind(("127.0.0.1", port)).await?;
+        let listener = listen(port)?;
         let port = listener.local_addr()?.port();
         let sink = Self::default();
         let kept = sink.clone();
         tokio::spawn(async move {
             while let Ok((socket, _)) = listener.accept().await {
                 let kept = kept.clone();
+                kept.sessions
+                    .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                 tokio::spawn(async move {
                     let _ = kept.session(socket).await;
                 });
@@ -89,6 +105,11 @@ impl SmtpSink {
 
     pub fn count(&self) -> usize {
         self.received.lock().map(|v| v.len()).unwrap_or_default()
+    }
+
+    /// How many connections the sink has accepted.
+    pub fn sessions(&self) -> usize {
+        self.sessions.load(std::sync::atomic::Ordering::Relaxed)
     }
 
     async fn session(&self, socket: tokio::net::TcpStream) -> std::io::Result<()> {
@@ -202,7 +223,7 @@ impl TelephonyStandin {
         callbacks: bool,
         emails: Option<SmtpSink>,
     ) -> std::io::Result<(Self, u16)> {
-        let listener = TcpListener::bind(("127.0.0.1", port)).await?;
+        let listener = listen(port)?;
         let port = listener.local_addr()?.port();
         let standin = Self {
             account_sid: account_sid.to_owned(),

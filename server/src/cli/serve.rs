@@ -68,7 +68,10 @@ pub async fn serve(config: &Config, pool: PgPool) -> anyhow::Result<()> {
 pub async fn work(config: &Config, pool: PgPool, count: usize) -> anyhow::Result<()> {
     let engine = Engine::new(
         pool.clone(),
-        config.notify.clone(),
+        crate::config::NotifyConfig {
+            workers: count,
+            ..config.notify.clone()
+        },
         config.settings.messaging.clone(),
     )?;
     if engine.channels().is_empty() {

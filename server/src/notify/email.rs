@@ -1,16 +1,17 @@
-//! Email over SMTP (lettre, pooled connections): HTML with a plain-text alternative, the voter's
-//! language, and RFC 8058 one-click unsubscribe headers.
+//! Email over SMTP (lettre on pooled connections of ours, [`super::smtp`]): HTML with a
+//! plain-text alternative, the voter's language, and RFC 8058 one-click unsubscribe headers.
 
 use app::messages::Rendered;
 use app::messages::outbox::Outcome;
+use lettre::Message;
 use lettre::message::header::{Header, HeaderName, HeaderValue};
 use lettre::message::{Mailbox, MultiPart};
-use lettre::transport::smtp::PoolConfig;
-use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
 use std::time::Duration;
 
+use super::smtp::{SendError, SmtpPool};
+
 pub struct EmailSender {
-    transport: AsyncSmtpTransport<Tokio1Executor>,
+    smtp: SmtpPool,
     from: Mailbox,
     /// The domain in Message-IDs (`<notification-42@ballots.example.gov>`).
     id_domain: String,
@@ -23,8 +24,7 @@ pub struct EmailSender {
 /// stops answering (or a connection it never accepted, left half-open) held a send — and with
 /// it its worker and the worker's claim transaction — for ever. The bench hung so with 512
 /// SMTP connections to the stand-in. A send past this bound is retried later like any
-/// temporary failure. The connection it held goes back to lettre's pool, which tests it with
-/// `NOOP` before its next use.
+/// temporary failure; the connection it held is closed.
 pub const SEND_TIMEOUT: Duration = Duration::from_secs(60);
 
 /// What one email needs besides its rendered text.
@@ -42,13 +42,13 @@ impl EmailSender {
         id_domain: &str,
         connections: u32,
     ) -> anyhow::Result<Self> {
-        let transport = AsyncSmtpTransport::<Tokio1Executor>::from_url(smtp_url)
-            .map_err(|e| anyhow::anyhow!("SMTP_URL: {e}"))?
-            .timeout(Some(Duration::from_secs(15)))
-            .pool_config(PoolConfig::new().max_size(connections.max(1)))
-            .build();
+        let smtp = SmtpPool::from_url(
+            smtp_url,
+            Duration::from_secs(15),
+            usize::try_from(connections).unwrap_or(usize::MAX),
+        )?;
         Ok(Self {
-            transport,
+            smtp,
             from: from
                 .parse()
                 .map_err(|e| anyhow::anyhow!("EMAIL_FROM: {e}"))?,
@@ -69,19 +69,20 @@ impl EmailSender {
     /// One send through the pool, given up after `send_timeout` (the outer error).
     async fn send_bounded(
         &self,
-        email: Message,
-    ) -> Result<
-        Result<lettre::transport::smtp::response::Response, lettre::transport::smtp::Error>,
-        String,
-    > {
-        tokio::time::timeout(self.send_timeout, self.transport.send(email))
-            .await
-            .map_err(|_| {
-                format!(
-                    "SMTP: no answer within {} s",
-                    self.send_timeout.as_secs_f64()
-                )
-            })
+        email: &Message,
+    ) -> Result<Result<lettre::transport::smtp::response::Response, SendError>, String> {
+        let formatted = email.formatted();
+        tokio::time::timeout(
+            self.send_timeout,
+            self.smtp.send(email.envelope(), &formatted),
+        )
+        .await
+        .map_err(|_| {
+            format!(
+                "SMTP: no answer within {} s",
+                self.send_timeout.as_secs_f64()
+            )
+        })
     }
 
     pub async fn send(&self, envelope: &Envelope<'_>, message: &Rendered) -> Outcome {
@@ -118,7 +119,7 @@ impl EmailSender {
                 };
             }
         };
-        let sent = match self.send_bounded(email).await {
+        let sent = match self.send_bounded(&email).await {
             Ok(sent) => sent,
             Err(error) => return Outcome::Retry { error },
         };
@@ -183,7 +184,7 @@ impl app::state::StaffMail for EmailSender {
             .header(lettre::message::header::ContentType::TEXT_PLAIN)
             .body(text.to_owned())
             .map_err(|e| format!("the message could not be built: {e}"))?;
-        self.send_bounded(email)
+        self.send_bounded(&email)
             .await?
             .map(|_| ())
             .map_err(|e| format!("SMTP: {e}"))

@@ -7,6 +7,7 @@
 pub mod email;
 pub mod hooks;
 pub mod signup;
+pub mod smtp;
 pub mod telephony;
 
 use crate::config::NotifyConfig;
@@ -34,13 +35,16 @@ pub struct Engine {
 
 impl Engine {
     pub fn new(pool: PgPool, config: NotifyConfig, messaging: Messaging) -> anyhow::Result<Self> {
+        // The connection pools serve every worker of the process, each with `concurrency`
+        // sends in flight: sized for one worker, they closed and reopened connections all day.
+        let in_flight = config.concurrency.saturating_mul(config.workers.max(1));
         let email = email::sender(
             &config,
             &messaging,
-            u32::try_from(config.concurrency).unwrap_or(u32::MAX),
+            u32::try_from(in_flight).unwrap_or(u32::MAX),
         )?;
         let telephony = match &config.telephony {
-            Some(t) => Some(TelephonySender::new(t.clone(), config.concurrency)?),
+            Some(t) => Some(TelephonySender::new(t.clone(), in_flight)?),
             None => None,
         };
         Ok(Self {

@@ -1,0 +1,390 @@
+//! SMTP connections, kept open between messages: lettre speaks the protocol on sockets we open
+//! ourselves, with Nagle's algorithm off.
+//!
+//! lettre's own pool (0.11.23, the latest release) opens its sockets with Nagle on. It writes
+//! a message's body, then the closing `\r\n.\r\n` as a second small write, which the kernel
+//! holds until the server acknowledges the body — and a server delays that acknowledgement by
+//! 40 ms (Linux's minimum), waiting for a reply to carry it that cannot come before the
+//! closing dot. Every email paid 40 ms on every connection, to the stand-in and to a real
+//! relay alike (lettre's pull request 1159, merged upstream, not yet released). Here sockets
+//! are opened with `TCP_NODELAY`; lettre's `AsyncSmtpConnection` does the rest (greeting,
+//! STARTTLS or implicit TLS, authentication, the message).
+//!
+//! A connection used within the last [`FRESH`] goes straight to the next message; one idle
+//! longer is tested with `NOOP` first (the server may have closed it). A connection whose send
+//! failed on the wire, or timed out (the send future is dropped with it), is not reused.
+
+use lettre::address::Envelope;
+use lettre::transport::smtp::authentication::{Credentials, Mechanism};
+// `AsyncNetworkStream` is deprecated as "not meant to be made public", but it is lettre's only
+// way to put TLS on a socket opened elsewhere (implicit TLS, `smtps://`); lettre is pinned.
+#[allow(deprecated)]
+use lettre::transport::smtp::client::AsyncNetworkStream;
+use lettre::transport::smtp::client::{AsyncSmtpConnection, AsyncTokioStream, TlsParameters};
+use lettre::transport::smtp::extension::ClientId;
+use lettre::transport::smtp::response::Response;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+use tokio::net::TcpStream;
+use tokio_util::compat::{Compat, FuturesAsyncReadCompatExt};
+
+/// How long an idle connection is trusted without a `NOOP`.
+pub const FRESH: Duration = Duration::from_secs(5);
+/// Idle connections are closed after this long (servers drop them at about 5 minutes).
+const IDLE_LIMIT: Duration = Duration::from_secs(60);
+
+/// How the session is protected, as `SMTP_URL` says (the forms lettre's `from_url` reads).
+enum Security {
+    /// `smtp://host` (port 25): plain, for a relay on the same network.
+    Plain,
+    /// `smtp://host?tls=required` or `?tls=opportunistic` (port 587): STARTTLS.
+    StartTls {
+        required: bool,
+        params: TlsParameters,
+    },
+    /// `smtps://host` (port 465): TLS from the first byte.
+    Implicit(TlsParameters),
+}
+
+/// Why a send did not go through.
+#[derive(Debug)]
+pub enum SendError {
+    /// The server's answer, or lettre meeting a broken session.
+    Smtp(lettre::transport::smtp::Error),
+    /// No session: the connection could not be opened or protected as `SMTP_URL` asks.
+    Connect(String),
+}
+
+impl SendError {
+    /// A refusal the server says is final (5xx): retrying will not help.
+    pub fn is_permanent(&self) -> bool {
+        matches!(self, Self::Smtp(e) if e.is_permanent())
+    }
+}
+
+impl std::fmt::Display for SendError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Smtp(e) => e.fmt(f),
+            Self::Connect(why) => f.write_str(why),
+        }
+    }
+}
+
+impl From<lettre::transport::smtp::Error> for SendError {
+    fn from(e: lettre::transport::smtp::Error) -> Self {
+        Self::Smtp(e)
+    }
+}
+
+/// A pool of SMTP connections to one server.
+pub struct SmtpPool {
+    host: String,
+    port: u16,
+    security: Security,
+    credentials: Option<Credentials>,
+    hello: ClientId,
+    connect_timeout: Duration,
+    /// Connections between messages, with when each was last used.
+    idle: Mutex<Vec<(AsyncSmtpConnection, Instant)>>,
+    max_idle: usize,
+}
+
+/// `SMTP_URL`'s errors never include the URL: it may carry a password.
+fn bad_url(why: impl std::fmt::Display) -> anyhow::Error {
+    anyhow::anyhow!("SMTP_URL: {why}")
+}
+
+impl SmtpPool {
+    /// Reads `SMTP_URL`: `smtp://` or `smtps://`, `user:password@` (percent-encoded), a port,
+    /// `?tls=required|opportunistic`, and a path naming the EHLO host.
+    pub fn from_url(url: &str, connect_timeout: Duration, max_idle: usize) -> anyhow::Result<Self> {
+        let url = url::Url::parse(url).map_err(bad_url)?;
+        let host = url
+            .host_str()
+            .ok_or_else(|| bad_url("no host"))?
+            .trim_matches(['[', ']'])
+            .to_owned();
+        let tls = url
+            .query_pairs()
+            .find(|(k, _)| k == "tls")
+            .map(|(_, v)| v.into_owned());
+        let params = || TlsParameters::new(host.clone()).map_err(bad_url);
+        let (security, default_port) = match (url.scheme(), tls.as_deref()) {
+            ("smtp", None) => (Security::Plain, 25),
+            ("smtp", Some(mode @ ("required" | "opportunistic"))) => (
+                Security::StartTls {
+                    required: mode == "required",
+                    params: params()?,
+                },
+                587,
+            ),
+            ("smtps", None) => (Security::Implicit(params()?), 465),
+            (scheme, tls) => {
+                return Err(bad_url(format!(
+                    "use smtp:// (with ?tls=required or ?tls=opportunistic for STARTTLS) or \
+                     smtps://, not {scheme}:// with tls={tls:?}"
+                )));
+            }
+        };
+        let decode = |s: &str| {
+            percent_encoding::percent_decode_str(s)
+                .decode_utf8()
+                .map(|s| s.into_owned())
+                .map_err(bad_url)
+        };
+        let credentials = match url.password() {
+            Some(password) => Some(Credentials::new(decode(url.username())?, decode(password)?)),
+            None => None,
+        };
+        let path = url.path().trim_matches('/');
+        let hello = if path.is_empty() {
+            ClientId::default()
+        } else {
+            ClientId::Domain(path.to_owned())
+        };
+        Ok(Self {
+            port: url.port().unwrap_or(default_port),
+            host,
+            security,
+            credentials,
+            hello,
+            connect_timeout,
+            idle: Mutex::new(Vec::new()),
+            max_idle: max_idle.max(1),
+        })
+    }
+
+    /// Sends one message on a pooled connection, or a new one.
+    pub async fn send(&self, envelope: &Envelope, message: &[u8]) -> Result<Response, SendError> {
+        let mut conn = match self.take().await {
+            Some(conn) => conn,
+            None => self.connect().await?,
+        };
+        let sent = conn.send(envelope, message).await;
+        if !conn.has_broken() {
+            self.put_back(conn);
+        }
+        Ok(sent?)
+    }
+
+    /// An idle connection that still answers, if there is one.
+    async fn take(&self) -> Option<AsyncSmtpConnection> {
+        loop {
+            let (mut conn, last_used) = self.idle.lock().ok()?.pop()?;
+            let idle = last_used.elapsed();
+            if idle < FRESH || (idle < IDLE_LIMIT && conn.test_connected().await) {
+                return Some(conn);
+            }
+            conn.abort().await;
+        }
+    }
+
+    fn put_back(&self, conn: AsyncSmtpConnection) {
+        if let Ok(mut idle) = self.idle.lock()
+            && idle.len() < self.max_idle
+        {
+            idle.push((conn, Instant::now()));
+        }
+    }
+
+    /// A new session: TCP with Nagle off, TLS as configured, EHLO, and AUTH when there are
+    /// credentials.
+    async fn connect(&self) -> Result<AsyncSmtpConnection, SendError> {
+        let tcp = tokio::time::timeout(
+            self.connect_timeout,
+            TcpStream::connect((self.host.as_str(), self.port)),
+        )
+        .await
+        .map_err(|_| {
+            SendError::Connect(format!(
+                "no connection within {} s",
+                self.connect_timeout.as_secs_f64()
+            ))
+        })?
+        .map_err(|e| SendError::Connect(format!("connecting: {e}")))?;
+        tcp.set_nodelay(true)
+            .map_err(|e| SendError::Connect(format!("TCP_NODELAY: {e}")))?;
+        let mut conn = match &self.security {
+            Security::Plain => {
+                AsyncSmtpConnection::connect_with_transport(Box::new(tcp), &self.hello).await?
+            }
+            Security::StartTls { required, params } => {
+                let mut conn =
+                    AsyncSmtpConnection::connect_with_transport(Box::new(tcp), &self.hello).await?;
+                if conn.can_starttls() {
+                    conn.starttls(params.clone(), &self.hello).await?;
+                } else if *required {
+                    conn.abort().await;
+                    return Err(SendError::Connect(
+                        "the server does not offer STARTTLS, which SMTP_URL requires".into(),
+                    ));
+                }
+                conn
+            }
+            Security::Implicit(params) => {
+                #[allow(deprecated)]
+                let mut stream = AsyncNetworkStream::use_existing_tokio1(Box::new(tcp));
+                stream.upgrade_tls(params.clone()).await?;
+                AsyncSmtpConnection::connect_with_transport(
+                    Box::new(TlsFirst(stream.compat())),
+                    &self.hello,
+                )
+                .await?
+            }
+        };
+        if let Some(credentials) = &self.credentials {
+            conn.auth(&[Mechanism::Plain, Mechanism::Login], credentials)
+                .await?;
+        }
+        Ok(conn)
+    }
+}
+
+/// An implicit-TLS stream (already encrypted) handed to lettre as a plain one.
+#[allow(deprecated)]
+#[derive(Debug)]
+struct TlsFirst(Compat<AsyncNetworkStream>);
+
+#[allow(deprecated)]
+impl AsyncTokioStream for TlsFirst {
+    fn peer_addr(&self) -> std::io::Result<std::net::SocketAddr> {
+        self.0.get_ref().peer_addr()
+    }
+}
+
+impl tokio::io::AsyncRead for TlsFirst {
+    fn poll_read(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+        buf: &mut tokio::io::ReadBuf<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        std::pin::Pin::new(&mut self.0).poll_read(cx, buf)
+    }
+}
+
+impl tokio::io::AsyncWrite for TlsFirst {
+    fn poll_write(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+        buf: &[u8],
+    ) -> std::task::Poll<std::io::Result<usize>> {
+        std::pin::Pin::new(&mut self.0).poll_write(cx, buf)
+    }
+
+    fn poll_flush(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        std::pin::Pin::new(&mut self.0).poll_flush(cx)
+    }
+
+    fn poll_shutdown(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        std::pin::Pin::new(&mut self.0).poll_shutdown(cx)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::standin::SmtpSink;
+
+    fn pool(url: &str) -> SmtpPool {
+        SmtpPool::from_url(url, Duration::from_secs(5), 4).unwrap()
+    }
+
+    #[test]
+    fn smtp_url_forms_read_as_lettre_reads_them() {
+        let plain = pool("smtp://relay.example");
+        assert_eq!((plain.host.as_str(), plain.port), ("relay.example", 25));
+        assert!(matches!(plain.security, Security::Plain));
+        assert!(plain.credentials.is_none());
+
+        let submission = pool("smtp://ballots%40county.gov:p%2Fss@relay.example?tls=required");
+        assert_eq!(submission.port, 587);
+        assert!(matches!(
+            submission.security,
+            Security::StartTls { required: true, .. }
+        ));
+        assert_eq!(
+            submission.credentials,
+            Some(Credentials::new("ballots@county.gov".into(), "p/ss".into()))
+        );
+        let opportunistic = pool("smtp://relay.example:2525/mail.county.gov?tls=opportunistic");
+        assert_eq!(opportunistic.port, 2525);
+        assert!(matches!(
+            opportunistic.security,
+            Security::StartTls {
+                required: false,
+                ..
+            }
+        ));
+        assert_eq!(
+            opportunistic.hello,
+            ClientId::Domain("mail.county.gov".into())
+        );
+        assert!(matches!(
+            pool("smtps://relay.example").security,
+            Security::Implicit(_)
+        ));
+        assert_eq!(pool("smtps://relay.example").port, 465);
+    }
+
+    #[test]
+    fn a_bad_smtp_url_is_refused_without_its_password() {
+        for url in [
+            "http://user:hunter2@relay.example",
+            "smtp://user:hunter2@relay.example?tls=sometimes",
+            "smtp://user:hunter2@",
+        ] {
+            let e = SmtpPool::from_url(url, Duration::from_secs(5), 1)
+                .err()
+                .unwrap()
+                .to_string();
+            assert!(e.starts_with("SMTP_URL: "), "{e}");
+            assert!(!e.contains("hunter2"), "{e}");
+        }
+    }
+
+    fn envelope(to: &str) -> Envelope {
+        Envelope::new(
+            Some("ballots@county.gov".parse().unwrap()),
+            vec![to.parse().unwrap()],
+        )
+        .unwrap()
+    }
+
+    /// Messages one after another go down one session: the pool keeps it between them.
+    #[tokio::test]
+    async fn messages_share_a_session() {
+        let (sink, port) = SmtpSink::start(0).await.unwrap();
+        let pool = pool(&format!("smtp://127.0.0.1:{port}"));
+        for n in 0..3 {
+            let body = format!("Subject: {n}\r\n\r\nMessage {n}\r\n");
+            pool.send(&envelope(&format!("voter{n}@example.org")), body.as_bytes())
+                .await
+                .unwrap();
+        }
+        assert_eq!(sink.count(), 3);
+        assert_eq!(sink.sessions(), 1);
+        assert_eq!(sink.emails()[2].to, vec!["voter2@example.org".to_owned()]);
+    }
+
+    /// `?tls=required` against a server without STARTTLS: nothing is sent in the clear, and
+    /// the failure is temporary (the server may be fixed).
+    #[tokio::test]
+    async fn required_tls_is_never_skipped() {
+        let (sink, port) = SmtpSink::start(0).await.unwrap();
+        let pool = pool(&format!("smtp://127.0.0.1:{port}?tls=required"));
+        let e = pool
+            .send(&envelope("voter@example.org"), b"Subject: x\r\n\r\nx\r\n")
+            .await
+            .unwrap_err();
+        assert!(matches!(e, SendError::Connect(_)), "{e}");
+        assert!(!e.is_permanent());
+        assert_eq!(sink.count(), 0);
+    }
+}
