@@ -257,6 +257,40 @@ pub(super) async fn process(ctx: &mut Ctx<'_>, rows: Vec<Row>) -> Result<(), sql
     let numbers: Vec<String> = parsed.iter().map(|p| p.number.clone()).collect();
     let found = lookup(ctx, voter_ids, numbers).await?;
 
+    // Barcodes of the ballots the chunk may issue: a new ballot may not take one that a
+    // ballot of the election on file carries, nor one an earlier row of the file gives
+    // another new ballot (the unique indexes would end the whole import with a database
+    // error instead of rejecting the row).
+    let mut first_claim: HashMap<&str, (u64, &str)> = HashMap::new();
+    for p in parsed
+        .iter()
+        .filter(|p| !found.by_number.contains_key(&p.number))
+    {
+        for code in [&p.outbound, &p.inbound].into_iter().flatten() {
+            let claim = first_claim
+                .entry(Imb::tracking_of(code))
+                .or_insert((p.row, &p.number));
+            if p.row < claim.0 {
+                *claim = (p.row, &p.number);
+            }
+        }
+    }
+    let wanted: Vec<String> = first_claim.keys().map(|code| (*code).to_owned()).collect();
+    let on_file = holders(ctx, wanted).await?;
+    let taken = |p: &Parsed| -> Option<(&'static str, String)> {
+        [("outbound_imb", &p.outbound), ("inbound_imb", &p.inbound)]
+            .into_iter()
+            .find_map(|(field, code)| {
+                let code = code.as_deref()?;
+                let tracking = Imb::tracking_of(code);
+                (on_file.contains_key(tracking)
+                    || first_claim
+                        .get(tracking)
+                        .is_some_and(|(_, number)| *number != p.number))
+                .then(|| (field, code.to_owned()))
+            })
+    };
+
     // What each row needs: a reissue (the voter's live ballot replaced), a new ballot, then
     // its status.
     let mut replacements: Vec<(u64, Proposal)> = Vec::new();
@@ -288,6 +322,15 @@ pub(super) async fn process(ctx: &mut Ctx<'_>, rows: Vec<Row>) -> Result<(), sql
         }
         if pending.contains_key(&p.number) {
             keep.push(p);
+            continue;
+        }
+        if let Some((field, code)) = taken(p) {
+            ctx.reject(Rejection::field(
+                p.row,
+                field,
+                &code,
+                "another ballot of this election carries this barcode",
+            ));
             continue;
         }
         let replaces = found
@@ -453,30 +496,7 @@ async fn set_barcodes(
         .flatten()
         .map(|code| Imb::tracking_of(code).to_owned())
         .collect();
-    let taken = sqlx::query!(
-        r#"select b.id as "id!", b.outbound_tracking, b.inbound_tracking
-           from unnest($2::text[]) as t(code)
-           cross join lateral (
-             select id, outbound_tracking, inbound_tracking from ballots
-             where outbound_tracking = t.code and election_id = $1
-             union all
-             select id, outbound_tracking, inbound_tracking from ballots
-             where inbound_tracking = t.code and election_id = $1
-             offset 0) b"#,
-        ctx.election().id,
-        &wanted
-    )
-    .fetch_all(&mut *ctx.tx)
-    .await?;
-    let mut holder: HashMap<String, i64> = HashMap::new();
-    for t in taken {
-        for code in [t.outbound_tracking, t.inbound_tracking]
-            .into_iter()
-            .flatten()
-        {
-            holder.insert(code, t.id);
-        }
-    }
+    let mut holder = holders(ctx, wanted).await?;
     let mut ids = Vec::new();
     let mut outbound: Vec<Option<String>> = Vec::new();
     let mut inbound: Vec<Option<String>> = Vec::new();
@@ -523,6 +543,41 @@ async fn set_barcodes(
     .await?;
     ctx.summary.barcodes_set += updated.rows_affected();
     Ok(())
+}
+
+/// The ballots of the election that carry any of `codes` (tracking codes), in either direction.
+async fn holders(
+    ctx: &mut Ctx<'_>,
+    wanted: Vec<String>,
+) -> Result<HashMap<String, i64>, sqlx::Error> {
+    if wanted.is_empty() {
+        return Ok(HashMap::new());
+    }
+    let taken = sqlx::query!(
+        r#"select b.id as "id!", b.outbound_tracking, b.inbound_tracking
+           from unnest($2::text[]) as t(code)
+           cross join lateral (
+             select id, outbound_tracking, inbound_tracking from ballots
+             where outbound_tracking = t.code and election_id = $1
+             union all
+             select id, outbound_tracking, inbound_tracking from ballots
+             where inbound_tracking = t.code and election_id = $1
+             offset 0) b"#,
+        ctx.election().id,
+        &wanted
+    )
+    .fetch_all(&mut *ctx.tx)
+    .await?;
+    let mut holder: HashMap<String, i64> = HashMap::new();
+    for t in taken {
+        for code in [t.outbound_tracking, t.inbound_tracking]
+            .into_iter()
+            .flatten()
+        {
+            holder.insert(code, t.id);
+        }
+    }
+    Ok(holder)
 }
 
 /// TRK rows: a ballot's barcodes from the print vendor.

@@ -460,6 +460,62 @@ async fn a_tracking_code_belongs_to_one_ballot_of_the_election(pool: PgPool) {
     );
 }
 
+/// New ballots are held to the same rule: a reissue carrying another ballot's tracking code,
+/// and the second of two new ballots given one code, are rejected rows, not a database error
+/// that ends the import; and a rejected reissue replaces nothing.
+#[sqlx::test(migrator = "crate::state::MIGRATOR")]
+async fn a_new_ballot_may_not_take_another_ballots_barcode(pool: PgPool) {
+    let e = election(&pool).await;
+    load_samples(&pool, e).await;
+    let text = b"county_fips,election_date,voter_id,ballot_id,status_code,status_date,reason_code,outbound_imb,inbound_imb\n\
+        06001,2026-11-03,AL-1001,AL-B-2001,MAILED,2026-10-21,,0070012345600000100194699,\n\
+        06001,2026-11-03,AL-1005,AL-B-2005,MAILED,2026-10-21,,00700123456000009999,\n\
+        06001,2026-11-03,AL-1003,AL-B-2003,MAILED,2026-10-21,,,00700123456000009999\n";
+    let dry = run_file(&pool, &request(FeedKind::Elg, e), text, Mode::DryRun).await;
+    let report = run::rejections(&pool, dry.import_id, COUNTY).await.unwrap();
+    assert_eq!(
+        (dry.summary.issued, dry.summary.rejected),
+        (1, 2),
+        "{dry:?} {report:?}"
+    );
+    let rejected: Vec<(i64, Option<&str>)> =
+        report.iter().map(|x| (x.row, x.field.as_deref())).collect();
+    assert_eq!(
+        rejected,
+        vec![(2, Some("outbound_imb")), (4, Some("inbound_imb"))],
+        "{report:?}"
+    );
+    assert!(
+        report
+            .iter()
+            .all(|x| x.reason.contains("another ballot of this election carries")),
+        "{report:?}"
+    );
+    let applied = run_file(
+        &pool,
+        &request(FeedKind::Elg, e),
+        text,
+        Mode::Apply {
+            confirmed: vec![],
+            skip_rejected: true,
+        },
+    )
+    .await;
+    assert!(applied.applied, "{applied:?}");
+    assert_eq!(status_of(&pool, "AL-B-1001").await.0, "return_in_transit");
+    assert_eq!(status_of(&pool, "AL-B-1005").await.0, "replaced");
+    assert_eq!(status_of(&pool, "AL-B-2005").await.0, "mailed");
+    assert_eq!(status_of(&pool, "AL-B-1003").await.0, "not_counted");
+    assert_eq!(
+        count(
+            &pool,
+            "select count(*) from ballots where ballot_number in ('AL-B-2001', 'AL-B-2003')"
+        )
+        .await,
+        0
+    );
+}
+
 #[sqlx::test(migrator = "crate::state::MIGRATOR")]
 async fn an_unusual_share_needs_confirming(pool: PgPool) {
     let e = election(&pool).await;
