@@ -53,6 +53,14 @@ fn apply() -> Mode {
     }
 }
 
+/// Applying the rows that passed, the rejected ones left out.
+fn apply_skipping_rejected() -> Mode {
+    Mode::Apply {
+        confirmed: vec![],
+        skip_rejected: true,
+    }
+}
+
 async fn count(pool: &PgPool, sql: &str) -> i64 {
     sqlx::query_scalar(sql).fetch_one(pool).await.unwrap()
 }
@@ -495,10 +503,7 @@ async fn a_new_ballot_may_not_take_another_ballots_barcode(pool: PgPool) {
         &pool,
         &request(FeedKind::Elg, e),
         text,
-        Mode::Apply {
-            confirmed: vec![],
-            skip_rejected: true,
-        },
+        apply_skipping_rejected(),
     )
     .await;
     assert!(applied.applied, "{applied:?}");
@@ -614,10 +619,7 @@ async fn a_reissued_ballot_replaces_the_earlier_one(pool: PgPool) {
         &pool,
         &request(FeedKind::Elg, e),
         text,
-        Mode::Apply {
-            confirmed: vec![],
-            skip_rejected: true,
-        },
+        apply_skipping_rejected(),
     )
     .await;
     assert!(r.applied);
