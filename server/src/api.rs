@@ -4,7 +4,7 @@
 //! transaction. Idempotency keys return the first answer again. The OpenAPI description is at
 //! `/api/v1/openapi.json`.
 
-use app::api::{self, Caller, Remembered, Scope};
+use app::api::{self, Caller, Claim, Remembered, Scope};
 use app::imports::FeedKind;
 use app::imports::run::{self, Blocked, ImportError, Limits, Mode, Request};
 use app::state::AppState;
@@ -178,21 +178,36 @@ where
         .map(|b| format!("{b:02x}"))
         .collect();
     if let Some(key) = &key {
-        match api::remembered(&state.pool, &caller, key).await {
-            Ok(Some(r)) if r.request_sha256 == sha => return replay(&r),
-            Ok(Some(_)) => {
+        let other = || {
+            error(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "this Idempotency-Key was used with another request",
+            )
+        };
+        match api::claim(&state.pool, &caller, key, &sha).await {
+            Ok(Claim::Mine) => {}
+            Ok(Claim::Answered(r)) if r.request_sha256 == sha => return replay(&r),
+            Ok(Claim::Running { request_sha256 }) if request_sha256 == sha => {
                 return error(
-                    StatusCode::UNPROCESSABLE_ENTITY,
-                    "this Idempotency-Key was used with another request",
+                    StatusCode::CONFLICT,
+                    "a request with this Idempotency-Key is still running: send it again in a moment for its answer",
                 );
             }
-            Ok(None) => {}
+            Ok(Claim::Answered(_) | Claim::Running { .. }) => return other(),
             Err(e) => return internal(&e),
         }
     }
     let (status, answer) = match run_batch::<T>(state, &caller, body).await {
         Ok(done) => done,
-        Err(r) => return r,
+        Err(refused) => {
+            // Refused before anything ran: the key is free for a corrected request.
+            if let Some(key) = &key
+                && let Err(e) = api::release(&state.pool, &caller, key).await
+            {
+                tracing::warn!(error = %e, "releasing an idempotency key failed");
+            }
+            return refused;
+        }
     };
     let Some(key) = key else {
         return (status, axum::Json(answer)).into_response();

@@ -183,28 +183,104 @@ pub struct Remembered {
     pub body: serde_json::Value,
 }
 
-pub async fn remembered(
+/// The status a key's row holds while its first request runs (HTTP's "Processing").
+pub const RUNNING: i32 = 102;
+
+/// How long a running claim holds: a request that died mid-way (its process killed) leaves
+/// its claim, which a retry may take over after this.
+pub const CLAIM_LEASE_MINUTES: i32 = 15;
+
+/// What a key holds when a request arrives with it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Claim {
+    /// The key was free (or its claim stale): this request runs, and must answer or release.
+    Mine,
+    /// An earlier request with the key has answered.
+    Answered(Remembered),
+    /// An earlier request with the key is still running; its request's hash.
+    Running { request_sha256: String },
+}
+
+/// Claims an idempotency key for a request, so that two requests with one key never both
+/// run: the first writes a running row; the others find it, or its answer.
+pub async fn claim(
     pool: &PgPool,
     caller: &Caller,
     key: &str,
-) -> Result<Option<Remembered>, sqlx::Error> {
+    request_sha256: &str,
+) -> Result<Claim, sqlx::Error> {
     let mut tx = pool.begin().await?;
     set_county(&mut tx, &caller.county_fips).await?;
-    let found = sqlx::query_as!(
-        Remembered,
-        r#"select request_sha256, status, body from api_idempotency
-           where api_token_id = $1 and key = $2"#,
+    let inserted = sqlx::query!(
+        r#"insert into api_idempotency (api_token_id, county_fips, key, request_sha256, status, body)
+           values ($1, $2, $3, $4, $5, '{}')
+           on conflict (api_token_id, key) do nothing"#,
         caller.token_id,
-        key
+        caller.county_fips,
+        key,
+        request_sha256,
+        RUNNING
     )
-    .fetch_optional(&mut *tx)
+    .execute(&mut *tx)
+    .await?
+    .rows_affected();
+    if inserted == 1 {
+        tx.commit().await?;
+        return Ok(Claim::Mine);
+    }
+    let held = sqlx::query!(
+        r#"select request_sha256, status, body,
+                  created_at < now() - make_interval(mins => $3) as "stale!"
+           from api_idempotency where api_token_id = $1 and key = $2 for update"#,
+        caller.token_id,
+        key,
+        CLAIM_LEASE_MINUTES
+    )
+    .fetch_one(&mut *tx)
     .await?;
+    let claim = if held.status != RUNNING {
+        Claim::Answered(Remembered {
+            request_sha256: held.request_sha256,
+            status: held.status,
+            body: held.body,
+        })
+    } else if held.stale {
+        sqlx::query!(
+            r#"update api_idempotency set request_sha256 = $3, created_at = now()
+               where api_token_id = $1 and key = $2"#,
+            caller.token_id,
+            key,
+            request_sha256
+        )
+        .execute(&mut *tx)
+        .await?;
+        Claim::Mine
+    } else {
+        Claim::Running {
+            request_sha256: held.request_sha256,
+        }
+    };
     tx.commit().await?;
-    Ok(found)
+    Ok(claim)
 }
 
-/// Keeps the answer to a key; a concurrent request with the same key that got there first
-/// wins (and its answer is returned).
+/// Gives a claimed key back unanswered (the request was refused before it ran): a corrected
+/// retry may use it.
+pub async fn release(pool: &PgPool, caller: &Caller, key: &str) -> Result<(), sqlx::Error> {
+    let mut tx = pool.begin().await?;
+    set_county(&mut tx, &caller.county_fips).await?;
+    sqlx::query!(
+        "delete from api_idempotency where api_token_id = $1 and key = $2 and status = $3",
+        caller.token_id,
+        key,
+        RUNNING
+    )
+    .execute(&mut *tx)
+    .await?;
+    tx.commit().await
+}
+
+/// Keeps the answer to a key this request claimed, and returns what the key holds.
 pub async fn remember(
     pool: &PgPool,
     caller: &Caller,
@@ -216,13 +292,16 @@ pub async fn remember(
     sqlx::query!(
         r#"insert into api_idempotency (api_token_id, county_fips, key, request_sha256, status, body)
            values ($1, $2, $3, $4, $5, $6)
-           on conflict (api_token_id, key) do nothing"#,
+           on conflict (api_token_id, key) do update
+             set status = excluded.status, body = excluded.body
+             where api_idempotency.status = $7 and api_idempotency.request_sha256 = excluded.request_sha256"#,
         caller.token_id,
         caller.county_fips,
         key,
         answer.request_sha256,
         answer.status,
-        answer.body
+        answer.body,
+        RUNNING
     )
     .execute(&mut *tx)
     .await?;

@@ -141,6 +141,47 @@ async fn county_systems_push_status_changes_with_a_token(pool: PgPool) {
             .status(),
         StatusCode::UNPROCESSABLE_ENTITY
     );
+    // A request refused before it ran leaves its key free for the corrected one.
+    let malformed = serde_json::json!({ "election_date": "soon", "changes": [] });
+    let refused = post(&app, "ballot-statuses", &token, Some("push-2"), &malformed).await;
+    assert_eq!(refused.status(), StatusCode::BAD_REQUEST);
+    let corrected = post(&app, "ballot-statuses", &token, Some("push-2"), &body).await;
+    assert_eq!(corrected.status(), StatusCode::OK);
+
+    // Six requests at once with one new key: one runs; the others get its answer, or are told
+    // it is still running — never a second import.
+    let imports = || async {
+        sqlx::query_scalar::<_, i64>("select count(*) from imports")
+            .fetch_one(&pool)
+            .await
+            .unwrap()
+    };
+    let before = imports().await;
+    let answers = futures::future::join_all(
+        (0..6).map(|_| post(&app, "ballot-statuses", &token, Some("push-3"), &body)),
+    )
+    .await;
+    assert_eq!(imports().await, before + 1);
+    let mut ran = std::collections::HashSet::new();
+    for a in answers {
+        match a.status() {
+            StatusCode::OK => {
+                let v: serde_json::Value = a.json().await.unwrap();
+                ran.insert(v["import_id"].to_string());
+            }
+            StatusCode::CONFLICT => {
+                let v: serde_json::Value = a.json().await.unwrap();
+                assert!(
+                    v["error"].as_str().unwrap().contains("still running"),
+                    "{v}"
+                );
+            }
+            other => panic!("{other}"),
+        }
+    }
+    assert!(ran.len() <= 1, "{ran:?}");
+    let last = post(&app, "ballot-statuses", &token, Some("push-3"), &body).await;
+    assert_eq!(last.status(), StatusCode::OK);
 
     // San Francisco's token cannot touch a Los Angeles voter: the row is rejected, nothing applied.
     let theirs = post(&app, "ballot-statuses", &sf_token, None, &body).await;
