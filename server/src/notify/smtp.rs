@@ -30,7 +30,8 @@ use tokio_util::compat::{Compat, FuturesAsyncReadCompatExt};
 
 /// How long an idle connection is trusted without a `NOOP`.
 pub const FRESH: Duration = Duration::from_secs(5);
-/// Idle connections are closed after this long (servers drop them at about 5 minutes).
+/// Idle connections are closed after this long (servers drop them at about 5 minutes): taken,
+/// or found at the bottom of the idle stack when another is put back.
 const IDLE_LIMIT: Duration = Duration::from_secs(60);
 
 /// How the session is protected, as `SMTP_URL` says (the forms lettre's `from_url` reads).
@@ -180,11 +181,19 @@ impl SmtpPool {
         }
     }
 
+    /// Returns a connection for the next message. The stack's bottom is the longest idle:
+    /// connections there past [`IDLE_LIMIT`] are closed (dropped) on the way.
     fn put_back(&self, conn: AsyncSmtpConnection) {
-        if let Ok(mut idle) = self.idle.lock()
-            && idle.len() < self.max_idle
-        {
-            idle.push((conn, Instant::now()));
+        if let Ok(mut idle) = self.idle.lock() {
+            while idle
+                .first()
+                .is_some_and(|(_, last_used)| last_used.elapsed() >= IDLE_LIMIT)
+            {
+                idle.remove(0);
+            }
+            if idle.len() < self.max_idle {
+                idle.push((conn, Instant::now()));
+            }
         }
     }
 
