@@ -120,7 +120,7 @@ impl SmtpPool {
                 },
                 587,
             ),
-            ("smtps", None) => (Security::Implicit(params()?), 465),
+            ("smtps", _) => (Security::Implicit(params()?), 465),
             (scheme, tls) => {
                 return Err(bad_url(format!(
                     "use smtp:// (with ?tls=required or ?tls=opportunistic for STARTTLS) or \
@@ -340,6 +340,11 @@ mod tests {
             Security::Implicit(_)
         ));
         assert_eq!(pool("smtps://relay.example").port, 465);
+        // As lettre: `smtps://` is TLS from the first byte whatever `tls=` says.
+        assert!(matches!(
+            pool("smtps://relay.example?tls=required").security,
+            Security::Implicit(_)
+        ));
     }
 
     #[test]
