@@ -40,13 +40,9 @@ impl EmailSender {
         smtp_url: &str,
         from: &str,
         id_domain: &str,
-        connections: u32,
+        connections: usize,
     ) -> anyhow::Result<Self> {
-        let smtp = SmtpPool::from_url(
-            smtp_url,
-            Duration::from_secs(15),
-            usize::try_from(connections).unwrap_or(usize::MAX),
-        )?;
+        let smtp = SmtpPool::from_url(smtp_url, Duration::from_secs(15), connections)?;
         Ok(Self {
             smtp,
             from: from
@@ -144,7 +140,7 @@ impl EmailSender {
 pub fn sender(
     config: &crate::config::NotifyConfig,
     messaging: &app::state::Messaging,
-    connections: u32,
+    connections: usize,
 ) -> anyhow::Result<Option<EmailSender>> {
     use secrecy::ExposeSecret;
     let Some(url) = &config.smtp_url else {

@@ -38,11 +38,7 @@ impl Engine {
         // The connection pools serve every worker of the process, each with `concurrency`
         // sends in flight: sized for one worker, they closed and reopened connections all day.
         let in_flight = config.concurrency.saturating_mul(config.workers.max(1));
-        let email = email::sender(
-            &config,
-            &messaging,
-            u32::try_from(in_flight).unwrap_or(u32::MAX),
-        )?;
+        let email = email::sender(&config, &messaging, in_flight)?;
         let telephony = match &config.telephony {
             Some(t) => Some(TelephonySender::new(t.clone(), in_flight)?),
             None => None,

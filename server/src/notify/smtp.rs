@@ -23,6 +23,7 @@ use lettre::transport::smtp::client::AsyncNetworkStream;
 use lettre::transport::smtp::client::{AsyncSmtpConnection, AsyncTokioStream, TlsParameters};
 use lettre::transport::smtp::extension::ClientId;
 use lettre::transport::smtp::response::Response;
+use std::collections::VecDeque;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 use tokio::net::TcpStream;
@@ -31,7 +32,7 @@ use tokio_util::compat::{Compat, FuturesAsyncReadCompatExt};
 /// How long an idle connection is trusted without a `NOOP`.
 pub const FRESH: Duration = Duration::from_secs(5);
 /// Idle connections are closed after this long (servers drop them at about 5 minutes): taken,
-/// or found at the bottom of the idle stack when another is put back.
+/// or found at the front of the idle queue when another is put back.
 const IDLE_LIMIT: Duration = Duration::from_secs(60);
 
 /// How the session is protected, as `SMTP_URL` says (the forms lettre's `from_url` reads).
@@ -87,7 +88,8 @@ pub struct SmtpPool {
     hello: ClientId,
     connect_timeout: Duration,
     /// Connections between messages, with when each was last used.
-    idle: Mutex<Vec<(AsyncSmtpConnection, Instant)>>,
+    /// Most recently used at the back, where messages take them; longest idle at the front.
+    idle: Mutex<VecDeque<(AsyncSmtpConnection, Instant)>>,
     max_idle: usize,
 }
 
@@ -151,7 +153,7 @@ impl SmtpPool {
             credentials,
             hello,
             connect_timeout,
-            idle: Mutex::new(Vec::new()),
+            idle: Mutex::new(VecDeque::new()),
             max_idle: max_idle.max(1),
         })
     }
@@ -172,7 +174,7 @@ impl SmtpPool {
     /// An idle connection that still answers, if there is one.
     async fn take(&self) -> Option<AsyncSmtpConnection> {
         loop {
-            let (mut conn, last_used) = self.idle.lock().ok()?.pop()?;
+            let (mut conn, last_used) = self.idle.lock().ok()?.pop_back()?;
             let idle = last_used.elapsed();
             if idle < FRESH || (idle < IDLE_LIMIT && conn.test_connected().await) {
                 return Some(conn);
@@ -181,18 +183,18 @@ impl SmtpPool {
         }
     }
 
-    /// Returns a connection for the next message. The stack's bottom is the longest idle:
-    /// connections there past [`IDLE_LIMIT`] are closed (dropped) on the way.
+    /// Returns a connection for the next message; the longest idle, at the front, are closed
+    /// (dropped) on the way once past [`IDLE_LIMIT`].
     fn put_back(&self, conn: AsyncSmtpConnection) {
         if let Ok(mut idle) = self.idle.lock() {
             while idle
-                .first()
+                .front()
                 .is_some_and(|(_, last_used)| last_used.elapsed() >= IDLE_LIMIT)
             {
-                idle.remove(0);
+                idle.pop_front();
             }
             if idle.len() < self.max_idle {
-                idle.push((conn, Instant::now()));
+                idle.push_back((conn, Instant::now()));
             }
         }
     }
