@@ -92,7 +92,7 @@ pub async fn hit_each(
 /// instances counted in the last [`FLUSH_EVERY`].
 #[derive(Debug, Default)]
 pub struct Tally {
-    pending: std::sync::Mutex<HashMap<TallyKey, i32>>,
+    pending: std::sync::Mutex<Pending>,
     /// The installation's salt (`app_secrets`), read once: look-ups name the stored keys
     /// themselves ([`stored_key`]), so their read is two index probes and no function call.
     salt: tokio::sync::OnceCell<String>,
@@ -101,11 +101,20 @@ pub struct Tally {
 /// (limit name, window in seconds, subject)
 type TallyKey = (&'static str, i32, String);
 
+/// An instance's unwritten hits: those counted since the last flush began, and those a flush
+/// is writing. Hits being written still count until their statement has committed, so a
+/// look-up that reads the written counts during a flush misses none of them.
+#[derive(Debug, Default)]
+struct Pending {
+    open: HashMap<TallyKey, i32>,
+    writing: HashMap<TallyKey, i32>,
+}
+
 /// How often each instance writes its counted hits.
 pub const FLUSH_EVERY: std::time::Duration = std::time::Duration::from_millis(200);
 
 impl Tally {
-    fn pending(&self) -> std::sync::MutexGuard<'_, HashMap<TallyKey, i32>> {
+    fn pending(&self) -> std::sync::MutexGuard<'_, Pending> {
         // A panic elsewhere while holding the lock leaves counts that are still counts.
         self.pending.lock().unwrap_or_else(|e| e.into_inner())
     }
@@ -116,11 +125,11 @@ impl Tally {
         let mut pending = self.pending();
         hits.iter()
             .map(|(limit, subject)| {
-                let n = pending
-                    .entry((limit.name, limit.window_secs, (*subject).to_owned()))
-                    .or_insert(0);
+                let key = (limit.name, limit.window_secs, (*subject).to_owned());
+                let writing = pending.writing.get(&key).copied().unwrap_or(0);
+                let n = pending.open.entry(key).or_insert(0);
                 *n += 1;
-                *n
+                *n + writing
             })
             .collect()
     }
@@ -146,15 +155,27 @@ impl Tally {
             .collect())
     }
 
+    /// The hits to write, which keep counting as `writing` until [`Tally::written`] or
+    /// [`Tally::give_back`]. Nothing while another flush is writing: that one writes them.
     fn take(&self) -> HashMap<TallyKey, i32> {
-        std::mem::take(&mut *self.pending())
+        let mut pending = self.pending();
+        if !pending.writing.is_empty() {
+            return HashMap::new();
+        }
+        pending.writing = std::mem::take(&mut pending.open);
+        pending.writing.clone()
+    }
+
+    /// The hits being written have committed: the written counts hold them now.
+    fn written(&self) {
+        self.pending().writing.clear();
     }
 
     /// Puts back hits a failed write took, so none is lost.
-    fn give_back(&self, taken: HashMap<TallyKey, i32>) {
+    fn give_back(&self) {
         let mut pending = self.pending();
-        for (key, n) in taken {
-            *pending.entry(key).or_insert(0) += n;
+        for (key, n) in std::mem::take(&mut pending.writing) {
+            *pending.open.entry(key).or_insert(0) += n;
         }
     }
 }
@@ -167,6 +188,8 @@ pub async fn flush(db: impl PgExecutor<'_>, tally: &Tally) -> Result<usize, sqlx
     if taken.is_empty() {
         return Ok(0);
     }
+    // Should this future be dropped mid-write, the hits go back to be written next time.
+    let mut guard = Writing(Some(tally));
     let names: Vec<&str> = taken.keys().map(|k| k.0).collect();
     let windows: Vec<f64> = taken.keys().map(|k| f64::from(k.1)).collect();
     let subjects: Vec<&str> = taken.keys().map(|k| k.2.as_str()).collect();
@@ -180,11 +203,21 @@ pub async fn flush(db: impl PgExecutor<'_>, tally: &Tally) -> Result<usize, sqlx
     )
     .execute(db)
     .await;
-    match written {
-        Ok(_) => Ok(taken.len()),
-        Err(e) => {
-            tally.give_back(taken);
-            Err(e)
+    if written.is_ok() {
+        guard.0 = None;
+        tally.written();
+    }
+    drop(guard);
+    written.map(|_| taken.len())
+}
+
+/// Gives a flush's hits back when it does not reach its commit.
+struct Writing<'a>(Option<&'a Tally>);
+
+impl Drop for Writing<'_> {
+    fn drop(&mut self) {
+        if let Some(tally) = self.0 {
+            tally.give_back();
         }
     }
 }
@@ -372,6 +405,13 @@ mod tests {
         // This instance's unwritten hits, this one included.
         assert_eq!(tally.count(&both), vec![1, 1]);
         assert_eq!(tally.count(&both[..1]), vec![2]);
+        // While a flush writes them, its hits still count.
+        let writing = tally.take();
+        assert_eq!(writing.len(), 2);
+        assert!(tally.take().is_empty(), "one flush at a time");
+        assert_eq!(tally.count(&both[..1]), vec![3]);
+        tally.give_back();
+        assert_eq!(tally.count(&both[..1]), vec![4]);
         // Nothing written yet: the current windows read 0.
         assert_eq!(
             written(&pool, &both).await,
@@ -381,14 +421,14 @@ mod tests {
         assert_eq!(flush(&pool, &tally).await.unwrap(), 0, "nothing twice");
         assert_eq!(
             written(&pool, &both).await,
-            vec![("test.limit".into(), 2), ("test.other".into(), 1)]
+            vec![("test.limit".into(), 4), ("test.other".into(), 1)]
         );
         // Later hits add to the written ones; the counts start again after a flush.
         assert_eq!(tally.count(&both), vec![1, 1]);
         flush(&pool, &tally).await.unwrap();
         assert_eq!(
             written(&pool, &both).await,
-            vec![("test.limit".into(), 3), ("test.other".into(), 2)]
+            vec![("test.limit".into(), 5), ("test.other".into(), 2)]
         );
         // The same hashed keys as `hit_each` writes: both ways count against one limit.
         assert!(matches!(

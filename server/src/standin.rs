@@ -77,14 +77,30 @@ pub struct SmtpSink {
     pub received: Arc<Mutex<Vec<Email>>>,
     /// Connections accepted so far.
     sessions: Arc<std::sync::atomic::AtomicUsize>,
+    /// Messages whose `MAIL FROM` arrived with the commands after it, in one group.
+    grouped: Arc<std::sync::atomic::AtomicUsize>,
+    /// Whether EHLO announces PIPELINING.
+    pipelining: bool,
 }
 
 impl SmtpSink {
     /// Listens on 127.0.0.1:`port` (0 for any) and returns the port.
     pub async fn start(port: u16) -> std::io::Result<(Self, u16)> {
+        Self::start_with(port, true).await
+    }
+
+    /// A sink whose EHLO does not announce PIPELINING, as some servers' do not.
+    pub async fn start_without_pipelining(port: u16) -> std::io::Result<(Self, u16)> {
+        Self::start_with(port, false).await
+    }
+
+    async fn start_with(port: u16, pipelining: bool) -> std::io::Result<(Self, u16)> {
         let listener = listen(port)?;
         let port = listener.local_addr()?.port();
-        let sink = Self::default();
+        let sink = Self {
+            pipelining,
+            ..Self::default()
+        };
         let kept = sink.clone();
         tokio::spawn(async move {
             while let Ok((socket, _)) = listener.accept().await {
@@ -112,20 +128,35 @@ impl SmtpSink {
         self.sessions.load(std::sync::atomic::Ordering::Relaxed)
     }
 
+    /// How many messages' commands came pipelined: `MAIL FROM` with the next already sent.
+    pub fn grouped(&self) -> usize {
+        self.grouped.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
     async fn session(&self, socket: tokio::net::TcpStream) -> std::io::Result<()> {
-        let (read, mut write) = socket.into_split();
+        let (read, write) = socket.into_split();
         let mut lines = BufReader::new(read);
+        // Replies are held while more commands wait in the read buffer and sent together, as
+        // a pipelining server does (RFC 2920): a client's group of commands gets one write.
+        let mut write = tokio::io::BufWriter::new(write);
         write.write_all(b"220 standin ESMTP\r\n").await?;
         let (mut from, mut to) = (String::new(), Vec::new());
         let mut line = String::new();
         loop {
+            if !lines.buffer().contains(&b'\n') {
+                write.flush().await?;
+            }
             line.clear();
             if lines.read_line(&mut line).await? == 0 {
                 return Ok(());
             }
             let upper = line.to_ascii_uppercase();
             let reply: &[u8] = if upper.starts_with("EHLO") {
-                b"250-standin\r\n250-8BITMIME\r\n250-SMTPUTF8\r\n250 PIPELINING\r\n"
+                if self.pipelining {
+                    b"250-standin\r\n250-8BITMIME\r\n250-SMTPUTF8\r\n250 PIPELINING\r\n"
+                } else {
+                    b"250-standin\r\n250-8BITMIME\r\n250 SMTPUTF8\r\n"
+                }
             } else if upper.starts_with("HELO") || upper.starts_with("NOOP") {
                 b"250 OK\r\n"
             } else if upper.starts_with("RSET") {
@@ -133,13 +164,26 @@ impl SmtpSink {
                 to.clear();
                 b"250 OK\r\n"
             } else if upper.starts_with("MAIL FROM:") {
+                if lines.buffer().contains(&b'\n') {
+                    self.grouped
+                        .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                }
                 from = address(&line[10..]);
                 b"250 OK\r\n"
             } else if upper.starts_with("RCPT TO:") {
-                to.push(address(&line[8..]));
-                b"250 OK\r\n"
+                // A mailbox the server refuses, for tests of permanent failures.
+                let rcpt = address(&line[8..]);
+                if rcpt.starts_with("refuse@") {
+                    b"550 no such mailbox\r\n"
+                } else {
+                    to.push(rcpt);
+                    b"250 OK\r\n"
+                }
+            } else if upper.starts_with("DATA") && to.is_empty() {
+                b"554 no valid recipients\r\n"
             } else if upper.starts_with("DATA") {
                 write.write_all(b"354 go ahead\r\n").await?;
+                write.flush().await?;
                 let mut data = String::new();
                 loop {
                     line.clear();
@@ -163,7 +207,7 @@ impl SmtpSink {
                 b"250 OK queued\r\n"
             } else if upper.starts_with("QUIT") {
                 write.write_all(b"221 bye\r\n").await?;
-                return Ok(());
+                return write.flush().await;
             } else {
                 b"502 not implemented\r\n"
             };

@@ -109,6 +109,12 @@ pub async fn claim(pool: &PgPool, channel: Channel, limit: i64) -> Result<Claim,
 /// per message (PostgreSQL prunes them only as it runs), and the plan that cost bought —
 /// every message scanned in parallel, subscriptions and ballots hashed whole — took 300 ms
 /// for a batch of 1,000 that the two statements read in 25.
+///
+/// In the first, each message, its subscription, county and ballot is one probe of its key,
+/// fenced as a lateral subquery (`offset 0`) so that no plan can do otherwise. Left to the
+/// planner, a batch of 1,000 emails was read by three processes, the subscriptions scanned
+/// whole in parallel and hashed: 86 ms and three cores' worth, where the probes take 18 ms
+/// on one.
 pub async fn details(
     db: &mut sqlx::PgConnection,
     ids: &[i64],
@@ -126,15 +132,18 @@ pub async fn details(
                   el.cure_deadline as "cure_deadline?",
                   a.id as "announcement_id?", t.subject as "subject?", t.body as "body?",
                   a.event_date as "event_date?", a.place as "place?"
-           from notifications n
-           join subscriptions s on s.id = n.subscription_id
-           join counties co on co.fips = n.county_fips
-           left join ballots b on b.id = n.ballot_id
+           from unnest($1::bigint[]) as k(id)
+           cross join lateral (select * from notifications where id = k.id offset 0) n
+           cross join lateral (select id, address, cancelled_at, window_start, window_end
+                               from subscriptions where id = n.subscription_id offset 0) s
+           cross join lateral (select name, phone, email, website, time_zone from counties
+                               where fips = n.county_fips offset 0) co
+           left join lateral (select expected_delivery, election_id from ballots
+                              where id = n.ballot_id offset 0) b on true
            left join elections el on el.id = b.election_id
            left join announcements a on a.id = n.announcement_id
            left join announcement_texts t
-                  on t.announcement_id = n.announcement_id and t.language = n.language
-           where n.id = any($1)"#,
+                  on t.announcement_id = n.announcement_id and t.language = n.language"#,
         ids
     )
     .fetch_all(&mut *db)

@@ -10,9 +10,14 @@
 //! are opened with `TCP_NODELAY`; lettre's `AsyncSmtpConnection` does the rest (greeting,
 //! STARTTLS or implicit TLS, authentication, the message).
 //!
+//! Where the server offers PIPELINING (RFC 2920), a message's `MAIL`, `RCPT` and `DATA` go in
+//! one write and their replies are read together: two round trips a message instead of four
+//! (lettre's `send` waits for each reply before the next command).
+//!
 //! A connection used within the last [`FRESH`] goes straight to the next message; one idle
 //! longer is tested with `NOOP` first (the server may have closed it). A connection whose send
-//! failed on the wire, or timed out (the send future is dropped with it), is not reused.
+//! failed, on the wire or by the server's refusal, or timed out (the send future is dropped
+//! with it), is not reused.
 
 use lettre::address::Envelope;
 use lettre::transport::smtp::authentication::{Credentials, Mechanism};
@@ -21,7 +26,8 @@ use lettre::transport::smtp::authentication::{Credentials, Mechanism};
 #[allow(deprecated)]
 use lettre::transport::smtp::client::AsyncNetworkStream;
 use lettre::transport::smtp::client::{AsyncSmtpConnection, AsyncTokioStream, TlsParameters};
-use lettre::transport::smtp::extension::ClientId;
+use lettre::transport::smtp::commands::{Data, Ehlo, Mail, Rcpt};
+use lettre::transport::smtp::extension::{ClientId, Extension, MailBodyParameter, MailParameter};
 use lettre::transport::smtp::response::Response;
 use std::collections::VecDeque;
 use std::sync::Mutex;
@@ -89,7 +95,7 @@ pub struct SmtpPool {
     connect_timeout: Duration,
     /// Connections between messages, with when each was last used.
     /// Most recently used at the back, where messages take them; longest idle at the front.
-    idle: Mutex<VecDeque<(AsyncSmtpConnection, Instant)>>,
+    idle: Mutex<VecDeque<(Session, Instant)>>,
     max_idle: usize,
 }
 
@@ -160,32 +166,33 @@ impl SmtpPool {
 
     /// Sends one message on a pooled connection, or a new one.
     pub async fn send(&self, envelope: &Envelope, message: &[u8]) -> Result<Response, SendError> {
-        let mut conn = match self.take().await {
-            Some(conn) => conn,
+        let mut session = match self.take().await {
+            Some(session) => session,
             None => self.connect().await?,
         };
-        let sent = conn.send(envelope, message).await;
-        if !conn.has_broken() {
-            self.put_back(conn);
+        let sent = session.send(envelope, message).await;
+        // After a refusal, a pipelined group's later replies may still be unread.
+        if sent.is_ok() && !session.conn.has_broken() {
+            self.put_back(session);
         }
         Ok(sent?)
     }
 
     /// An idle connection that still answers, if there is one.
-    async fn take(&self) -> Option<AsyncSmtpConnection> {
+    async fn take(&self) -> Option<Session> {
         loop {
-            let (mut conn, last_used) = self.idle.lock().ok()?.pop_back()?;
+            let (mut session, last_used) = self.idle.lock().ok()?.pop_back()?;
             let idle = last_used.elapsed();
-            if idle < FRESH || (idle < IDLE_LIMIT && conn.test_connected().await) {
-                return Some(conn);
+            if idle < FRESH || (idle < IDLE_LIMIT && session.conn.test_connected().await) {
+                return Some(session);
             }
-            conn.abort().await;
+            session.conn.abort().await;
         }
     }
 
     /// Returns a connection for the next message; the longest idle, at the front, are closed
     /// (dropped) on the way once past [`IDLE_LIMIT`].
-    fn put_back(&self, conn: AsyncSmtpConnection) {
+    fn put_back(&self, session: Session) {
         if let Ok(mut idle) = self.idle.lock() {
             while idle
                 .front()
@@ -194,14 +201,14 @@ impl SmtpPool {
                 idle.pop_front();
             }
             if idle.len() < self.max_idle {
-                idle.push_back((conn, Instant::now()));
+                idle.push_back((session, Instant::now()));
             }
         }
     }
 
     /// A new session: TCP with Nagle off, TLS as configured, EHLO, and AUTH when there are
     /// credentials.
-    async fn connect(&self) -> Result<AsyncSmtpConnection, SendError> {
+    async fn connect(&self) -> Result<Session, SendError> {
         let tcp = tokio::time::timeout(
             self.connect_timeout,
             TcpStream::connect((self.host.as_str(), self.port)),
@@ -244,11 +251,93 @@ impl SmtpPool {
                 .await?
             }
         };
+        // lettre keeps only the extensions it uses from its EHLO, so ask again (RFC 5321
+        // allows it; it is the greeting of the session as protected) to learn of PIPELINING.
+        let hello = conn.command(Ehlo::new(self.hello.clone())).await?;
+        let pipelining = hello.message().skip(1).any(|line| {
+            line.split_whitespace()
+                .next()
+                .is_some_and(|keyword| keyword.eq_ignore_ascii_case("PIPELINING"))
+        });
         if let Some(credentials) = &self.credentials {
             conn.auth(&[Mechanism::Plain, Mechanism::Login], credentials)
                 .await?;
         }
-        Ok(conn)
+        Ok(Session { conn, pipelining })
+    }
+}
+
+/// An SMTP session, and whether its server pipelines.
+struct Session {
+    conn: AsyncSmtpConnection,
+    pipelining: bool,
+}
+
+impl Session {
+    /// Sends one message: lettre's `send`, or where the server pipelines, its commands in one
+    /// group. Anything lettre would refuse before sending (an address or body the server
+    /// cannot take) goes through lettre's `send` for its error.
+    async fn send(
+        &mut self,
+        envelope: &Envelope,
+        message: &[u8],
+    ) -> Result<Response, lettre::transport::smtp::Error> {
+        let info = self.conn.server_info();
+        let mut parameters = Vec::new();
+        let ascii_addresses = envelope
+            .from()
+            .is_none_or(|a| AsRef::<str>::as_ref(a).is_ascii())
+            && envelope
+                .to()
+                .iter()
+                .all(|a| AsRef::<str>::as_ref(a).is_ascii());
+        if !ascii_addresses {
+            if !info.supports_feature(Extension::SmtpUtfEight) {
+                return self.conn.send(envelope, message).await;
+            }
+            parameters.push(MailParameter::SmtpUtfEight);
+        }
+        if !message.is_ascii() {
+            if !info.supports_feature(Extension::EightBitMime) {
+                return self.conn.send(envelope, message).await;
+            }
+            parameters.push(MailParameter::Body(MailBodyParameter::EightBitMime));
+        }
+        if !self.pipelining {
+            return self.conn.send(envelope, message).await;
+        }
+        let group = Group {
+            mail: Mail::new(envelope.from().cloned(), parameters),
+            recipients: envelope
+                .to()
+                .iter()
+                .map(|to| Rcpt::new(to.clone(), Vec::new()))
+                .collect(),
+        };
+        // The reply to MAIL, then one to each RCPT, then DATA's 354; a refusal ends the
+        // session (its later replies are left unread).
+        self.conn.command(group).await?;
+        for _ in envelope.to() {
+            self.conn.read_response().await?;
+        }
+        self.conn.read_response().await?;
+        self.conn.message(message).await
+    }
+}
+
+/// A message's commands up to `DATA`, written at once (RFC 2920).
+struct Group {
+    mail: Mail,
+    recipients: Vec<Rcpt>,
+}
+
+impl std::fmt::Display for Group {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}", self.mail)?;
+        for rcpt in &self.recipients {
+            write!(f, "{rcpt}")?;
+        }
+        write!(f, "{Data}")
     }
 }
 
@@ -387,6 +476,54 @@ mod tests {
         assert_eq!(sink.count(), 3);
         assert_eq!(sink.sessions(), 1);
         assert_eq!(sink.emails()[2].to, vec!["voter2@example.org".to_owned()]);
+        // The server pipelines: each message's MAIL, RCPT and DATA came in one group.
+        assert_eq!(sink.grouped(), 3);
+    }
+
+    /// A server that does not announce PIPELINING gets one command at a time, and a message
+    /// with a non-ASCII body (8BITMIME) goes through either way.
+    #[tokio::test]
+    async fn commands_wait_for_replies_unless_the_server_pipelines() {
+        for pipelining in [false, true] {
+            let (sink, port) = if pipelining {
+                SmtpSink::start(0).await.unwrap()
+            } else {
+                SmtpSink::start_without_pipelining(0).await.unwrap()
+            };
+            let pool = pool(&format!("smtp://127.0.0.1:{port}"));
+            for to in ["votante@example.org", "cử.tri@example.org"] {
+                pool.send(
+                    &envelope(to),
+                    "Subject: Boleta\r\n\r\nSu boleta llegó.\r\n".as_bytes(),
+                )
+                .await
+                .unwrap();
+            }
+            assert_eq!(sink.count(), 2);
+            assert_eq!(sink.grouped(), if pipelining { 2 } else { 0 });
+            assert!(sink.emails()[1].data.contains("llegó"));
+            assert_eq!(sink.emails()[1].to, vec!["cử.tri@example.org".to_owned()]);
+            assert_eq!(sink.sessions(), 1);
+        }
+    }
+
+    /// A refused recipient in a pipelined group fails that message, permanently, and the
+    /// session it left with unread replies is not reused: the next message goes through.
+    #[tokio::test]
+    async fn a_refused_recipient_fails_its_message_alone() {
+        let (sink, port) = SmtpSink::start(0).await.unwrap();
+        let pool = pool(&format!("smtp://127.0.0.1:{port}"));
+        let e = pool
+            .send(&envelope("refuse@example.org"), b"Subject: x\r\n\r\nx\r\n")
+            .await
+            .unwrap_err();
+        assert!(e.is_permanent(), "{e}");
+        pool.send(&envelope("voter@example.org"), b"Subject: y\r\n\r\ny\r\n")
+            .await
+            .unwrap();
+        assert_eq!(sink.count(), 1);
+        assert_eq!(sink.emails()[0].to, vec!["voter@example.org".to_owned()]);
+        assert_eq!(sink.sessions(), 2);
     }
 
     /// `?tls=required` against a server without STARTTLS: nothing is sent in the clear, and
