@@ -110,6 +110,11 @@ struct Pending {
     writing: HashMap<TallyKey, i32>,
 }
 
+/// The most (limit, subject) pairs an instance holds unwritten. A flush every
+/// [`FLUSH_EVERY`] writes far fewer; while PostgreSQL is unreachable flushes fail and the hits
+/// stay, and look-ups with ever new identities would otherwise grow the tally without bound.
+pub const MAX_PENDING_SUBJECTS: usize = 100_000;
+
 /// How often each instance writes its counted hits.
 pub const FLUSH_EVERY: std::time::Duration = std::time::Duration::from_millis(200);
 
@@ -120,16 +125,27 @@ impl Tally {
     }
 
     /// Counts one hit against each limit and returns, per limit in order, this instance's hits
-    /// not yet written, this one included.
+    /// not yet written, this one included. Past [`MAX_PENDING_SUBJECTS`], a subject not yet
+    /// held is not kept: its hit counts as its first.
     pub fn count(&self, hits: &[(&Limit, &str)]) -> Vec<i32> {
         let mut pending = self.pending();
         hits.iter()
             .map(|(limit, subject)| {
                 let key = (limit.name, limit.window_secs, (*subject).to_owned());
                 let writing = pending.writing.get(&key).copied().unwrap_or(0);
-                let n = pending.open.entry(key).or_insert(0);
-                *n += 1;
-                *n + writing
+                let full = pending.open.len() >= MAX_PENDING_SUBJECTS;
+                let n = match pending.open.get_mut(&key) {
+                    Some(n) => {
+                        *n += 1;
+                        *n
+                    }
+                    None if full => 1,
+                    None => {
+                        pending.open.insert(key, 1);
+                        1
+                    }
+                };
+                n + writing
             })
             .collect()
     }
@@ -396,6 +412,20 @@ mod tests {
         .await
         .unwrap();
         assert!(!keys[0].ends_with(&plain));
+    }
+
+    /// While nothing is written (PostgreSQL unreachable), new subjects stop being held past the
+    /// bound; those held still count.
+    #[test]
+    fn the_unwritten_tally_is_bounded() {
+        let tally = Tally::default();
+        for n in 0..MAX_PENDING_SUBJECTS {
+            tally.count(&[(&TEST, &format!("identity {n}"))]);
+        }
+        assert_eq!(tally.count(&[(&TEST, "identity 7")]), vec![2]);
+        assert_eq!(tally.count(&[(&TEST, "someone new")]), vec![1]);
+        assert_eq!(tally.count(&[(&TEST, "someone new")]), vec![1]);
+        assert_eq!(tally.pending().open.len(), MAX_PENDING_SUBJECTS);
     }
 
     #[sqlx::test(migrator = "crate::state::MIGRATOR")]

@@ -198,7 +198,7 @@ async fn main() {
     );
 
     // 2. Dispatch to the stand-ins, limits off.
-    let (smtp, smtp_port) = SmtpSink::start(0).await.unwrap();
+    let (smtp, smtp_port) = SmtpSink::start_counting(0).await.unwrap();
     let (phone, phone_port) = TelephonyStandin::start(0, "ACbench", "bench-token", false, None)
         .await
         .unwrap();

@@ -308,12 +308,7 @@ static TEMPLATES: LazyLock<Environment<'static>> = LazyLock::new(|| {
     // minijinja's HTML escaping also escapes '/', which makes links unreadable in the source
     // some mail clients show; `attr` escapes only what an attribute needs.
     env.add_filter("attr", |v: String| {
-        minijinja::Value::from_safe_string(
-            v.replace('&', "&amp;")
-                .replace('"', "&quot;")
-                .replace('<', "&lt;")
-                .replace('>', "&gt;"),
-        )
+        minijinja::Value::from_safe_string(attr_escape(&v))
     });
     // HTML and XML templates escape what they insert (minijinja picks by the file's ending).
     for (name, source) in [
@@ -411,6 +406,14 @@ fn render(name: &str, ctx: &MessageContext<'_>) -> Result<String, TemplateError>
         .get_template(name)
         .and_then(|t| t.render(ctx))
         .map_err(wrap)
+}
+
+/// A value escaped for a double-quoted HTML attribute, as the templates' `attr` filter does.
+pub fn attr_escape(v: &str) -> String {
+    v.replace('&', "&amp;")
+        .replace('"', "&quot;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
 }
 
 #[cfg(test)]

@@ -166,9 +166,10 @@ impl Engine {
             "{base}{}",
             self.messaging.link_key.unsubscribe_path(c.subscription_id)
         );
-        // Email carries the subscription's own unsubscribe link, and a confirmation its own
-        // secret: those are rendered for each message.
-        let key = (c.channel != Channel::Email && c.kind != "confirmation").then(|| {
+        // A confirmation carries its own secret: rendered for each message. Others are
+        // rendered once per batch for each distinct wording, with a placeholder where an
+        // email's link to unsubscribe goes; each email's copy gets its subscription's link.
+        let key = (c.kind != "confirmation").then(|| {
             format!(
                 "{}|{:?}|{}|{}|{:?}|{:?}|{}|{:?}|{:?}",
                 c.kind,
@@ -185,9 +186,14 @@ impl Engine {
         let cached = key
             .as_ref()
             .and_then(|k| cache.lock().ok().and_then(|m| m.get(k).cloned()));
+        let link = if key.is_some() {
+            UNSUBSCRIBE_PLACEHOLDER
+        } else {
+            unsubscribe_url.as_str()
+        };
         let rendered = match cached {
             Some(r) => r,
-            None => match render_claimed(c, tz, &self.messaging, &unsubscribe_url) {
+            None => match render_claimed(c, tz, &self.messaging, link) {
                 Ok(r) => {
                     if let (Some(k), Ok(mut m)) = (key, cache.lock()) {
                         m.insert(k, r.clone());
@@ -196,6 +202,11 @@ impl Engine {
                 }
                 Err(error) => return Outcome::Failed { error },
             },
+        };
+        let rendered = if c.channel == Channel::Email && link == UNSUBSCRIBE_PLACEHOLDER {
+            with_link(rendered, &unsubscribe_url)
+        } else {
+            rendered
         };
         let callback = format!("{base}/hooks/telephony/status/{}", c.id);
         match (c.channel, &self.email, &self.telephony) {
@@ -265,6 +276,27 @@ impl Engine {
 
 /// A claimed message rendered for its channel: status messages, sign-up confirmations and
 /// announcements.
+/// Stands for an email's link to unsubscribe in a rendering shared by a batch's messages:
+/// letters and digits, which the templates' escaping leaves as they are.
+const UNSUBSCRIBE_PLACEHOLDER: &str = "unsubscribe0link0c7f3e9a41d2";
+
+/// An email's copy of a shared rendering, with its subscription's link to unsubscribe (as the
+/// templates insert it: as is in the text, escaped in the HTML's attribute).
+fn with_link(shared: Rendered, unsubscribe_url: &str) -> Rendered {
+    Rendered {
+        text: shared
+            .text
+            .replace(UNSUBSCRIBE_PLACEHOLDER, unsubscribe_url),
+        html: shared.html.map(|html| {
+            html.replace(
+                UNSUBSCRIBE_PLACEHOLDER,
+                &app::messages::attr_escape(unsubscribe_url),
+            )
+        }),
+        ..shared
+    }
+}
+
 pub fn render_claimed(
     c: &Claimed,
     tz: chrono_tz::Tz,

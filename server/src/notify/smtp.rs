@@ -321,7 +321,31 @@ impl Session {
             self.conn.read_response().await?;
         }
         self.conn.read_response().await?;
-        self.conn.message(message).await
+        // The content and its closing dot in one write (lettre's `message` writes the dot on
+        // its own: one more packet and wake-up a message).
+        match std::str::from_utf8(message) {
+            Ok(text) => self.conn.command(Content(text)).await,
+            Err(_) => self.conn.message(message).await,
+        }
+    }
+}
+
+/// A message's content as sent after `DATA`: each line that begins with a dot gets another
+/// (RFC 5321 4.5.2, as lettre's codec does it), then the line holding a lone dot.
+struct Content<'a>(&'a str);
+
+impl std::fmt::Display for Content<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        for (n, line) in self.0.split("\r\n").enumerate() {
+            if n > 0 {
+                f.write_str("\r\n")?;
+            }
+            if line.starts_with('.') {
+                f.write_str(".")?;
+            }
+            f.write_str(line)?;
+        }
+        f.write_str("\r\n.\r\n")
     }
 }
 
@@ -478,6 +502,23 @@ mod tests {
         assert_eq!(sink.emails()[2].to, vec!["voter2@example.org".to_owned()]);
         // The server pipelines: each message's MAIL, RCPT and DATA came in one group.
         assert_eq!(sink.grouped(), 3);
+    }
+
+    /// Lines that begin with a dot arrive as they were written: the content is dot-stuffed,
+    /// and the lone dot that ends it is not mistaken for one.
+    #[tokio::test]
+    async fn lines_that_begin_with_a_dot_arrive_whole() {
+        let (sink, port) = SmtpSink::start(0).await.unwrap();
+        let pool = pool(&format!("smtp://127.0.0.1:{port}"));
+        let body = ".first\r\n\r\n.\r\n..two dots\r\nlast.\r\n.";
+        pool.send(&envelope("voter@example.org"), body.as_bytes())
+            .await
+            .unwrap();
+        assert_eq!(sink.emails()[0].data, format!("{body}\r\n"));
+        assert_eq!(
+            Content(".a\r\nb\r\n.").to_string(),
+            "..a\r\nb\r\n..\r\n.\r\n"
+        );
     }
 
     /// A server that does not announce PIPELINING gets one command at a time, and a message

@@ -295,6 +295,53 @@ async fn a_status_change_reaches_every_channel_in_the_voters_language(pool: PgPo
     assert_eq!(sent_ids, 3);
 }
 
+/// Emails about one event share one rendering, but each carries its own subscription's link to
+/// unsubscribe, in the header, the text and the HTML.
+#[sqlx::test(migrator = "app::state::MIGRATOR")]
+async fn emails_sharing_a_rendering_each_carry_their_own_link(pool: PgPool) {
+    let w = world(&pool).await;
+    let app = TestApp::spawn_with(pool.clone(), settings()).await;
+    let (smtp, smtp_port) = SmtpSink::start(0).await.unwrap();
+    for address in [
+        "ana@example.org",
+        "ana.work@example.org",
+        "ana.home@example.org",
+    ] {
+        subscribe(&pool, w.voter_id, "email", address, "es", None).await;
+    }
+    change(&pool, w.ballot_id, BallotStatus::Received).await;
+    let engine = Engine::new(
+        pool.clone(),
+        notify_config(Some(smtp_port), None),
+        messaging(&app.base),
+    )
+    .unwrap();
+    assert_eq!(drain(&engine).await, 3);
+
+    let mut links = std::collections::HashSet::new();
+    for email in smtp.emails() {
+        let link = email.header("List-Unsubscribe").unwrap();
+        let link = link
+            .trim_start_matches('<')
+            .trim_end_matches('>')
+            .to_owned();
+        let parsed = mail_parser::MessageParser::default()
+            .parse(email.data.as_bytes())
+            .unwrap();
+        let text = parsed.body_text(0).unwrap();
+        let html = parsed.body_html(0).unwrap();
+        assert!(text.contains(&link), "{link} not in {text}");
+        assert!(
+            html.contains(&format!(r#"href="{link}""#)),
+            "{link} not in {html}"
+        );
+        assert!(!email.data.contains("unsubscribe0link"), "{}", email.data);
+        assert!(text.contains("Todavía no ha sido contada"), "{text}");
+        links.insert(link);
+    }
+    assert_eq!(links.len(), 3, "each subscription its own link: {links:?}");
+}
+
 #[sqlx::test(migrator = "app::state::MIGRATOR")]
 async fn subscriptions_are_never_deleted_so_messages_never_dangle(pool: PgPool) {
     let w = world(&pool).await;
