@@ -274,8 +274,6 @@ impl Engine {
     }
 }
 
-/// A claimed message rendered for its channel: status messages, sign-up confirmations and
-/// announcements.
 /// Stands for an email's link to unsubscribe in a rendering shared by a batch's messages:
 /// letters and digits, which the templates' escaping leaves as they are.
 const UNSUBSCRIBE_PLACEHOLDER: &str = "unsubscribe0link0c7f3e9a41d2";
@@ -297,6 +295,8 @@ fn with_link(shared: Rendered, unsubscribe_url: &str) -> Rendered {
     }
 }
 
+/// A claimed message rendered for its channel: status messages, sign-up confirmations and
+/// announcements.
 pub fn render_claimed(
     c: &Claimed,
     tz: chrono_tz::Tz,
