@@ -171,8 +171,8 @@ impl Tally {
             .collect())
     }
 
-    /// The hits to write, which keep counting as `writing` until [`Tally::written`] or
-    /// [`Tally::give_back`]. Nothing while another flush is writing: that one writes them.
+    /// The hits to write, which keep counting as `writing` until [`Writing`] ends: written,
+    /// or given back. Nothing while another flush is writing: that one writes them.
     fn take(&self) -> HashMap<TallyKey, i32> {
         let mut pending = self.pending();
         if !pending.writing.is_empty() {
@@ -205,7 +205,10 @@ pub async fn flush(db: impl PgExecutor<'_>, tally: &Tally) -> Result<usize, sqlx
         return Ok(0);
     }
     // Should this future be dropped mid-write, the hits go back to be written next time.
-    let mut guard = Writing(Some(tally));
+    let mut writing = Writing {
+        tally,
+        committed: false,
+    };
     let names: Vec<&str> = taken.keys().map(|k| k.0).collect();
     let windows: Vec<f64> = taken.keys().map(|k| f64::from(k.1)).collect();
     let subjects: Vec<&str> = taken.keys().map(|k| k.2.as_str()).collect();
@@ -219,21 +222,24 @@ pub async fn flush(db: impl PgExecutor<'_>, tally: &Tally) -> Result<usize, sqlx
     )
     .execute(db)
     .await;
-    if written.is_ok() {
-        guard.0 = None;
-        tally.written();
-    }
-    drop(guard);
+    writing.committed = written.is_ok();
+    drop(writing);
     written.map(|_| taken.len())
 }
 
-/// Gives a flush's hits back when it does not reach its commit.
-struct Writing<'a>(Option<&'a Tally>);
+/// A flush's hits under way: when it ends, the written counts hold them, or (the write failed
+/// or was dropped) they go back to be written next time.
+struct Writing<'a> {
+    tally: &'a Tally,
+    committed: bool,
+}
 
 impl Drop for Writing<'_> {
     fn drop(&mut self) {
-        if let Some(tally) = self.0 {
-            tally.give_back();
+        if self.committed {
+            self.tally.written();
+        } else {
+            self.tally.give_back();
         }
     }
 }

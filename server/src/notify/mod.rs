@@ -186,7 +186,8 @@ impl Engine {
         let cached = key
             .as_ref()
             .and_then(|k| cache.lock().ok().and_then(|m| m.get(k).cloned()));
-        let link = if key.is_some() {
+        let shared = key.is_some();
+        let link = if shared {
             UNSUBSCRIBE_PLACEHOLDER
         } else {
             unsubscribe_url.as_str()
@@ -203,7 +204,7 @@ impl Engine {
                 Err(error) => return Outcome::Failed { error },
             },
         };
-        let rendered = if c.channel == Channel::Email && link == UNSUBSCRIBE_PLACEHOLDER {
+        let rendered = if c.channel == Channel::Email && shared {
             with_link(rendered, &unsubscribe_url)
         } else {
             rendered

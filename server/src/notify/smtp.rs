@@ -283,28 +283,26 @@ impl Session {
         message: &[u8],
     ) -> Result<Response, lettre::transport::smtp::Error> {
         let info = self.conn.server_info();
-        let mut parameters = Vec::new();
-        let ascii_addresses = envelope
+        let utf8_addresses = !(envelope
             .from()
             .is_none_or(|a| AsRef::<str>::as_ref(a).is_ascii())
             && envelope
                 .to()
                 .iter()
-                .all(|a| AsRef::<str>::as_ref(a).is_ascii());
-        if !ascii_addresses {
-            if !info.supports_feature(Extension::SmtpUtfEight) {
-                return self.conn.send(envelope, message).await;
-            }
+                .all(|a| AsRef::<str>::as_ref(a).is_ascii()));
+        let eight_bit = !message.is_ascii();
+        if !self.pipelining
+            || (utf8_addresses && !info.supports_feature(Extension::SmtpUtfEight))
+            || (eight_bit && !info.supports_feature(Extension::EightBitMime))
+        {
+            return self.conn.send(envelope, message).await;
+        }
+        let mut parameters = Vec::new();
+        if utf8_addresses {
             parameters.push(MailParameter::SmtpUtfEight);
         }
-        if !message.is_ascii() {
-            if !info.supports_feature(Extension::EightBitMime) {
-                return self.conn.send(envelope, message).await;
-            }
+        if eight_bit {
             parameters.push(MailParameter::Body(MailBodyParameter::EightBitMime));
-        }
-        if !self.pipelining {
-            return self.conn.send(envelope, message).await;
         }
         let group = Group {
             mail: Mail::new(envelope.from().cloned(), parameters),
