@@ -11,7 +11,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use serde::Serialize;
 use std::sync::{Arc, Mutex};
-use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::net::TcpListener;
 
 /// Connections a stand-in's socket queues before it accepts them. Tokio's default (128) is too
@@ -79,8 +79,12 @@ pub struct SmtpSink {
     sessions: Arc<std::sync::atomic::AtomicUsize>,
     /// Messages whose `MAIL FROM` arrived with the commands after it, in one group.
     grouped: Arc<std::sync::atomic::AtomicUsize>,
+    /// Messages that came as one `BDAT … LAST` chunk.
+    chunked: Arc<std::sync::atomic::AtomicUsize>,
     /// Whether EHLO announces PIPELINING.
     pipelining: bool,
+    /// Whether EHLO announces CHUNKING (`BDAT`).
+    chunking: bool,
     /// Messages accepted, kept or not.
     accepted: Arc<std::sync::atomic::AtomicUsize>,
     /// Whether messages are kept (`received`), or only counted.
@@ -90,26 +94,37 @@ pub struct SmtpSink {
 impl SmtpSink {
     /// Listens on 127.0.0.1:`port` (0 for any) and returns the port.
     pub async fn start(port: u16) -> std::io::Result<(Self, u16)> {
-        Self::start_with(port, true, true).await
+        Self::start_with(port, true, true, true).await
     }
 
-    /// A sink whose EHLO does not announce PIPELINING, as some servers' do not.
+    /// A sink whose EHLO announces neither PIPELINING nor CHUNKING, as some servers' do not.
     pub async fn start_without_pipelining(port: u16) -> std::io::Result<(Self, u16)> {
-        Self::start_with(port, false, true).await
+        Self::start_with(port, false, false, true).await
+    }
+
+    /// A sink that pipelines but takes messages only after `DATA`, not in chunks.
+    pub async fn start_without_chunking(port: u16) -> std::io::Result<(Self, u16)> {
+        Self::start_with(port, true, false, true).await
     }
 
     /// A sink that reads every message whole and counts it, keeping none: `make bench`'s,
     /// which sends a hundred thousand (kept, they filled a gigabyte of memory in the process
     /// being measured).
     pub async fn start_counting(port: u16) -> std::io::Result<(Self, u16)> {
-        Self::start_with(port, true, false).await
+        Self::start_with(port, true, true, false).await
     }
 
-    async fn start_with(port: u16, pipelining: bool, keep: bool) -> std::io::Result<(Self, u16)> {
+    async fn start_with(
+        port: u16,
+        pipelining: bool,
+        chunking: bool,
+        keep: bool,
+    ) -> std::io::Result<(Self, u16)> {
         let listener = listen(port)?;
         let port = listener.local_addr()?.port();
         let sink = Self {
             pipelining,
+            chunking,
             keep,
             ..Self::default()
         };
@@ -146,6 +161,26 @@ impl SmtpSink {
         self.grouped.load(std::sync::atomic::Ordering::Relaxed)
     }
 
+    /// How many messages came as one chunk (`BDAT … LAST`) rather than after `DATA`.
+    pub fn chunked(&self) -> usize {
+        self.chunked.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    /// Takes a whole message: kept, or only counted (its text is not even made).
+    fn accept(&self, from: String, to: Vec<String>, data: impl FnOnce() -> String) {
+        if self.keep
+            && let Ok(mut v) = self.received.lock()
+        {
+            v.push(Email {
+                from,
+                to,
+                data: data(),
+            });
+        }
+        self.accepted
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    }
+
     async fn session(&self, socket: tokio::net::TcpStream) -> std::io::Result<()> {
         let (read, write) = socket.into_split();
         let mut lines = BufReader::new(read);
@@ -154,6 +189,8 @@ impl SmtpSink {
         let mut write = tokio::io::BufWriter::new(write);
         write.write_all(b"220 standin ESMTP\r\n").await?;
         let (mut from, mut to) = (String::new(), Vec::new());
+        // A message's chunks so far (`BDAT`).
+        let mut chunks: Vec<u8> = Vec::new();
         let mut line = String::new();
         loop {
             if !lines.buffer().contains(&b'\n') {
@@ -165,16 +202,21 @@ impl SmtpSink {
             }
             let upper = line.to_ascii_uppercase();
             let reply: &[u8] = if upper.starts_with("EHLO") {
-                if self.pipelining {
-                    b"250-standin\r\n250-8BITMIME\r\n250-SMTPUTF8\r\n250 PIPELINING\r\n"
-                } else {
-                    b"250-standin\r\n250-8BITMIME\r\n250 SMTPUTF8\r\n"
+                match (self.pipelining, self.chunking) {
+                    (true, true) => {
+                        b"250-standin\r\n250-8BITMIME\r\n250-SMTPUTF8\r\n250-PIPELINING\r\n250 CHUNKING\r\n"
+                    }
+                    (true, false) => {
+                        b"250-standin\r\n250-8BITMIME\r\n250-SMTPUTF8\r\n250 PIPELINING\r\n"
+                    }
+                    _ => b"250-standin\r\n250-8BITMIME\r\n250 SMTPUTF8\r\n",
                 }
             } else if upper.starts_with("HELO") || upper.starts_with("NOOP") {
                 b"250 OK\r\n"
             } else if upper.starts_with("RSET") {
                 from.clear();
                 to.clear();
+                chunks.clear();
                 b"250 OK\r\n"
             } else if upper.starts_with("MAIL FROM:") {
                 if lines.buffer().contains(&b'\n') {
@@ -210,19 +252,37 @@ impl SmtpSink {
                         break;
                     }
                 }
-                let email = Email {
-                    from: std::mem::take(&mut from),
-                    to: std::mem::take(&mut to),
-                    data: unstuff(&String::from_utf8_lossy(&raw)),
-                };
-                if self.keep
-                    && let Ok(mut v) = self.received.lock()
-                {
-                    v.push(email);
-                }
-                self.accepted
-                    .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                self.accept(std::mem::take(&mut from), std::mem::take(&mut to), || {
+                    unstuff(&String::from_utf8_lossy(&raw))
+                });
                 b"250 OK queued\r\n"
+            } else if self.chunking && upper.starts_with("BDAT ") {
+                // `BDAT <octets> [LAST]`: exactly that many octets follow the command line,
+                // read whatever the reply (RFC 3030 section 2).
+                let mut words = line[5..].split_whitespace();
+                let Some(size) = words.next().and_then(|n| n.parse::<usize>().ok()) else {
+                    write.write_all(b"501 BDAT needs a size\r\n").await?;
+                    write.flush().await?;
+                    return Ok(());
+                };
+                let last = words.next().is_some_and(|w| w.eq_ignore_ascii_case("LAST"));
+                let start = chunks.len();
+                chunks.resize(start + size, 0);
+                lines.read_exact(&mut chunks[start..]).await?;
+                if to.is_empty() {
+                    chunks.clear();
+                    b"554 no valid recipients\r\n"
+                } else if !last {
+                    b"250 chunk taken\r\n"
+                } else {
+                    self.chunked
+                        .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                    self.accept(std::mem::take(&mut from), std::mem::take(&mut to), || {
+                        String::from_utf8_lossy(&chunks).into_owned()
+                    });
+                    chunks.clear();
+                    b"250 OK queued\r\n"
+                }
             } else if upper.starts_with("QUIT") {
                 write.write_all(b"221 bye\r\n").await?;
                 return write.flush().await;

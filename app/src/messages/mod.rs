@@ -67,6 +67,14 @@ pub struct StatusFacts {
     pub expected_delivery: Option<NaiveDate>,
 }
 
+impl StatusFacts {
+    /// The statuses whose sentences say more than the status itself: a ballot not counted has
+    /// its reason and cure deadline, one in transit its expected delivery day. Messages about
+    /// any other status read nothing beyond it (the claim reads the event, ballot and election
+    /// only for these: `outbox::details`).
+    pub const DETAILED: [BallotStatus; 2] = [BallotStatus::NotCounted, BallotStatus::InTransit];
+}
+
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Rendered {
     /// The email's subject (the status headline); empty for SMS and voice.
@@ -440,6 +448,33 @@ mod tests {
                 .unwrap(),
             cure_days_left: 3,
             expected_delivery: NaiveDate::from_ymd_opt(2026, 10, 9),
+        }
+    }
+
+    /// What the claim may leave unread: outside `StatusFacts::DETAILED`, a status's sentences
+    /// are the same whatever the reason, dates and days left say.
+    #[test]
+    fn only_the_detailed_statuses_say_more_than_their_status() {
+        for language in Language::ALL {
+            for status in BallotStatus::ALL {
+                let bare = StatusFacts {
+                    status,
+                    reason: None,
+                    cure_deadline: NaiveDateTime::default(),
+                    cure_days_left: 0,
+                    expected_delivery: None,
+                };
+                // Only a ballot not counted has a reason (the database's check).
+                let reason = (status == BallotStatus::NotCounted)
+                    .then_some(NotCountedReason::SignatureMissing);
+                let full = facts(status, reason);
+                let same = status_sentences(&bare, language) == status_sentences(&full, language);
+                assert_eq!(
+                    same,
+                    !StatusFacts::DETAILED.contains(&status),
+                    "{language:?} {status:?}"
+                );
+            }
         }
     }
 

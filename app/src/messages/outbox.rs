@@ -115,6 +115,10 @@ pub async fn claim(pool: &PgPool, channel: Channel, limit: i64) -> Result<Claim,
 /// planner, a batch of 1,000 emails was read by three processes, the subscriptions scanned
 /// whole in parallel and hashed: 86 ms and three cores' worth, where the probes take 18 ms
 /// on one.
+///
+/// The ballot and the event are read only for the statuses whose words use them
+/// ([`super::StatusFacts::DETAILED`]): a mailing says "received" or "counted" a million
+/// times, and nothing of those messages' events but the status, which is their template.
 pub async fn details(
     db: &mut sqlx::PgConnection,
     ids: &[i64],
@@ -122,6 +126,12 @@ pub async fn details(
     if ids.is_empty() {
         return Ok(Vec::new());
     }
+    // A status message's template is its status. Only the detailed ones need their event's
+    // reason and dates, their ballot's expected delivery and their election's cure deadline.
+    let detailed: Vec<String> = super::StatusFacts::DETAILED
+        .iter()
+        .map(|s| s.code().to_owned())
+        .collect();
     let rows = sqlx::query!(
         r#"select n.id, n.kind, n.channel, n.language, n.template, n.payload, n.attempts,
                   n.ballot_id, n.event_id,
@@ -139,22 +149,24 @@ pub async fn details(
            cross join lateral (select name, phone, email, website, time_zone from counties
                                where fips = n.county_fips offset 0) co
            left join lateral (select expected_delivery, election_id from ballots
-                              where id = n.ballot_id offset 0) b on true
+                              where id = n.ballot_id and n.template = any($2) offset 0) b on true
            left join elections el on el.id = b.election_id
            left join announcements a on a.id = n.announcement_id
            left join announcement_texts t
                   on t.announcement_id = n.announcement_id and t.language = n.language"#,
-        ids
+        ids,
+        &detailed
     )
     .fetch_all(&mut *db)
     .await?;
     let (ballots, events): (Vec<i64>, Vec<i64>) = rows
         .iter()
+        .filter(|r| detailed.contains(&r.template))
         .filter_map(|r| r.ballot_id.zip(r.event_id))
         .unzip();
     // An event's messages (one per subscription) share its row.
     let event_facts: std::collections::HashMap<i64, EventFacts> = sqlx::query!(
-        r#"select e.id, e.status, e.reason, e.expected_delivery
+        r#"select e.id, e.reason, e.expected_delivery
            from unnest($1::bigint[], $2::bigint[]) as k(ballot_id, id)
            join ballot_events e on e.ballot_id = k.ballot_id and e.id = k.id"#,
         &ballots,
@@ -167,7 +179,6 @@ pub async fn details(
         (
             e.id,
             EventFacts {
-                status: e.status,
                 reason: e.reason,
                 expected_delivery: e.expected_delivery,
             },
@@ -178,6 +189,9 @@ pub async fn details(
         .into_iter()
         .map(|r| {
             let event = r.event_id.and_then(|id| event_facts.get(&id));
+            // A status message's template is its event's status (`spine::enqueue`).
+            let status =
+                matches!(r.kind.as_str(), "status" | "current_status").then(|| r.template.clone());
             Claimed {
                 id: r.id,
                 kind: r.kind,
@@ -199,7 +213,7 @@ pub async fn details(
                 expected_delivery: event
                     .and_then(|e| e.expected_delivery)
                     .or(r.ballot_expected_delivery),
-                status: event.map(|e| e.status.clone()),
+                status,
                 reason: event.and_then(|e| e.reason.clone()),
                 cure_deadline: r.cure_deadline,
                 announcement: match (r.announcement_id, r.subject, r.body) {
@@ -219,7 +233,6 @@ pub async fn details(
 
 /// What a message's event says.
 struct EventFacts {
-    status: String,
     reason: Option<String>,
     expected_delivery: Option<NaiveDate>,
 }

@@ -252,31 +252,44 @@ impl SmtpPool {
             }
         };
         // lettre keeps only the extensions it uses from its EHLO, so ask again (RFC 5321
-        // allows it; it is the greeting of the session as protected) to learn of PIPELINING.
+        // allows it; it is the greeting of the session as protected) to learn of PIPELINING
+        // and CHUNKING.
         let hello = conn.command(Ehlo::new(self.hello.clone())).await?;
-        let pipelining = hello.message().skip(1).any(|line| {
-            line.split_whitespace()
-                .next()
-                .is_some_and(|keyword| keyword.eq_ignore_ascii_case("PIPELINING"))
-        });
+        let offers = |extension: &str| {
+            hello.message().skip(1).any(|line| {
+                line.split_whitespace()
+                    .next()
+                    .is_some_and(|keyword| keyword.eq_ignore_ascii_case(extension))
+            })
+        };
+        let pipelining = offers("PIPELINING");
+        let chunking = pipelining && offers("CHUNKING");
         if let Some(credentials) = &self.credentials {
             conn.auth(&[Mechanism::Plain, Mechanism::Login], credentials)
                 .await?;
         }
-        Ok(Session { conn, pipelining })
+        Ok(Session {
+            conn,
+            pipelining,
+            chunking,
+        })
     }
 }
 
-/// An SMTP session, and whether its server pipelines.
+/// An SMTP session, and whether its server pipelines and takes chunks (`BDAT`).
 struct Session {
     conn: AsyncSmtpConnection,
     pipelining: bool,
+    /// Only with `pipelining`: a message goes whole in its group.
+    chunking: bool,
 }
 
 impl Session {
     /// Sends one message: lettre's `send`, or where the server pipelines, its commands in one
-    /// group. Anything lettre would refuse before sending (an address or body the server
-    /// cannot take) goes through lettre's `send` for its error.
+    /// group — and where it also takes chunks, the message itself in that group, as one
+    /// `BDAT … LAST` (RFC 3030): one write and one round trip a message. Anything lettre would
+    /// refuse before sending (an address or body the server cannot take) goes through
+    /// lettre's `send` for its error.
     async fn send(
         &mut self,
         envelope: &Envelope,
@@ -304,6 +317,8 @@ impl Session {
         if eight_bit {
             parameters.push(MailParameter::Body(MailBodyParameter::EightBitMime));
         }
+        let text = std::str::from_utf8(message).ok();
+        let chunk = text.filter(|_| self.chunking);
         let group = Group {
             mail: Mail::new(envelope.from().cloned(), parameters),
             recipients: envelope
@@ -311,19 +326,23 @@ impl Session {
                 .iter()
                 .map(|to| Rcpt::new(to.clone(), Vec::new()))
                 .collect(),
+            chunk,
         };
-        // The reply to MAIL, then one to each RCPT, then DATA's 354; a refusal ends the
-        // session (its later replies are left unread).
+        // The reply to MAIL, then one to each RCPT, then BDAT's (the message's) or DATA's 354;
+        // a refusal ends the session (its later replies are left unread).
         self.conn.command(group).await?;
         for _ in envelope.to() {
             self.conn.read_response().await?;
         }
+        if chunk.is_some() {
+            return self.conn.read_response().await;
+        }
         self.conn.read_response().await?;
         // The content and its closing dot in one write (lettre's `message` writes the dot on
         // its own: one more packet and wake-up a message).
-        match std::str::from_utf8(message) {
-            Ok(text) => self.conn.command(Content(text)).await,
-            Err(_) => self.conn.message(message).await,
+        match text {
+            Some(text) => self.conn.command(Content(text)).await,
+            None => self.conn.message(message).await,
         }
     }
 }
@@ -347,19 +366,25 @@ impl std::fmt::Display for Content<'_> {
     }
 }
 
-/// A message's commands up to `DATA`, written at once (RFC 2920).
-struct Group {
+/// A message's commands written at once (RFC 2920): up to `DATA`, or with the message itself
+/// as one chunk (`BDAT <octets> LAST`, RFC 3030), which needs no dot-stuffing and no closing
+/// dot.
+struct Group<'a> {
     mail: Mail,
     recipients: Vec<Rcpt>,
+    chunk: Option<&'a str>,
 }
 
-impl std::fmt::Display for Group {
+impl std::fmt::Display for Group<'_> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(f, "{}", self.mail)?;
         for rcpt in &self.recipients {
             write!(f, "{rcpt}")?;
         }
-        write!(f, "{Data}")
+        match self.chunk {
+            Some(message) => write!(f, "BDAT {} LAST\r\n{message}", message.len()),
+            None => write!(f, "{Data}"),
+        }
     }
 }
 
@@ -498,21 +523,38 @@ mod tests {
         assert_eq!(sink.count(), 3);
         assert_eq!(sink.sessions(), 1);
         assert_eq!(sink.emails()[2].to, vec!["voter2@example.org".to_owned()]);
-        // The server pipelines: each message's MAIL, RCPT and DATA came in one group.
+        // The server pipelines and takes chunks: each message came whole in one group, its
+        // MAIL, RCPT and `BDAT … LAST` with the message.
         assert_eq!(sink.grouped(), 3);
+        assert_eq!(sink.chunked(), 3);
     }
 
-    /// Lines that begin with a dot arrive as they were written: the content is dot-stuffed,
-    /// and the lone dot that ends it is not mistaken for one.
+    /// Lines that begin with a dot arrive as they were written: after `DATA` the content is
+    /// dot-stuffed, and the lone dot that ends it is not mistaken for one; a chunk is taken
+    /// octet for octet.
     #[tokio::test]
     async fn lines_that_begin_with_a_dot_arrive_whole() {
-        let (sink, port) = SmtpSink::start(0).await.unwrap();
-        let pool = pool(&format!("smtp://127.0.0.1:{port}"));
         let body = ".first\r\n\r\n.\r\n..two dots\r\nlast.\r\n.";
-        pool.send(&envelope("voter@example.org"), body.as_bytes())
-            .await
-            .unwrap();
-        assert_eq!(sink.emails()[0].data, format!("{body}\r\n"));
+        for chunking in [true, false] {
+            let (sink, port) = if chunking {
+                SmtpSink::start(0).await.unwrap()
+            } else {
+                SmtpSink::start_without_chunking(0).await.unwrap()
+            };
+            let pool = pool(&format!("smtp://127.0.0.1:{port}"));
+            pool.send(&envelope("voter@example.org"), body.as_bytes())
+                .await
+                .unwrap();
+            // `DATA`'s closing line break belongs to the content (RFC 5321 4.1.1.4).
+            let expected = if chunking {
+                body.to_owned()
+            } else {
+                format!("{body}\r\n")
+            };
+            assert_eq!(sink.emails()[0].data, expected);
+            assert_eq!(sink.grouped(), 1);
+            assert_eq!(sink.chunked(), usize::from(chunking));
+        }
         assert_eq!(
             Content(".a\r\nb\r\n.").to_string(),
             "..a\r\nb\r\n..\r\n.\r\n"
@@ -540,6 +582,7 @@ mod tests {
             }
             assert_eq!(sink.count(), 2);
             assert_eq!(sink.grouped(), if pipelining { 2 } else { 0 });
+            assert_eq!(sink.chunked(), if pipelining { 2 } else { 0 });
             assert!(sink.emails()[1].data.contains("llegó"));
             assert_eq!(sink.emails()[1].to, vec!["cử.tri@example.org".to_owned()]);
             assert_eq!(sink.sessions(), 1);
@@ -550,19 +593,26 @@ mod tests {
     /// session it left with unread replies is not reused: the next message goes through.
     #[tokio::test]
     async fn a_refused_recipient_fails_its_message_alone() {
-        let (sink, port) = SmtpSink::start(0).await.unwrap();
-        let pool = pool(&format!("smtp://127.0.0.1:{port}"));
-        let e = pool
-            .send(&envelope("refuse@example.org"), b"Subject: x\r\n\r\nx\r\n")
-            .await
-            .unwrap_err();
-        assert!(e.is_permanent(), "{e}");
-        pool.send(&envelope("voter@example.org"), b"Subject: y\r\n\r\ny\r\n")
-            .await
-            .unwrap();
-        assert_eq!(sink.count(), 1);
-        assert_eq!(sink.emails()[0].to, vec!["voter@example.org".to_owned()]);
-        assert_eq!(sink.sessions(), 2);
+        for chunking in [true, false] {
+            let (sink, port) = if chunking {
+                SmtpSink::start(0).await.unwrap()
+            } else {
+                SmtpSink::start_without_chunking(0).await.unwrap()
+            };
+            let pool = pool(&format!("smtp://127.0.0.1:{port}"));
+            let e = pool
+                .send(&envelope("refuse@example.org"), b"Subject: x\r\n\r\nx\r\n")
+                .await
+                .unwrap_err();
+            assert!(e.is_permanent(), "{e}");
+            pool.send(&envelope("voter@example.org"), b"Subject: y\r\n\r\ny\r\n")
+                .await
+                .unwrap();
+            assert_eq!(sink.count(), 1);
+            assert_eq!(sink.emails()[0].to, vec!["voter@example.org".to_owned()]);
+            assert_eq!(sink.emails()[0].data, "Subject: y\r\n\r\ny\r\n");
+            assert_eq!(sink.sessions(), 2);
+        }
     }
 
     /// `?tls=required` against a server without STARTTLS: nothing is sent in the clear, and
