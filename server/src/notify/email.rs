@@ -81,7 +81,7 @@ impl EmailSender {
         })
     }
 
-    pub async fn send(&self, envelope: &Envelope<'_>, message: &Rendered) -> Outcome {
+    pub async fn send(&self, envelope: &Envelope<'_>, message: Rendered) -> Outcome {
         let to: Mailbox = match envelope.to.parse() {
             Ok(to) => to,
             Err(e) => {
@@ -90,15 +90,14 @@ impl EmailSender {
                 };
             }
         };
-        let body = match &message.html {
-            Some(html) => MultiPart::alternative_plain_html(message.text.clone(), html.clone()),
-            None => MultiPart::mixed()
-                .singlepart(lettre::message::SinglePart::plain(message.text.clone())),
+        let body = match message.html {
+            Some(html) => MultiPart::alternative_plain_html(message.text, html),
+            None => MultiPart::mixed().singlepart(lettre::message::SinglePart::plain(message.text)),
         };
         let built = Message::builder()
             .from(self.from.clone())
             .to(to)
-            .subject(message.subject.clone())
+            .subject(message.subject)
             .message_id(Some(format!(
                 "<notification-{}@{}>",
                 envelope.notification_id, self.id_domain
@@ -279,7 +278,7 @@ mod tests {
         };
         let started = std::time::Instant::now();
         let outcome =
-            tokio::time::timeout(Duration::from_secs(10), sender.send(&envelope, &message))
+            tokio::time::timeout(Duration::from_secs(10), sender.send(&envelope, message))
                 .await
                 .expect("the send came back");
         assert!(

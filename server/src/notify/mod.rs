@@ -111,7 +111,7 @@ impl Engine {
         };
         // Texts and calls about the same event in the same county read the same: render each
         // once per batch (a mailing's batch is one message a thousand times).
-        let rendered: std::sync::Mutex<HashMap<String, Rendered>> = Default::default();
+        let rendered: std::sync::Mutex<HashMap<String, Arc<Rendered>>> = Default::default();
         let outcomes: Vec<(i64, i32, Outcome)> = futures::stream::iter(claimed)
             .map(|c| {
                 let (opted_out, rendered) = (&opted_out, &rendered);
@@ -137,7 +137,7 @@ impl Engine {
         &self,
         c: &Claimed,
         opted_out: &HashSet<String>,
-        cache: &std::sync::Mutex<HashMap<String, Rendered>>,
+        cache: &std::sync::Mutex<HashMap<String, Arc<Rendered>>>,
     ) -> Outcome {
         if !c.subscription_active {
             return Outcome::Cancelled {
@@ -196,16 +196,18 @@ impl Engine {
             Some(r) => r,
             None => match render_claimed(c, tz, &self.messaging, link) {
                 Ok(r) => {
+                    let r = Arc::new(r);
                     if let (Some(k), Ok(mut m)) = (key, cache.lock()) {
-                        m.insert(k, r.clone());
+                        m.insert(k, Arc::clone(&r));
                     }
                     r
                 }
                 Err(error) => return Outcome::Failed { error },
             },
         };
+        // An email's own copy, with its link: made from the shared rendering, not a clone of it.
         let rendered = if c.channel == Channel::Email && shared {
-            with_link(rendered, &unsubscribe_url)
+            Arc::new(with_link(&rendered, &unsubscribe_url))
         } else {
             rendered
         };
@@ -218,7 +220,7 @@ impl Engine {
                     language: c.language.code(),
                     unsubscribe_url: &unsubscribe_url,
                 };
-                email.send(&envelope, &rendered).await
+                email.send(&envelope, Arc::unwrap_or_clone(rendered)).await
             }
             (Channel::Sms, _, Some(t)) => t.send_sms(&c.address, &rendered.text, &callback).await,
             (Channel::Voice, _, Some(t)) => {
@@ -281,18 +283,18 @@ const UNSUBSCRIBE_PLACEHOLDER: &str = "unsubscribe0link0c7f3e9a41d2";
 
 /// An email's copy of a shared rendering, with its subscription's link to unsubscribe (as the
 /// templates insert it: as is in the text, escaped in the HTML's attribute).
-fn with_link(shared: Rendered, unsubscribe_url: &str) -> Rendered {
+fn with_link(shared: &Rendered, unsubscribe_url: &str) -> Rendered {
     Rendered {
+        subject: shared.subject.clone(),
         text: shared
             .text
             .replace(UNSUBSCRIBE_PLACEHOLDER, unsubscribe_url),
-        html: shared.html.map(|html| {
+        html: shared.html.as_ref().map(|html| {
             html.replace(
                 UNSUBSCRIBE_PLACEHOLDER,
                 &app::messages::attr_escape(unsubscribe_url),
             )
         }),
-        ..shared
     }
 }
 
