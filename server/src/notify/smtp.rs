@@ -529,6 +529,17 @@ mod tests {
         assert_eq!(sink.chunked(), 3);
     }
 
+    /// A stand-in that pipelines and takes chunks, or only messages after `DATA`, and a pool
+    /// sending to it.
+    async fn sink_and_pool(chunking: bool) -> (SmtpSink, SmtpPool) {
+        let (sink, port) = if chunking {
+            SmtpSink::start(0).await.unwrap()
+        } else {
+            SmtpSink::start_without_chunking(0).await.unwrap()
+        };
+        (sink, pool(&format!("smtp://127.0.0.1:{port}")))
+    }
+
     /// Lines that begin with a dot arrive as they were written: after `DATA` the content is
     /// dot-stuffed, and the lone dot that ends it is not mistaken for one; a chunk is taken
     /// octet for octet.
@@ -536,12 +547,7 @@ mod tests {
     async fn lines_that_begin_with_a_dot_arrive_whole() {
         let body = ".first\r\n\r\n.\r\n..two dots\r\nlast.\r\n.";
         for chunking in [true, false] {
-            let (sink, port) = if chunking {
-                SmtpSink::start(0).await.unwrap()
-            } else {
-                SmtpSink::start_without_chunking(0).await.unwrap()
-            };
-            let pool = pool(&format!("smtp://127.0.0.1:{port}"));
+            let (sink, pool) = sink_and_pool(chunking).await;
             pool.send(&envelope("voter@example.org"), body.as_bytes())
                 .await
                 .unwrap();
@@ -594,12 +600,7 @@ mod tests {
     #[tokio::test]
     async fn a_refused_recipient_fails_its_message_alone() {
         for chunking in [true, false] {
-            let (sink, port) = if chunking {
-                SmtpSink::start(0).await.unwrap()
-            } else {
-                SmtpSink::start_without_chunking(0).await.unwrap()
-            };
-            let pool = pool(&format!("smtp://127.0.0.1:{port}"));
+            let (sink, pool) = sink_and_pool(chunking).await;
             let e = pool
                 .send(&envelope("refuse@example.org"), b"Subject: x\r\n\r\nx\r\n")
                 .await
