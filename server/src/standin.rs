@@ -26,6 +26,10 @@ fn listen(port: u16) -> std::io::Result<TcpListener> {
     socket.listen(BACKLOG)
 }
 
+/// The largest message the SMTP stand-in takes in chunks (`BDAT`): a size on the command line
+/// is not memory to hand out unchecked.
+const MAX_MESSAGE: usize = 32 << 20;
+
 /// An email as the SMTP stand-in received it.
 #[derive(Clone, Debug, Serialize)]
 pub struct Email {
@@ -267,6 +271,13 @@ impl SmtpSink {
                 };
                 let last = words.next().is_some_and(|w| w.eq_ignore_ascii_case("LAST"));
                 let start = chunks.len();
+                // A message past the bound is refused before anything is allocated for it;
+                // its octets cannot be skipped safely, so the session ends.
+                if start.saturating_add(size) > MAX_MESSAGE {
+                    write.write_all(b"552 message too large\r\n").await?;
+                    write.flush().await?;
+                    return Ok(());
+                }
                 chunks.resize(start + size, 0);
                 lines.read_exact(&mut chunks[start..]).await?;
                 if to.is_empty() {
@@ -544,4 +555,30 @@ async fn list_received(State(s): State<TelephonyStandin>) -> Response {
 
 async fn list_emails(State(s): State<TelephonyStandin>) -> Response {
     axum::Json(s.emails.map(|e| e.emails()).unwrap_or_default()).into_response()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tokio::io::AsyncReadExt;
+
+    /// A chunk whose size passes the bound is refused before anything is allocated for it.
+    #[tokio::test]
+    async fn an_oversized_chunk_is_refused() {
+        let (sink, port) = SmtpSink::start(0).await.unwrap();
+        let mut client = tokio::net::TcpStream::connect(("127.0.0.1", port))
+            .await
+            .unwrap();
+        client
+            .write_all(
+                b"EHLO t\r\nMAIL FROM:<a@example.org>\r\nRCPT TO:<b@example.org>\r\n\
+                  BDAT 99999999999 LAST\r\n",
+            )
+            .await
+            .unwrap();
+        let mut replies = String::new();
+        client.read_to_string(&mut replies).await.unwrap();
+        assert!(replies.ends_with("552 message too large\r\n"), "{replies}");
+        assert_eq!(sink.count(), 0);
+    }
 }
