@@ -560,7 +560,6 @@ async fn list_emails(State(s): State<TelephonyStandin>) -> Response {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use tokio::io::AsyncReadExt;
 
     /// A chunk whose size passes the bound is refused before anything is allocated for it.
     #[tokio::test]

@@ -205,13 +205,7 @@ impl Engine {
                 Err(error) => return Outcome::Failed { error },
             },
         };
-        // An email's own copy, with its link: made from the shared rendering, not a clone of it.
-        let rendered = if c.channel == Channel::Email && shared {
-            Arc::new(with_link(&rendered, &unsubscribe_url))
-        } else {
-            rendered
-        };
-        let callback = format!("{base}/hooks/telephony/status/{}", c.id);
+        let callback = || format!("{base}/hooks/telephony/status/{}", c.id);
         match (c.channel, &self.email, &self.telephony) {
             (Channel::Email, Some(email), _) => {
                 let envelope = Envelope {
@@ -220,12 +214,19 @@ impl Engine {
                     language: c.language.code(),
                     unsubscribe_url: &unsubscribe_url,
                 };
-                email.send(&envelope, Arc::unwrap_or_clone(rendered)).await
+                // The email's own copy: from the shared rendering with its link put in, not a
+                // clone of it.
+                let own = if shared {
+                    with_link(&rendered, &unsubscribe_url)
+                } else {
+                    Arc::unwrap_or_clone(rendered)
+                };
+                email.send(&envelope, own).await
             }
-            (Channel::Sms, _, Some(t)) => t.send_sms(&c.address, &rendered.text, &callback).await,
+            (Channel::Sms, _, Some(t)) => t.send_sms(&c.address, &rendered.text, &callback()).await,
             (Channel::Voice, _, Some(t)) => {
                 let script = format!("{base}/hooks/telephony/voice/{}", c.id);
-                t.place_call(&c.address, &script, &callback).await
+                t.place_call(&c.address, &script, &callback()).await
             }
             _ => Outcome::Retry {
                 error: "no provider for this channel in this process".into(),
