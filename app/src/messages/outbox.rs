@@ -556,11 +556,7 @@ mod tests {
     #[sqlx::test(migrator = "crate::state::MIGRATOR")]
     async fn each_channel_claims_from_its_own_queue(pool: PgPool) {
         let mut conn = pool.acquire().await.unwrap();
-        sqlx::query("set enable_seqscan = off")
-            .execute(&mut *conn)
-            .await
-            .unwrap();
-        sqlx::query("set plan_cache_mode = force_generic_plan")
+        sqlx::raw_sql("set enable_seqscan = off; set plan_cache_mode = force_generic_plan")
             .execute(&mut *conn)
             .await
             .unwrap();
