@@ -4,8 +4,10 @@
 //! 3. appends the accepted events to the timelines,
 //! 4. updates each ballot's current status,
 //! 5. writes the audit row, and
-//! 6. queues the notifications the events cause (the outbox), superseding queued ones that are
-//!    now out of date, so a voter gets the latest news rather than a burst.
+//! 6. queues the notifications the events cause (the outbox): of a ballot's changes in one
+//!    batch, only the last the voter is told about; a message that a later one overtakes before
+//!    it goes out is passed over when a worker claims it, so a voter gets the latest news
+//!    rather than a burst.
 //!
 //! Single changes (staff, API) and bulk ones (imports, scans) both come through here; the work
 //! is done set-wise so a million-row import costs a handful of statements, not a million.
@@ -668,9 +670,9 @@ pub struct Notice {
     pub status: crate::domain::BallotStatus,
 }
 
-/// Queues one message per confirmed, active subscription of each notice's voter; earlier
-/// queued status messages for those ballots are superseded. Returns the events that queued a
-/// message. The notices carry what the spine already holds (the locked ballot, the new
+/// Queues one message per confirmed, active subscription of each notice's voter (earlier
+/// messages about the same ballots are passed over when claimed). Returns the events that
+/// queued a message. The notices carry what the spine already holds (the locked ballot, the new
 /// event), so this reads only the subscriptions. Public so that `make bench` can time the
 /// outbox's part of a bulk change alone; changes call it only through [`apply`].
 pub async fn enqueue(
@@ -686,59 +688,36 @@ pub async fn enqueue(
     let voter_ids: Vec<i64> = notices.iter().map(|n| n.voter_id).collect();
     let counties: Vec<String> = notices.iter().map(|n| n.county_fips.clone()).collect();
     let statuses: Vec<String> = notices.iter().map(|n| n.status.code().to_owned()).collect();
-    // One statement: the subscriptions are read once, for superseding and for queuing.
-    // - The voter's subscriptions, then each subscription's messages, are probed through their
-    //   indexes: lateral subqueries, which `offset 0` and `for update` keep from being
-    //   flattened. Joined as sets, the generic plan (blind to the arrays' size) scanned every
-    //   queued message once per subscription, and a custom plan hashed every subscription.
-    // - `coalesce(state, '')` rather than `state`: with the bare column the planner also reads
-    //   the partial index of every queued message (millions during a mailing) and ANDs it in.
-    // - A queued message a worker holds (`for update skip locked` while it sends) is going out
-    //   already: superseding skips it rather than waiting for the worker.
-    // - Superseding runs before the insert (the `count` below is a one-time filter, evaluated
-    //   before the first row), so it reads the outbox the plan was made for. Left to the end of
-    //   the statement, it read this batch's rows too: planned on an empty outbox (a new
-    //   deployment, or one vacuumed after a purge) as a sequential scan, it read the whole
-    //   batch once per subscription.
-    // - Not a prepared statement (`persistent(false)`): each batch is planned for its own
-    //   arrays and the outbox's size now. PostgreSQL otherwise settles on a generic plan after
-    //   five runs on a connection and keeps it; one made while the outbox was empty scans the
-    //   whole outbox per subscription once it has grown (the bench's batch of 50,000 ran for
-    //   more than twelve minutes instead of half a second).
-    // - The events are the spine's own new ones, so none has a message yet: a plain insert, not
-    //   `on conflict do nothing`, which cost a fifth more (speculative insertion). Asked again
-    //   for an event that has its messages (a bug), the unique index refuses the write and the
-    //   change fails whole.
+    // One statement: each voter's subscriptions are probed through their index (a lateral
+    // subquery, which `offset 0` keeps from being flattened: joined as sets, a custom plan
+    // hashed every subscription), and a message queued for each. The events are the spine's own
+    // new ones, so none has a message yet: a plain insert, not `on conflict do nothing`, which
+    // cost a fifth more (speculative insertion). Asked again for an event that has its messages
+    // (a bug), the unique index refuses the write and the change fails whole.
+    //
+    // Not a prepared statement (`persistent(false)`): each batch is planned for its own arrays
+    // and the tables' size now. PostgreSQL otherwise settles on a generic plan after five runs
+    // on a connection and keeps it; one made while the tables were nearly empty (a new
+    // deployment) reads them whole once per notice when they have grown (the bench's batch of
+    // 50,000 ran for more than twelve minutes instead of half a second).
+    //
+    // Earlier messages about the same ballot are not looked for here: the worker that claims
+    // one passes it over when a later one exists (`outbox::details`, design note (k)). Looking
+    // here cost a probe of the outbox per subscription and kept the subscriptions' rows in a
+    // temporary store for a second reading (README, design note (b)).
     let rows = sqlx::query_scalar!(
-        r#"with subs as (
-               select u.ballot_id, u.event_id, u.county_fips, u.status,
-                      s.id as subscription_id, s.channel, s.language
-               from unnest($1::bigint[], $2::bigint[], $3::bigint[], $4::text[], $5::text[])
-                    as u(ballot_id, event_id, voter_id, county_fips, status)
-               cross join lateral (
-                        select s.id, s.channel, s.language from subscriptions s
-                        where s.voter_id = u.voter_id
-                          and s.confirmed_at is not null and s.cancelled_at is null
-                        offset 0) s
-           ), superseded as (
-               update notifications n set state = 'superseded'
-               from subs cross join lateral (
-                        select q.id from notifications q
-                        where q.subscription_id = subs.subscription_id
-                          and q.ballot_id = subs.ballot_id and q.event_id <> subs.event_id
-                          and q.kind in ('status', 'current_status')
-                          and coalesce(q.state, '') = 'queued'
-                        for update skip locked) earlier
-               where n.id = earlier.id
-               returning n.id
-           )
-           insert into notifications
+        r#"insert into notifications
              (county_fips, subscription_id, kind, ballot_id, event_id, channel, language,
               template, not_before)
-           select county_fips, subscription_id, 'status', ballot_id, event_id, channel, language,
-                  status, $6
-           from subs
-           where (select count(*) from superseded) >= 0
+           select u.county_fips, s.id, 'status', u.ballot_id, u.event_id, s.channel, s.language,
+                  u.status, $6
+           from unnest($1::bigint[], $2::bigint[], $3::bigint[], $4::text[], $5::text[])
+                as u(ballot_id, event_id, voter_id, county_fips, status)
+           cross join lateral (
+                    select s.id, s.channel, s.language from subscriptions s
+                    where s.voter_id = u.voter_id
+                      and s.confirmed_at is not null and s.cancelled_at is null
+                    offset 0) s
            returning event_id as "event_id!""#,
         &ballot_ids,
         &event_ids,

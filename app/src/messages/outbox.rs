@@ -45,6 +45,9 @@ pub struct Claimed {
     pub cure_deadline: Option<DateTime<Utc>>,
     /// An announcement's words in the message's language, and what its placeholders stand for.
     pub announcement: Option<ClaimedAnnouncement>,
+    /// A status message that a later one about the same ballot, to the same subscription, has
+    /// overtaken: it is passed over, not sent ([`Outcome::Superseded`]).
+    pub superseded: bool,
 }
 
 #[derive(Clone, Debug)]
@@ -69,6 +72,9 @@ pub enum Outcome {
     Deferred { until: DateTime<Utc> },
     /// Not at all: the subscription ended or the number opted out.
     Cancelled { why: String },
+    /// Not at all: a later status message about the same ballot, to the same subscription, is
+    /// queued or gone already, and says what is true now. Not a try.
+    Superseded,
 }
 
 /// A worker's claim: due messages of one channel, locked (`for update skip locked`) in the
@@ -108,8 +114,16 @@ fn claim_statement(channel: Channel) -> &'static str {
 }
 
 /// Claims up to `limit` due messages of one channel.
+///
+/// The claim's statements are planned for each batch (`force_custom_plan` for its
+/// transaction): a worker's connection lives long, and the generic plan PostgreSQL settles on
+/// after five runs of a prepared statement, if made while the outbox was empty and vacuumed,
+/// reads the whole outbox for each message's probe once it has grown.
 pub async fn claim(pool: &PgPool, channel: Channel, limit: i64) -> Result<Claim, sqlx::Error> {
     let mut tx = pool.begin().await?;
+    sqlx::query("set local plan_cache_mode = force_custom_plan")
+        .execute(&mut *tx)
+        .await?;
     let ids: Vec<i64> = sqlx::query_scalar(claim_statement(channel))
         .bind(limit)
         .fetch_all(&mut *tx)
@@ -136,6 +150,14 @@ pub async fn claim(pool: &PgPool, channel: Channel, limit: i64) -> Result<Claim,
 /// whole in parallel and hashed: 86 ms and three cores' worth, where the probes take 18 ms
 /// on one.
 ///
+/// A status message is superseded when a later one about the same ballot exists for the same
+/// subscription (a later event: event ids grow in the order a ballot's changes commit, since
+/// the spine locks the ballot before it takes them). That is one probe of the outbox's
+/// (subscription, event) key per status message, here among the claim's probes, where it costs
+/// a worker a few microseconds of each send, and reads only the later messages; made when
+/// queuing, it read every message the subscription ever had, inside the import's transaction
+/// (README, design note (b)).
+///
 /// The ballot and the event are read only for the statuses whose words use them
 /// ([`super::StatusFacts::DETAILED`]): a mailing says "received" or "counted" a million
 /// times, and nothing of those messages' events but the status, which is their template.
@@ -161,7 +183,12 @@ pub async fn details(
                   b.expected_delivery as "ballot_expected_delivery?",
                   el.cure_deadline as "cure_deadline?",
                   a.id as "announcement_id?", t.subject as "subject?", t.body as "body?",
-                  a.event_date as "event_date?", a.place as "place?"
+                  a.event_date as "event_date?", a.place as "place?",
+                  n.kind in ('status', 'current_status') and exists (
+                      select from notifications l
+                      where l.subscription_id = n.subscription_id and l.event_id > n.event_id
+                        and l.ballot_id = n.ballot_id
+                        and l.kind in ('status', 'current_status')) as "superseded!"
            from unnest($1::bigint[]) as k(id)
            cross join lateral (select * from notifications where id = k.id offset 0) n
            cross join lateral (select id, address, cancelled_at, window_start, window_end
@@ -246,6 +273,7 @@ pub async fn details(
                     }),
                     _ => None,
                 },
+                superseded: r.superseded,
             }
         })
         .collect())
@@ -309,6 +337,7 @@ async fn record(
             Outcome::Failed { error } => ("failed", String::new(), error.clone(), now, 1),
             Outcome::Deferred { until } => ("queued", String::new(), String::new(), *until, 0),
             Outcome::Cancelled { why } => ("cancelled", String::new(), why.clone(), now, 1),
+            Outcome::Superseded => ("superseded", String::new(), String::new(), now, 0),
         };
         ids.push(*id);
         states.push(state.to_owned());
@@ -577,6 +606,58 @@ mod tests {
                 plan.contains(&format!("notifications_due_{}", channel.code())),
                 "{plan}"
             );
+        }
+    }
+
+    /// A worker's connection never settles on a generic plan for its claim's statements: one
+    /// made on an empty, vacuumed outbox (as here) reads the table whole for every message.
+    #[sqlx::test(migrator = "crate::state::MIGRATOR")]
+    async fn a_workers_claims_are_planned_for_each_batch(pool: PgPool) {
+        sqlx::query("vacuum analyze notifications")
+            .execute(&pool)
+            .await
+            .unwrap();
+        sqlx::raw_sql(
+            "insert into voters (county_fips, county_voter_id, first_name, last_name,
+                                 first_name_norm, last_name_norm, date_of_birth, residential_zip)
+             values ('06037', 'P1', 'Ana', 'Lee', 'ana', 'lee', '1970-01-02', '90012');
+             insert into subscriptions (voter_id, county_fips, channel, address, language,
+                                        confirmed_at)
+             select id, '06037', 'sms', '+12135550100', 'en', now() from voters;
+             insert into notifications (county_fips, subscription_id, kind, ballot_id, event_id,
+                                        channel, language, template)
+             select '06037', id, 'status', 1, e, 'sms', 'en', 'received'
+             from subscriptions, generate_series(1, 3) as e;",
+        )
+        .execute(&pool)
+        .await
+        .unwrap();
+        // One connection, as a worker's: every claim (rolled back) runs on it.
+        let worker = sqlx::postgres::PgPoolOptions::new()
+            .max_connections(1)
+            .connect_with((*pool.connect_options()).clone())
+            .await
+            .unwrap();
+        for _ in 0..8 {
+            let claim = claim(&worker, Channel::Sms, 10).await.unwrap();
+            let superseded: Vec<bool> = claim.messages.iter().map(|m| m.superseded).collect();
+            assert_eq!(
+                superseded.iter().filter(|s| **s).count(),
+                2,
+                "{superseded:?}"
+            );
+        }
+        let plans: Vec<(String, i64, i64)> = sqlx::query_as(
+            "select statement, generic_plans, custom_plans from pg_prepared_statements
+              where statement like '%from notifications%'
+                and statement not like '%pg_prepared_statements%'",
+        )
+        .fetch_all(&worker)
+        .await
+        .unwrap();
+        assert!(plans.len() >= 2, "{plans:?}");
+        for (statement, generic, custom) in &plans {
+            assert_eq!((*generic, *custom), (0, 8), "{statement}");
         }
     }
 

@@ -149,6 +149,10 @@ impl Engine {
                 why: "the number texted STOP".into(),
             };
         }
+        // A later message about the same ballot says what is true now: this one is not sent.
+        if c.superseded {
+            return Outcome::Superseded;
+        }
         let tz: chrono_tz::Tz = c
             .time_zone
             .parse()

@@ -295,6 +295,64 @@ async fn a_status_change_reaches_every_channel_in_the_voters_language(pool: PgPo
     assert_eq!(sent_ids, 3);
 }
 
+/// Two changes before the workers get to the first one's message: the voter is told the
+/// latest, once. The earlier message is passed over when claimed (superseded, not a try) and
+/// never reaches the provider; a message already sent is not taken back.
+#[sqlx::test(migrator = "app::state::MIGRATOR")]
+async fn a_message_overtaken_before_it_goes_out_is_not_sent(pool: PgPool) {
+    let w = world(&pool).await;
+    let (phone, phone_port) = TelephonyStandin::start(0, SID, TOKEN, false, None)
+        .await
+        .unwrap();
+    subscribe(&pool, w.voter_id, "sms", "+12135550100", "en", None).await;
+    let engine = Engine::new(
+        pool.clone(),
+        notify_config(None, Some(phone_port)),
+        messaging("http://127.0.0.1:9"),
+    )
+    .unwrap();
+    // The first change's message goes out before the next change.
+    change(&pool, w.ballot_id, BallotStatus::Received).await;
+    assert_eq!(drain(&engine).await, 1);
+    // Two changes before the workers look again: "not counted", then "cured".
+    let mut tx = pool.begin().await.unwrap();
+    spine::apply(
+        &mut tx,
+        &Cause::System,
+        &[Proposal::new(
+            w.ballot_id,
+            StatusChange::not_counted(app::domain::NotCountedReason::SignatureMissing, Utc::now()),
+        )],
+        Utc::now(),
+    )
+    .await
+    .unwrap();
+    tx.commit().await.unwrap();
+    change(&pool, w.ballot_id, BallotStatus::Cured).await;
+    assert_eq!(drain(&engine).await, 2);
+
+    let sent = phone.requests();
+    assert_eq!(sent.len(), 2, "{sent:?}");
+    let en = app::domain::Language::En;
+    let received = app::domain::wording::status(BallotStatus::Received, en);
+    let cured = app::domain::wording::status(BallotStatus::Cured, en);
+    assert!(sent[0].body.contains(received.headline), "{}", sent[0].body);
+    assert!(sent[1].body.contains(cured.headline), "{}", sent[1].body);
+    let ledger: Vec<(String, String, i32)> =
+        sqlx::query_as("select template, state, attempts from notifications order by id")
+            .fetch_all(&pool)
+            .await
+            .unwrap();
+    assert_eq!(
+        ledger,
+        [
+            ("received".into(), "sent".into(), 1),
+            ("not_counted".into(), "superseded".into(), 0),
+            ("cured".into(), "sent".into(), 1)
+        ]
+    );
+}
+
 /// Emails about one event share one rendering, but each carries its own subscription's link to
 /// unsubscribe, in the header, the text and the HTML.
 #[sqlx::test(migrator = "app::state::MIGRATOR")]
