@@ -702,7 +702,7 @@ pub async fn enqueue(
     // 50,000 ran for more than twelve minutes instead of half a second).
     //
     // Earlier messages about the same ballot are not looked for here: the worker that claims
-    // one passes it over when a later one exists (`outbox::details`, design note (k)). Looking
+    // one passes it over when a later one exists (`outbox::details`). Looking
     // here cost a probe of the outbox per subscription and kept the subscriptions' rows in a
     // temporary store for a second reading (README, design note (b)).
     let rows = sqlx::query_scalar!(
