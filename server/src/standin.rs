@@ -345,6 +345,8 @@ impl Request {
 pub struct TelephonyStandin {
     pub account_sid: String,
     pub auth_token: String,
+    /// The `Authorization` header a request with the account's credentials carries, made once.
+    authorization: Arc<str>,
     pub received: Arc<Mutex<Vec<Request>>>,
     /// Callbacks the stand-in makes (none when false: a bench measures only our sending).
     pub callbacks: bool,
@@ -364,9 +366,13 @@ impl TelephonyStandin {
     ) -> std::io::Result<(Self, u16)> {
         let listener = listen(port)?;
         let port = listener.local_addr()?.port();
+        use base64::Engine;
+        let credentials =
+            base64::engine::general_purpose::STANDARD.encode(format!("{account_sid}:{auth_token}"));
         let standin = Self {
             account_sid: account_sid.to_owned(),
             auth_token: auth_token.to_owned(),
+            authorization: format!("Basic {credentials}").into(),
             received: Arc::default(),
             callbacks,
             emails,
@@ -412,14 +418,10 @@ impl TelephonyStandin {
     }
 
     fn authorized(&self, sid: &str, headers: &HeaderMap) -> bool {
-        use base64::Engine;
-        let expected = base64::engine::general_purpose::STANDARD
-            .encode(format!("{}:{}", self.account_sid, self.auth_token));
         sid == self.account_sid
             && headers
-                .get("authorization")
-                .and_then(|v| v.to_str().ok())
-                .is_some_and(|v| v == format!("Basic {expected}"))
+                .get(axum::http::header::AUTHORIZATION)
+                .is_some_and(|v| v.as_bytes() == self.authorization.as_bytes())
     }
 
     fn sid(&self, prefix: &str) -> String {
@@ -434,19 +436,43 @@ impl TelephonyStandin {
     }
 }
 
-type Form = Vec<(String, String)>;
-
-fn field(form: &Form, name: &str) -> String {
-    form.iter()
-        .find(|(k, _)| k == name)
-        .map(|(_, v)| v.clone())
-        .unwrap_or_default()
+/// A create request's form, as the provider reads it (absent fields are empty).
+#[derive(serde::Deserialize)]
+struct Form {
+    #[serde(rename = "To", default)]
+    to: String,
+    #[serde(rename = "From", default)]
+    from: String,
+    #[serde(rename = "Body", default)]
+    body: String,
+    #[serde(rename = "Url", default)]
+    url: String,
+    #[serde(rename = "StatusCallback", default)]
+    status_callback: String,
 }
 
+/// The credentials checked on the request's headers (borrowed, not copied), then its form read.
+async fn authorized_form(
+    s: &TelephonyStandin,
+    sid: &str,
+    request: axum::extract::Request,
+) -> Result<Form, Response> {
+    use axum::extract::FromRequest;
+    if !s.authorized(sid, request.headers()) {
+        return Err(refused(StatusCode::UNAUTHORIZED, 20003, "Authenticate"));
+    }
+    match axum::Form::<Form>::from_request(request, &()).await {
+        Ok(axum::Form(form)) => Ok(form),
+        Err(e) => Err(refused(StatusCode::BAD_REQUEST, 21100, &e.body_text())),
+    }
+}
+
+/// The provider's answer to a create: the new resource's id (letters and digits), as JSON.
 fn created(sid: &str) -> Response {
     (
         StatusCode::CREATED,
-        axum::Json(serde_json::json!({ "sid": sid, "status": "queued" })),
+        [(axum::http::header::CONTENT_TYPE, "application/json")],
+        format!(r#"{{"sid":"{sid}","status":"queued"}}"#),
     )
         .into_response()
 }
@@ -464,13 +490,13 @@ fn refused(status: StatusCode, code: i64, message: &str) -> Response {
 async fn create_message(
     State(s): State<TelephonyStandin>,
     Path(sid): Path<String>,
-    headers: HeaderMap,
-    axum::Form(form): axum::Form<Form>,
+    request: axum::extract::Request,
 ) -> Response {
-    if !s.authorized(&sid, &headers) {
-        return refused(StatusCode::UNAUTHORIZED, 20003, "Authenticate");
-    }
-    let to = field(&form, "To");
+    let form = match authorized_form(&s, &sid, request).await {
+        Ok(form) => form,
+        Err(refusal) => return refusal,
+    };
+    let to = form.to;
     // Numbers under +1999 stand for ones the carrier rejects.
     if !to.starts_with('+') || to.starts_with("+1999") {
         return refused(
@@ -480,13 +506,13 @@ async fn create_message(
         );
     }
     let message_sid = s.sid("SM");
-    let callback = field(&form, "StatusCallback");
+    let callback = form.status_callback;
     s.keep(Request {
         sid: message_sid.clone(),
         kind: "sms",
         to,
-        from: field(&form, "From"),
-        body: field(&form, "Body"),
+        from: form.from,
+        body: form.body,
         status_callback: callback.clone(),
     });
     if s.callbacks && !callback.is_empty() {
@@ -505,15 +531,14 @@ async fn create_message(
 async fn create_call(
     State(s): State<TelephonyStandin>,
     Path(sid): Path<String>,
-    headers: HeaderMap,
-    axum::Form(form): axum::Form<Form>,
+    request: axum::extract::Request,
 ) -> Response {
-    if !s.authorized(&sid, &headers) {
-        return refused(StatusCode::UNAUTHORIZED, 20003, "Authenticate");
-    }
+    let form = match authorized_form(&s, &sid, request).await {
+        Ok(form) => form,
+        Err(refusal) => return refusal,
+    };
     let call_sid = s.sid("CA");
-    let (to, from) = (field(&form, "To"), field(&form, "From"));
-    let (url, callback) = (field(&form, "Url"), field(&form, "StatusCallback"));
+    let (to, from, url, callback) = (form.to, form.from, form.url, form.status_callback);
     let answer = {
         let (s, call_sid) = (s.clone(), call_sid.clone());
         async move {

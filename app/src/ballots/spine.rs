@@ -354,7 +354,10 @@ pub async fn issue_and_apply(
             },
         );
     }
-    let notices: Vec<Notice> = latest.into_values().collect();
+    let mut notices: Vec<Notice> = latest.into_values().collect();
+    // In the voters' order, not the map's: each voter's subscriptions are probed through their
+    // index, and neighbouring voters share its pages.
+    notices.sort_unstable_by_key(|n| (n.voter_id, n.ballot_id));
     let notified = enqueue(tx, &notices, now).await?;
     if !fresh.is_empty() {
         audit::record(tx, issue_audit(cause, &fresh)).await?;

@@ -166,10 +166,16 @@ impl Engine {
             return Outcome::Deferred { until };
         }
         let base = &self.messaging.public_base_url;
-        let unsubscribe_url = format!(
-            "{base}{}",
-            self.messaging.link_key.unsubscribe_path(c.subscription_id)
-        );
+        // Only emails carry a link to unsubscribe (texts and calls answer STOP): a text does not
+        // pay for the link's signature.
+        let unsubscribe_url = if c.channel == Channel::Email {
+            format!(
+                "{base}{}",
+                self.messaging.link_key.unsubscribe_path(c.subscription_id)
+            )
+        } else {
+            String::new()
+        };
         // A confirmation carries its own secret: rendered for each message. Others are
         // rendered once per batch for each distinct wording, with a placeholder where an
         // email's link to unsubscribe goes; each email's copy gets its subscription's link.

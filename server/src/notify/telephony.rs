@@ -37,6 +37,9 @@ impl TelephonySender {
             .timeout(Duration::from_secs(15))
             .connect_timeout(Duration::from_secs(5))
             .pool_max_idle_per_host(connections)
+            // The provider's API answers where it is asked; a redirect is not followed (it
+            // would carry the account's credentials and the voter's number elsewhere).
+            .redirect(reqwest::redirect::Policy::none())
             .build()?;
         let resource = |name: &str| {
             reqwest::Url::parse(&format!(
@@ -131,5 +134,91 @@ impl TelephonySender {
         } else {
             Outcome::Retry { error }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::standin::TelephonyStandin;
+    use secrecy::SecretString;
+
+    fn config(base_url: String, token: &str) -> Telephony {
+        Telephony {
+            base_url,
+            account_sid: "ACtest".into(),
+            auth_token: SecretString::from(token.to_owned()),
+            sms_from: "+15555550100".into(),
+            voice_from: "+15555550101".into(),
+        }
+    }
+
+    /// The stand-in keeps what the account's credentials send, and refuses other credentials
+    /// (the provider's 401, which is for trying again once the configuration is mended).
+    #[tokio::test]
+    async fn a_text_reaches_the_provider_with_the_accounts_credentials_only() {
+        let (phone, port) = TelephonyStandin::start(0, "ACtest", "right", false, None)
+            .await
+            .unwrap();
+        let base = format!("http://127.0.0.1:{port}/");
+        let wrong = TelephonySender::new(config(base.clone(), "wrong"), 1).unwrap();
+        let refused = wrong
+            .send_sms("+15551234567", "Hello", "http://x/s/1")
+            .await;
+        assert!(
+            matches!(&refused, Outcome::Retry { error } if error.contains("401")),
+            "{refused:?}"
+        );
+        assert_eq!(phone.count(), 0);
+
+        let right = TelephonySender::new(config(base, "right"), 1).unwrap();
+        let sent = right
+            .send_sms("+15551234567", "Your ballot & you", "http://x/s/7")
+            .await;
+        let Outcome::Sent { provider_id } = sent else {
+            panic!("{sent:?}")
+        };
+        let got = phone.requests();
+        assert_eq!(got.len(), 1);
+        assert_eq!(got[0].sid, provider_id);
+        assert_eq!(
+            (
+                got[0].to.as_str(),
+                got[0].from.as_str(),
+                got[0].body.as_str()
+            ),
+            ("+15551234567", "+15555550100", "Your ballot & you")
+        );
+        assert_eq!(got[0].notification_id(), Some(7));
+    }
+
+    /// An answer that sends the request elsewhere is not followed: the voter's number and the
+    /// account's credentials stay with the provider that was configured.
+    #[tokio::test]
+    async fn a_redirect_from_the_provider_is_not_followed() {
+        let (phone, port) = TelephonyStandin::start(0, "ACtest", "right", false, None)
+            .await
+            .unwrap();
+        let elsewhere = format!("http://127.0.0.1:{port}/2010-04-01/Accounts/ACtest/Messages.json");
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let redirecting = listener.local_addr().unwrap().port();
+        let app = axum::Router::new().fallback(move || {
+            let to = elsewhere.clone();
+            async move { axum::response::Redirect::temporary(&to) }
+        });
+        tokio::spawn(async move { axum::serve(listener, app).await });
+        let sender = TelephonySender::new(
+            config(format!("http://127.0.0.1:{redirecting}"), "right"),
+            1,
+        )
+        .unwrap();
+        let outcome = sender
+            .send_sms("+15551234567", "Hello", "http://x/s/1")
+            .await;
+        assert!(
+            matches!(&outcome, Outcome::Retry { error } if error.contains("307")),
+            "{outcome:?}"
+        );
+        assert_eq!(phone.count(), 0, "the redirect was followed");
     }
 }
