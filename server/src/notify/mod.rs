@@ -166,8 +166,8 @@ impl Engine {
             return Outcome::Deferred { until };
         }
         let base = &self.messaging.public_base_url;
-        // Only emails carry a link to unsubscribe (texts and calls answer STOP): a text does not
-        // pay for the link's signature.
+        // Only emails carry a link to unsubscribe (a text's answer STOP ends its subscription;
+        // a call carries no link): texts and calls do not pay for the link's signature.
         let unsubscribe_url = if c.channel == Channel::Email {
             format!(
                 "{base}{}",
