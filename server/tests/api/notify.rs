@@ -105,14 +105,16 @@ async fn subscribe(
 
 /// A status change through the one path; returns its event id.
 async fn change(pool: &PgPool, ballot_id: i64, status: BallotStatus) -> i64 {
+    change_to(pool, ballot_id, StatusChange::new(status, Utc::now())).await
+}
+
+/// Any change (one with a reason too) through the one path; returns its event id.
+async fn change_to(pool: &PgPool, ballot_id: i64, to: StatusChange) -> i64 {
     let mut tx = pool.begin().await.unwrap();
     let out = spine::apply(
         &mut tx,
         &Cause::System,
-        &[Proposal::new(
-            ballot_id,
-            StatusChange::new(status, Utc::now()),
-        )],
+        &[Proposal::new(ballot_id, to)],
         Utc::now(),
     )
     .await
@@ -315,19 +317,13 @@ async fn a_message_overtaken_before_it_goes_out_is_not_sent(pool: PgPool) {
     change(&pool, w.ballot_id, BallotStatus::Received).await;
     assert_eq!(drain(&engine).await, 1);
     // Two changes before the workers look again: "not counted", then "cured".
-    let mut tx = pool.begin().await.unwrap();
-    spine::apply(
-        &mut tx,
-        &Cause::System,
-        &[Proposal::new(
-            w.ballot_id,
-            StatusChange::not_counted(app::domain::NotCountedReason::SignatureMissing, Utc::now()),
-        )],
-        Utc::now(),
+    let missing = app::domain::NotCountedReason::SignatureMissing;
+    change_to(
+        &pool,
+        w.ballot_id,
+        StatusChange::not_counted(missing, Utc::now()),
     )
-    .await
-    .unwrap();
-    tx.commit().await.unwrap();
+    .await;
     change(&pool, w.ballot_id, BallotStatus::Cured).await;
     assert_eq!(drain(&engine).await, 2);
 
