@@ -8,6 +8,10 @@
 //! drop, rename, attach) and checks every event's ballot before it commits: until then nobody
 //! sees an event, and a failed load still leaves nothing behind but staging tables, which the
 //! loader drops — or the next load, when the process died.
+//!
+//! The demo's ballots take their ids from `ballots_id_seq`, below 2^40, so their events live in
+//! `ballot_events_0`, the events' partition for those ids, itself hash-partitioned by ballot in
+//! sixteen (migration `20261206000003`): its partitions are the ones staged and swapped.
 
 use super::copy::CopyBuffer;
 use anyhow::Context;
@@ -51,13 +55,13 @@ impl EventStage {
         let schema: String = sqlx::query_scalar(
             "select quote_ident(n.nspname) from pg_class c
              join pg_namespace n on n.oid = c.relnamespace
-             where c.oid = 'ballot_events'::regclass",
+             where c.oid = 'ballot_events_0'::regclass",
         )
         .fetch_one(&mut *tx)
         .await?;
         let table = format!("{schema}.{PREFIX}{pid}");
         sqlx::query(&format!(
-            "create table {table} (like ballot_events including defaults including constraints)
+            "create table {table} (like ballot_events_0 including defaults including constraints)
              partition by hash (ballot_id)"
         ))
         .execute(&mut *tx)
@@ -65,7 +69,7 @@ impl EventStage {
         let partitions: Vec<(String, String)> = sqlx::query_as(
             "select c.oid::regclass::text, pg_get_expr(c.relpartbound, c.oid)
              from pg_inherits i join pg_class c on c.oid = i.inhrelid
-             where i.inhparent = 'ballot_events'::regclass
+             where i.inhparent = 'ballot_events_0'::regclass
              order by c.relname",
         )
         .fetch_all(&mut *tx)
@@ -158,7 +162,7 @@ async fn fill(
 async fn build_keys(conn: &mut PgConnection, table: &str) -> Result<(), sqlx::Error> {
     let keys: Vec<String> = sqlx::query_scalar(
         "select pg_get_constraintdef(c.oid) from pg_constraint c
-         where c.conrelid = 'ballot_events'::regclass and c.contype in ('p', 'u')
+         where c.conrelid = 'ballot_events_0'::regclass and c.contype in ('p', 'u')
          order by c.contype, c.conname",
     )
     .fetch_all(&mut *conn)
@@ -172,7 +176,7 @@ async fn build_keys(conn: &mut PgConnection, table: &str) -> Result<(), sqlx::Er
         "select regexp_replace(pg_get_indexdef(i.indexrelid),
                                '^(CREATE (UNIQUE )?INDEX) \\S+ ON ONLY \\S+ ', '\\1 ON ' || $1 || ' ')
          from pg_index i
-         where i.indrelid = 'ballot_events'::regclass
+         where i.indrelid = 'ballot_events_0'::regclass
            and not exists (select 1 from pg_constraint c where c.conindid = i.indexrelid)
          order by i.indexrelid",
     )
@@ -243,10 +247,10 @@ async fn swap_one(tx: &mut PgConnection, partition: &str, staged: &str) -> anyho
     let grants = privileges(tx, partition, "grant", partition).await?;
 
     let mut statements = vec![
-        format!("alter table ballot_events detach partition {partition}"),
+        format!("alter table ballot_events_0 detach partition {partition}"),
         format!("drop table {partition}"),
         format!("alter table {staged} rename to {}", unqualified(partition)),
-        format!("alter table ballot_events attach partition {partition} {bound}"),
+        format!("alter table ballot_events_0 attach partition {partition} {bound}"),
         format!("alter table {partition} owner to {owner}"),
     ];
     if rls {
@@ -325,7 +329,7 @@ async fn drop_leftovers(conn: &mut PgConnection) -> Result<(), sqlx::Error> {
         "select c.oid::regclass::text from pg_class c
          where c.relkind in ('r', 'p')
            and c.relnamespace = (select relnamespace from pg_class
-                                 where oid = 'ballot_events'::regclass)
+                                 where oid = 'ballot_events_0'::regclass)
            and c.relname ~ ('^' || $1 || '[0-9]+(_[0-9]+)?$')
            and (regexp_match(c.relname, '^' || $1 || '([0-9]+)'))[1]::int
                not in (select pid from pg_stat_activity
