@@ -3,6 +3,9 @@
 #[cfg(feature = "ssr")]
 pub mod spine;
 
+#[cfg(all(test, feature = "ssr"))]
+mod partition_tests;
+
 use serde::{Deserialize, Serialize};
 
 /// Where an event came from, as the timeline records it.

@@ -1,0 +1,312 @@
+//! Partitions of their own (migration `20261206000004`): made and attached by the app's role
+//! through the owner's functions, shaped like `ballots_0` and `ballot_events_0`, checked like
+//! inserted rows, all or nothing with the transaction that makes them.
+
+#![expect(clippy::unwrap_used, reason = "test helpers fail the test loudly")]
+
+use sqlx::{PgConnection, PgPool, Row};
+
+/// Partition k's first id: 2^40 + (k-1)·2^28.
+fn first_id(k: i32) -> i64 {
+    (1 << 40) + (i64::from(k) - 1) * (1 << 28)
+}
+
+/// An election and two Sacramento voters; returns (election, voters).
+async fn world(pool: &PgPool) -> (i64, [i64; 2]) {
+    let election: i64 = sqlx::query_scalar(
+        "insert into elections (state_code, name, election_day, ballots_mailed_from,
+           receipt_deadline, cure_deadline, certification_date)
+         values ('CA', 'Special', current_date + 30, current_date + 1, current_date + 37,
+                 now() + interval '58 days', current_date + 60) returning id",
+    )
+    .fetch_one(pool)
+    .await
+    .unwrap();
+    let voters: Vec<i64> = sqlx::query_scalar(
+        "insert into voters (county_fips, county_voter_id, first_name, last_name, first_name_norm,
+           last_name_norm, date_of_birth, residential_zip)
+         select '06067', 'SAC-' || i, 'Ana', 'Ruiz', 'ana', 'ruiz', '1980-01-01', '95814'
+         from generate_series(1, 2) i returning id",
+    )
+    .fetch_all(pool)
+    .await
+    .unwrap();
+    (election, [voters[0], voters[1]])
+}
+
+/// A transaction as the serving app runs one for Sacramento's import.
+async fn as_app(pool: &PgPool, county: &str) -> sqlx::Transaction<'static, sqlx::Postgres> {
+    let mut tx = pool.begin().await.unwrap();
+    sqlx::query("set local role ballot_tracker_app")
+        .execute(&mut *tx)
+        .await
+        .unwrap();
+    sqlx::query("select set_config('app.county', $1, true)")
+        .bind(county)
+        .execute(&mut *tx)
+        .await
+        .unwrap();
+    tx
+}
+
+async fn make(tx: &mut PgConnection, election: i64) -> Result<i32, sqlx::Error> {
+    sqlx::query_scalar("select ballot_partition_make('06067', $1)")
+        .bind(election)
+        .fetch_one(&mut *tx)
+        .await
+}
+
+/// Writes a ballot (mailed) and its two events straight into partition k's tables, as COPY would.
+async fn fill(tx: &mut PgConnection, k: i32, id: i64, voter: i64, election: i64, number: &str) {
+    sqlx::query(&format!(
+        "insert into ballots_{k} (id, county_fips, election_id, voter_id, ballot_number,
+           outbound_imb, status, status_at)
+         values ($1, '06067', $2, $3, $4, $5, 'mailed', now())"
+    ))
+    .bind(id)
+    .bind(election)
+    .bind(voter)
+    .bind(number)
+    .bind(format!("0070098765400000{:04}95814", id % 10_000))
+    .execute(&mut *tx)
+    .await
+    .unwrap();
+    sqlx::query(&format!(
+        "insert into ballot_events_{k} (ballot_id, county_fips, status, occurred_at, source, notify)
+         values ($1, '06067', 'issued', now() - interval '1 day', 'system', false),
+                ($1, '06067', 'mailed', now(), 'system', true)"
+    ))
+    .bind(id)
+    .execute(&mut *tx)
+    .await
+    .unwrap();
+}
+
+/// A table's indexes, each named without its table's own prefix, with its definition in terms
+/// of a neutral table name: the same set for a model and its copy.
+async fn index_shapes(pool: &PgPool, table: &str, prefix: &str) -> Vec<(String, String)> {
+    sqlx::query(
+        "select substr(x.relname, length($2) + 1),
+                regexp_replace(pg_get_indexdef(i.indexrelid), '^.* USING ', '')
+         from pg_index i join pg_class x on x.oid = i.indexrelid
+         where i.indrelid = $1::regclass order by 1",
+    )
+    .bind(table)
+    .bind(prefix)
+    .fetch_all(pool)
+    .await
+    .unwrap()
+    .into_iter()
+    .map(|r| (r.get(0), r.get(1)))
+    .collect()
+}
+
+#[sqlx::test(migrator = "crate::state::MIGRATOR")]
+async fn a_partition_of_its_own_is_filled_checked_and_attached_by_the_app(pool: PgPool) {
+    let (election, [v1, v2]) = world(&pool).await;
+    // Los Angeles makes one first; Sacramento's transaction cannot see it, and its partition
+    // still takes the next number and range.
+    let mut la = as_app(&pool, "06037").await;
+    let la_k: i32 = sqlx::query_scalar("select ballot_partition_make('06037', $1)")
+        .bind(election)
+        .fetch_one(&mut *la)
+        .await
+        .unwrap();
+    la.commit().await.unwrap();
+    let mut tx = as_app(&pool, "06067").await;
+    let k = make(&mut tx, election).await.unwrap();
+    assert_eq!((la_k, k), (1, 2));
+    let first = first_id(k);
+    // COPY is refused into a table with row-level security: the new tables have none yet.
+    let conn: &mut PgConnection = &mut tx;
+    let mut copy = conn
+        .copy_in_raw(&format!(
+            "copy ballots_{k} (id, county_fips, election_id, voter_id, ballot_number, status, status_at)
+             from stdin"
+        ))
+        .await
+        .unwrap();
+    copy.send(
+        format!("{first}\t06067\t{election}\t{v1}\tSAC-B-1\tmailed\t2026-12-01 08:00:00+00\n")
+            .into_bytes(),
+    )
+    .await
+    .unwrap();
+    copy.finish().await.unwrap();
+    fill(&mut tx, k, first + 1, v2, election, "SAC-B-2").await;
+    sqlx::query(&format!(
+        "insert into ballot_events_{k} (ballot_id, county_fips, status, occurred_at, source, notify)
+         values ($1, '06067', 'mailed', now(), 'system', true)"
+    ))
+    .bind(first)
+    .execute(&mut *tx)
+    .await
+    .unwrap();
+    // Nobody sees them before the partition is attached, the making transaction included.
+    let seen: i64 = sqlx::query_scalar("select count(*) from ballots where election_id = $1")
+        .bind(election)
+        .fetch_one(&mut *tx)
+        .await
+        .unwrap();
+    assert_eq!(seen, 0);
+    sqlx::query("select ballot_partition_attach($1)")
+        .bind(k)
+        .execute(&mut *tx)
+        .await
+        .unwrap();
+    tx.commit().await.unwrap();
+
+    // Through the parents, pruned to the partition by id.
+    let mut tx = as_app(&pool, "06067").await;
+    let numbers: Vec<String> =
+        sqlx::query_scalar("select ballot_number from ballots where election_id = $1 order by id")
+            .bind(election)
+            .fetch_all(&mut *tx)
+            .await
+            .unwrap();
+    assert_eq!(numbers, ["SAC-B-1", "SAC-B-2"]);
+    let events: i64 = sqlx::query_scalar("select count(*) from ballot_events where ballot_id = $1")
+        .bind(first + 1)
+        .fetch_one(&mut *tx)
+        .await
+        .unwrap();
+    assert_eq!(events, 2);
+    let plan: Vec<String> = sqlx::query_scalar("explain select * from ballots where id = $1")
+        .bind(first)
+        .fetch_all(&mut *tx)
+        .await
+        .unwrap();
+    assert!(
+        plan.iter().any(|l| l.contains(&format!("ballots_{k}"))),
+        "{plan:?}"
+    );
+    assert!(!plan.iter().any(|l| l.contains("ballots_0")), "{plan:?}");
+    // The partition's own unique keys say what `ballots_0`'s do, under its own names.
+    let err = sqlx::query(
+        "insert into ballots (id, county_fips, election_id, voter_id, ballot_number, status, status_at)
+         values ($1, '06067', $2, $3, 'SAC-B-1', 'issued', now())",
+    )
+    .bind(first + 2)
+    .bind(election)
+    .bind(v1)
+    .execute(&mut *tx)
+    .await
+    .unwrap_err();
+    assert!(
+        err.to_string().contains(&format!("ballots_{k}_number_key")),
+        "{err}"
+    );
+    drop(tx);
+    // Another county's transaction sees none of it.
+    let mut tx = as_app(&pool, "06037").await;
+    let seen: i64 = sqlx::query_scalar("select count(*) from ballots where election_id = $1")
+        .bind(election)
+        .fetch_one(&mut *tx)
+        .await
+        .unwrap();
+    assert_eq!(seen, 0);
+    drop(tx);
+
+    assert_eq!(
+        index_shapes(&pool, &format!("ballots_{k}"), &format!("ballots_{k}_")).await,
+        index_shapes(&pool, "ballots_0", "ballots_").await
+    );
+    assert_eq!(
+        index_shapes(
+            &pool,
+            &format!("ballot_events_{k}"),
+            &format!("ballot_events_{k}_")
+        )
+        .await,
+        index_shapes(&pool, "ballot_events_0", "ballot_events_").await
+    );
+    let row = sqlx::query(
+        "select first_id, end_id, next_id, attached_at is not null from ballot_partitions where id = $1",
+    )
+    .bind(k)
+    .fetch_one(&pool)
+    .await
+    .unwrap();
+    assert_eq!(row.get::<i64, _>(0), first);
+    assert_eq!(row.get::<i64, _>(1), first + (1 << 28));
+    assert_eq!(
+        row.get::<i64, _>(2),
+        first + 2,
+        "the next id follows the loaded ones"
+    );
+    assert!(row.get::<bool, _>(3));
+}
+
+#[sqlx::test(migrator = "crate::state::MIGRATOR")]
+async fn a_missing_reference_stops_the_attach_with_the_foreign_key_error(pool: PgPool) {
+    let (election, [v1, _]) = world(&pool).await;
+    for (case, expected) in [
+        ("voter", "ballots_voter_fkey"),
+        ("event", "ballot_events_ballot_fkey"),
+    ] {
+        let mut tx = as_app(&pool, "06067").await;
+        let k = make(&mut tx, election).await.unwrap();
+        let first = first_id(k);
+        match case {
+            "voter" => fill(&mut tx, k, first, v1 + 1000, election, "SAC-B-1").await,
+            _ => {
+                fill(&mut tx, k, first, v1, election, "SAC-B-1").await;
+                sqlx::query(&format!(
+                    "insert into ballot_events_{k} (ballot_id, county_fips, status, occurred_at, source, notify)
+                     values ($1, '06067', 'mailed', now(), 'system', true)"
+                ))
+                .bind(first + 7)
+                .execute(&mut *tx)
+                .await
+                .unwrap();
+            }
+        }
+        let err = sqlx::query("select ballot_partition_attach($1)")
+            .bind(k)
+            .execute(&mut *tx)
+            .await
+            .unwrap_err();
+        assert!(err.to_string().contains(expected), "{case}: {err}");
+        // Rolled back: no partition, no tables.
+        drop(tx);
+        let left: i64 = sqlx::query_scalar(
+            "select count(*) from pg_class where relname in ('ballots_' || $1, 'ballot_events_' || $1)",
+        )
+        .bind(k)
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+        assert_eq!(left, 0, "{case}");
+        let rows: i64 = sqlx::query_scalar("select count(*) from ballot_partitions")
+            .fetch_one(&pool)
+            .await
+            .unwrap();
+        assert_eq!(rows, 0, "{case}");
+    }
+}
+
+#[sqlx::test(migrator = "crate::state::MIGRATOR")]
+async fn a_partition_is_made_only_for_the_transactions_county_and_an_empty_pair(pool: PgPool) {
+    let (election, [v1, _]) = world(&pool).await;
+    // Los Angeles staff's transaction cannot make Sacramento's.
+    let mut tx = as_app(&pool, "06037").await;
+    let err = make(&mut tx, election).await.unwrap_err();
+    assert!(
+        err.to_string().contains("does not work for county 06067"),
+        "{err}"
+    );
+    drop(tx);
+    // A pair with a ballot in `ballots_0` already keeps all its ballots there.
+    sqlx::query(
+        "insert into ballots (county_fips, election_id, voter_id, ballot_number, status, status_at)
+         values ('06067', $1, $2, 'SAC-OLD-1', 'issued', now())",
+    )
+    .bind(election)
+    .bind(v1)
+    .execute(&pool)
+    .await
+    .unwrap();
+    let mut tx = as_app(&pool, "06067").await;
+    let err = make(&mut tx, election).await.unwrap_err();
+    assert!(err.to_string().contains("has ballots of election"), "{err}");
+}
