@@ -97,3 +97,8 @@ begin
 end
 $$;
 grant usage, select, update on sequence ballots_id_seq to ballot_tracker_app;
+
+-- Autovacuum analyzes partitions, never a partitioned parent; the planner's estimates for joins
+-- above the parents come from these (the demo loader analyzes them again after a load).
+analyze ballots;
+analyze ballot_events;

@@ -32,7 +32,31 @@ create policy county_scope on ballot_partitions
     with check (case coalesce(current_setting('app.county', true), '')
                when '*' then true when '' then false
                else county_fips is not distinct from current_setting('app.county', true) end);
-grant select, update on ballot_partitions to ballot_tracker_app;
+-- The app reads the record; only the owner's functions write it (default privileges gave the app
+-- everything on new tables and sequences).
+revoke all on ballot_partitions, ballot_partitions_id_seq from ballot_tracker_app;
+grant select on ballot_partitions to ballot_tracker_app;
+
+-- A partition is made and attached in one transaction, or not at all: a transaction that made
+-- one commits only if it attached it, so no one ever sees its tables unattached (without their
+-- county's policy, open to the making county's COPY).
+create function ballot_partition_attached() returns trigger language plpgsql as $$
+begin
+    if not exists (select from ballot_partitions where id = new.id and attached_at is not null) then
+        raise exception 'partition % of county % was made but not attached', new.id, new.county_fips
+            using errcode = 'invalid_transaction_state';
+    end if;
+    return null;
+end
+$$;
+create constraint trigger ballot_partitions_attached after insert on ballot_partitions
+    deferrable initially deferred for each row execute function ballot_partition_attached();
+
+-- One county's ballots of one election are all in `ballots_0` or all in their partition: the
+-- unique indexes of each say the rules only within it. Making a partition and writing a pair's
+-- ballots take the same lock on the pair (exclusive and shared), so neither misses the other.
+create function ballot_pair_lock_key(county text, election bigint) returns bigint
+language sql immutable as $$ select hashtextextended('ballot pair ' || county || ' ' || election, 0) $$;
 
 -- Refuses a county the calling transaction does not work for.
 create function ballot_partition_county_allowed(county text) returns void
@@ -47,11 +71,12 @@ $$;
 
 -- Makes the two empty tables of a new partition, shaped like `ballots_0` and `ballot_events_0`
 -- (columns, defaults, CHECKs, grants) but without indexes, which are built once they are
--- filled, and not attached. Row-level security comes with attaching: PostgreSQL refuses COPY into
--- a table with a policy, and until then no one but the making transaction can see the tables. Returns the partition's number k: the tables are
--- `ballots_<k>` and `ballot_events_<k>`. Refuses a pair that has ballots already: all of a
--- county's ballots of an election are in one partition, which is what lets each partition's own
--- unique indexes say what the tables' said.
+-- filled, and not attached. Row-level security comes with attaching: PostgreSQL refuses COPY
+-- into a table with a policy, and until then no one but the making transaction can see the
+-- tables. Returns the partition's number k: the tables are `ballots_<k>` and
+-- `ballot_events_<k>`. Refuses a pair that has ballots already: all of a county's ballots of an
+-- election are in one partition, which is what lets each partition's own unique indexes say what
+-- the tables' said.
 create function ballot_partition_make(county text, election bigint) returns integer
 language plpgsql security definer set search_path = public, pg_temp as $$
 declare
@@ -59,6 +84,12 @@ declare
     t text;
 begin
     perform ballot_partition_county_allowed(county);
+    perform pg_advisory_xact_lock(ballot_pair_lock_key(county, election));
+    if not exists (select from elections e where e.id = election
+                   and (e.county_fips is null or e.county_fips = county)) then
+        raise exception 'county % has no election %', county, election
+            using errcode = 'foreign_key_violation';
+    end if;
     if exists (select 1 from ballots where county_fips = county and election_id = election) then
         raise exception 'county % has ballots of election % already', county, election
             using errcode = 'unique_violation';
@@ -72,8 +103,11 @@ begin
                    'ballots_' || k);
     execute format('create table %I (like ballot_events_0 including defaults including constraints)',
                    'ballot_events_' || k);
+    -- The app fills them (COPY) and reads them back before attaching; afterwards it reaches them
+    -- only through the parents, whose triggers and policies then apply.
     foreach t in array array['ballots_' || k, 'ballot_events_' || k] loop
-        execute format('grant select, insert, update, delete on %I to ballot_tracker_app', t);
+        execute format('revoke all on %I from ballot_tracker_app', t);
+        execute format('grant select, insert on %I to ballot_tracker_app', t);
     end loop;
     return k;
 end
@@ -91,6 +125,7 @@ declare
     pair record;
     d record;
     missing record;
+    r record;
     t text;
     ballots_k constant text := 'ballots_' || k;
     events_k constant text := 'ballot_events_' || k;
@@ -100,6 +135,11 @@ declare
 begin
     select * into strict p from ballot_partitions where id = k and attached_at is null for update;
     perform ballot_partition_county_allowed(p.county_fips);
+    perform pg_advisory_xact_lock(ballot_pair_lock_key(p.county_fips, p.election_id));
+    if exists (select 1 from ballots where county_fips = p.county_fips and election_id = p.election_id) then
+        raise exception 'county % has ballots of election % already', p.county_fips, p.election_id
+            using errcode = 'unique_violation';
+    end if;
 
     for pair in select * from (values ('ballots', 'ballots_0', ballots_k, 'id'),
                                       ('ballot_events', 'ballot_events_0', events_k, 'ballot_id'))
@@ -160,36 +200,35 @@ begin
                   detail = format('Key (ballot_id, county_fips)=(%s, %s) is not present in table "ballots".',
                                   missing.ballot_id, p.county_fips);
     end if;
-    execute format('select n.import_id as id from %I n where n.import_id is not null
-                      and not exists (select from imports i where i.id = n.import_id) limit 1', events_k)
-        into missing;
-    if missing is not null then
-        raise exception 'insert on table "ballot_events" violates foreign key constraint "ballot_events_import_fkey"'
-            using errcode = 'foreign_key_violation',
-                  detail = format('Key (import_id)=(%s) is not present in table "imports".', missing.id);
-    end if;
-    execute format('select n.actor_user_id as id from %I n where n.actor_user_id is not null
-                      and not exists (select from admin_users u where u.id = n.actor_user_id) limit 1', events_k)
-        into missing;
-    if missing is not null then
-        raise exception 'insert on table "ballot_events" violates foreign key constraint "ballot_events_actor_fkey"'
-            using errcode = 'foreign_key_violation',
-                  detail = format('Key (actor_user_id)=(%s) is not present in table "admin_users".', missing.id);
-    end if;
-    execute format('select n.api_token_id as id from %I n where n.api_token_id is not null
-                      and not exists (select from api_tokens t where t.id = n.api_token_id) limit 1', events_k)
-        into missing;
-    if missing is not null then
-        raise exception 'insert on table "ballot_events" violates foreign key constraint "ballot_events_api_token_fkey"'
-            using errcode = 'foreign_key_violation',
-                  detail = format('Key (api_token_id)=(%s) is not present in table "api_tokens".', missing.id);
-    end if;
+    -- Of the county's own (a state administrator's account has none): what the insert trigger,
+    -- run under the county's policies, would see.
+    for r in select * from (values ('import_id', 'imports', 'ballot_events_import_fkey'),
+                                   ('actor_user_id', 'admin_users', 'ballot_events_actor_fkey'),
+                                   ('api_token_id', 'api_tokens', 'ballot_events_api_token_fkey'))
+             as v(col, tbl, fkey) loop
+        execute format('select n.%I as id from %I n where n.%I is not null
+                          and not exists (select from %I x where x.id = n.%I
+                                          and (x.county_fips is null or x.county_fips = %L))
+                        limit 1',
+                       r.col, events_k, r.col, r.tbl, r.col, p.county_fips) into missing;
+        if missing is not null then
+            raise exception 'insert on table "ballot_events" violates foreign key constraint "%"', r.fkey
+                using errcode = 'foreign_key_violation',
+                      detail = format('Key (%s)=(%s) is not present in table "%s".', r.col, missing.id, r.tbl);
+        end if;
+    end loop;
 
     foreach t in array array[ballots_k, events_k] loop
         execute format('alter table %I enable row level security', t);
         execute format('alter table %I force row level security', t);
         execute format('create policy county_scope on %I using %s with check %s', t, test, test);
+        execute format('revoke all on %I from ballot_tracker_app', t);
     end loop;
+    -- As `ballots_0` and `ballot_events_0` have them, for statements that name the partition.
+    execute format('create trigger ballots_never_deleted before delete or truncate on %I
+                    for each statement execute function refuse_removal()', ballots_k);
+    execute format('create trigger ballot_events_no_truncate before truncate on %I
+                    for each statement execute function refuse_change()', events_k);
     execute format('alter table ballots attach partition %I for values from (%s) to (%s)',
                    ballots_k, p.first_id, p.end_id);
     execute format('alter table ballot_events attach partition %I for values from (%s) to (%s)',
@@ -199,6 +238,70 @@ begin
         next_id = greatest(next_id, coalesce((select max(b.id) + 1 from ballots b
                                               where b.id >= p.first_id and b.id < p.end_id), p.first_id))
     where id = k;
+end
+$$;
+
+-- The app writes ballots and events through the parents only, where the reference checks and
+-- the refusals of DELETE and TRUNCATE are (statement triggers fire for the table a statement
+-- names): it loses its direct rights on the first partitions, as `attach` takes them from later
+-- ones.
+do $$
+declare
+    t regclass;
+begin
+    for t in select 'ballots_0'::regclass union all select 'ballot_events_0'::regclass
+             union all select inhrelid::regclass from pg_inherits
+                       where inhparent = 'ballot_events_0'::regclass loop
+        execute format('revoke all on %s from ballot_tracker_app', t);
+    end loop;
+end
+$$;
+
+-- A pair's ballots written one statement at a time (the spine) go to `ballots_0` while their ids
+-- come from `ballots_id_seq`: refused for a pair that has a partition of its own, under the
+-- pair's lock (shared), so that a partition being made waits for them or they for it.
+create or replace function ballots_check_references() returns trigger language plpgsql as $$
+declare
+    missing record;
+begin
+    execute 'select n.voter_id, n.county_fips from new_ballots n
+             where not exists (select from voters v
+                               where v.id = n.voter_id and v.county_fips = n.county_fips)
+             limit 1' into missing;
+    if missing is not null then
+        raise exception 'insert on table "ballots" violates foreign key constraint "ballots_voter_fkey"'
+            using errcode = 'foreign_key_violation',
+                  detail = format('Key (voter_id, county_fips)=(%s, %s) is not present in table "voters".',
+                                  missing.voter_id, missing.county_fips);
+    end if;
+    execute 'select distinct n.election_id as id from new_ballots n
+             where not exists (select from elections e where e.id = n.election_id) limit 1'
+        into missing;
+    if missing is not null then
+        raise exception 'insert on table "ballots" violates foreign key constraint "ballots_election_fkey"'
+            using errcode = 'foreign_key_violation',
+                  detail = format('Key (election_id)=(%s) is not present in table "elections".', missing.id);
+    end if;
+    execute 'select n.replaces_ballot_id as id from new_ballots n
+             where n.replaces_ballot_id is not null
+               and not exists (select from ballots b where b.id = n.replaces_ballot_id) limit 1'
+        into missing;
+    if missing is not null then
+        raise exception 'insert on table "ballots" violates foreign key constraint "ballots_replaces_fkey"'
+            using errcode = 'foreign_key_violation',
+                  detail = format('Key (replaces_ballot_id)=(%s) is not present in table "ballots".', missing.id);
+    end if;
+    execute 'select count(pg_advisory_xact_lock_shared(ballot_pair_lock_key(county_fips, election_id)))
+             from (select distinct county_fips, election_id from new_ballots where id < (1::bigint << 40)) n';
+    execute 'select n.county_fips, n.election_id from new_ballots n
+             join ballot_partitions p on p.county_fips = n.county_fips and p.election_id = n.election_id
+             where n.id < (1::bigint << 40) limit 1' into missing;
+    if missing is not null then
+        raise exception 'county % has a partition of its own for election %: its ballots go there',
+                        missing.county_fips, missing.election_id
+            using errcode = 'check_violation';
+    end if;
+    return null;
 end
 $$;
 

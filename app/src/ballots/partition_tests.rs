@@ -49,11 +49,21 @@ async fn as_app(pool: &PgPool, county: &str) -> sqlx::Transaction<'static, sqlx:
     tx
 }
 
-async fn make(tx: &mut PgConnection, election: i64) -> Result<i32, sqlx::Error> {
-    sqlx::query_scalar("select ballot_partition_make('06067', $1)")
+async fn make(tx: &mut PgConnection, county: &str, election: i64) -> Result<i32, sqlx::Error> {
+    sqlx::query_scalar("select ballot_partition_make($1, $2)")
+        .bind(county)
         .bind(election)
         .fetch_one(&mut *tx)
         .await
+}
+
+/// How many ballots of the election the transaction sees.
+async fn seen(tx: &mut PgConnection, election: i64) -> i64 {
+    sqlx::query_scalar("select count(*) from ballots where election_id = $1")
+        .bind(election)
+        .fetch_one(&mut *tx)
+        .await
+        .unwrap()
 }
 
 /// Writes a ballot (mailed) and its two events straight into partition k's tables, as COPY would.
@@ -107,14 +117,15 @@ async fn a_partition_of_its_own_is_filled_checked_and_attached_by_the_app(pool: 
     // Los Angeles makes one first; Sacramento's transaction cannot see it, and its partition
     // still takes the next number and range.
     let mut la = as_app(&pool, "06037").await;
-    let la_k: i32 = sqlx::query_scalar("select ballot_partition_make('06037', $1)")
-        .bind(election)
-        .fetch_one(&mut *la)
+    let la_k = make(&mut la, "06037", election).await.unwrap();
+    sqlx::query("select ballot_partition_attach($1)")
+        .bind(la_k)
+        .execute(&mut *la)
         .await
         .unwrap();
     la.commit().await.unwrap();
     let mut tx = as_app(&pool, "06067").await;
-    let k = make(&mut tx, election).await.unwrap();
+    let k = make(&mut tx, "06067", election).await.unwrap();
     assert_eq!((la_k, k), (1, 2));
     let first = first_id(k);
     // COPY is refused into a table with row-level security: the new tables have none yet.
@@ -142,13 +153,6 @@ async fn a_partition_of_its_own_is_filled_checked_and_attached_by_the_app(pool: 
     .execute(&mut *tx)
     .await
     .unwrap();
-    // Nobody sees them before the partition is attached, the making transaction included.
-    let seen: i64 = sqlx::query_scalar("select count(*) from ballots where election_id = $1")
-        .bind(election)
-        .fetch_one(&mut *tx)
-        .await
-        .unwrap();
-    assert_eq!(seen, 0);
     sqlx::query("select ballot_partition_attach($1)")
         .bind(k)
         .execute(&mut *tx)
@@ -197,14 +201,41 @@ async fn a_partition_of_its_own_is_filled_checked_and_attached_by_the_app(pool: 
         "{err}"
     );
     drop(tx);
+    // A ballot of the pair with an id from `ballots_id_seq` would land in `ballots_0`, beyond the
+    // partition's unique indexes: refused.
+    let mut tx = as_app(&pool, "06067").await;
+    let err = sqlx::query(
+        "insert into ballots (county_fips, election_id, voter_id, ballot_number, status, status_at)
+         values ('06067', $1, $2, 'SAC-B-9', 'issued', now())",
+    )
+    .bind(election)
+    .bind(v1)
+    .execute(&mut *tx)
+    .await
+    .unwrap_err();
+    assert!(err.to_string().contains("partition of its own"), "{err}");
+    drop(tx);
+    // The app reaches the partition only through the parents, and cannot move its range or
+    // the numbering.
+    for statement in [
+        format!("delete from ballots_{k}"),
+        format!(
+            "insert into ballot_events_{k} (ballot_id, county_fips, status, occurred_at, source, notify) values ({first}, '06067', 'mailed', now(), 'system', false)"
+        ),
+        "delete from ballots_0".to_owned(),
+        "update ballot_partitions set end_id = end_id + 1".to_owned(),
+        "select setval('ballot_partitions_id_seq', 999999)".to_owned(),
+    ] {
+        let mut tx = as_app(&pool, "06067").await;
+        let err = sqlx::query(&statement).execute(&mut *tx).await.unwrap_err();
+        assert!(
+            err.to_string().contains("permission denied"),
+            "{statement}: {err}"
+        );
+    }
     // Another county's transaction sees none of it.
     let mut tx = as_app(&pool, "06037").await;
-    let seen: i64 = sqlx::query_scalar("select count(*) from ballots where election_id = $1")
-        .bind(election)
-        .fetch_one(&mut *tx)
-        .await
-        .unwrap();
-    assert_eq!(seen, 0);
+    assert_eq!(seen(&mut tx, election).await, 0);
     drop(tx);
 
     assert_eq!(
@@ -238,17 +269,47 @@ async fn a_partition_of_its_own_is_filled_checked_and_attached_by_the_app(pool: 
 }
 
 #[sqlx::test(migrator = "crate::state::MIGRATOR")]
+async fn a_partition_made_and_not_attached_stops_the_commit(pool: PgPool) {
+    let (election, [v1, _]) = world(&pool).await;
+    let mut tx = as_app(&pool, "06067").await;
+    let k = make(&mut tx, "06067", election).await.unwrap();
+    fill(&mut tx, k, first_id(k), v1, election, "SAC-B-1").await;
+    let err = tx.commit().await.unwrap_err();
+    assert!(err.to_string().contains("made but not attached"), "{err}");
+    let left: i64 = sqlx::query_scalar(
+        "select count(*) from pg_class where relname in ('ballots_' || $1, 'ballot_events_' || $1)",
+    )
+    .bind(k)
+    .fetch_one(&pool)
+    .await
+    .unwrap();
+    assert_eq!(left, 0);
+}
+
+#[sqlx::test(migrator = "crate::state::MIGRATOR")]
 async fn a_missing_reference_stops_the_attach_with_the_foreign_key_error(pool: PgPool) {
     let (election, [v1, _]) = world(&pool).await;
     for (case, expected) in [
         ("voter", "ballots_voter_fkey"),
         ("event", "ballot_events_ballot_fkey"),
+        ("import", "ballot_events_import_fkey"),
     ] {
         let mut tx = as_app(&pool, "06067").await;
-        let k = make(&mut tx, election).await.unwrap();
+        let k = make(&mut tx, "06067", election).await.unwrap();
         let first = first_id(k);
         match case {
             "voter" => fill(&mut tx, k, first, v1 + 1000, election, "SAC-B-1").await,
+            "import" => {
+                fill(&mut tx, k, first, v1, election, "SAC-B-1").await;
+                sqlx::query(&format!(
+                    "insert into ballot_events_{k} (ballot_id, county_fips, status, occurred_at, source, import_id, notify)
+                     values ($1, '06067', 'received', now(), 'import', 424242, true)"
+                ))
+                .bind(first)
+                .execute(&mut *tx)
+                .await
+                .unwrap();
+            }
             _ => {
                 fill(&mut tx, k, first, v1, election, "SAC-B-1").await;
                 sqlx::query(&format!(
@@ -290,7 +351,7 @@ async fn a_partition_is_made_only_for_the_transactions_county_and_an_empty_pair(
     let (election, [v1, _]) = world(&pool).await;
     // Los Angeles staff's transaction cannot make Sacramento's.
     let mut tx = as_app(&pool, "06037").await;
-    let err = make(&mut tx, election).await.unwrap_err();
+    let err = make(&mut tx, "06067", election).await.unwrap_err();
     assert!(
         err.to_string().contains("does not work for county 06067"),
         "{err}"
@@ -307,6 +368,6 @@ async fn a_partition_is_made_only_for_the_transactions_county_and_an_empty_pair(
     .await
     .unwrap();
     let mut tx = as_app(&pool, "06067").await;
-    let err = make(&mut tx, election).await.unwrap_err();
+    let err = make(&mut tx, "06067", election).await.unwrap_err();
     assert!(err.to_string().contains("has ballots of election"), "{err}");
 }
