@@ -57,6 +57,14 @@ async fn make(tx: &mut PgConnection, county: &str, election: i64) -> Result<i32,
         .await
 }
 
+async fn attach(tx: &mut PgConnection, k: i32) -> Result<(), sqlx::Error> {
+    sqlx::query("select ballot_partition_attach($1)")
+        .bind(k)
+        .execute(&mut *tx)
+        .await
+        .map(|_| ())
+}
+
 /// How many ballots of the election the transaction sees.
 async fn seen(tx: &mut PgConnection, election: i64) -> i64 {
     sqlx::query_scalar("select count(*) from ballots where election_id = $1")
@@ -118,11 +126,7 @@ async fn a_partition_of_its_own_is_filled_checked_and_attached_by_the_app(pool: 
     // still takes the next number and range.
     let mut la = as_app(&pool, "06037").await;
     let la_k = make(&mut la, "06037", election).await.unwrap();
-    sqlx::query("select ballot_partition_attach($1)")
-        .bind(la_k)
-        .execute(&mut *la)
-        .await
-        .unwrap();
+    attach(&mut la, la_k).await.unwrap();
     la.commit().await.unwrap();
     let mut tx = as_app(&pool, "06067").await;
     let k = make(&mut tx, "06067", election).await.unwrap();
@@ -153,11 +157,7 @@ async fn a_partition_of_its_own_is_filled_checked_and_attached_by_the_app(pool: 
     .execute(&mut *tx)
     .await
     .unwrap();
-    sqlx::query("select ballot_partition_attach($1)")
-        .bind(k)
-        .execute(&mut *tx)
-        .await
-        .unwrap();
+    attach(&mut tx, k).await.unwrap();
     tx.commit().await.unwrap();
 
     // Through the parents, pruned to the partition by id.
@@ -322,11 +322,7 @@ async fn a_missing_reference_stops_the_attach_with_the_foreign_key_error(pool: P
                 .unwrap();
             }
         }
-        let err = sqlx::query("select ballot_partition_attach($1)")
-            .bind(k)
-            .execute(&mut *tx)
-            .await
-            .unwrap_err();
+        let err = attach(&mut tx, k).await.unwrap_err();
         assert!(err.to_string().contains(expected), "{case}: {err}");
         // Rolled back: no partition, no tables.
         drop(tx);
