@@ -79,23 +79,26 @@ create trigger ballot_events_no_truncate before truncate on ballot_events
 create trigger ballot_events_append_only before delete or update on ballot_events
     for each row execute function refuse_change();
 
--- Row-level security and grants, as on every table with a county (20261201000003, with the
--- policies' test inline as 20261204000004 wrote it).
-do $$
+-- Row-level security as on every table with a county: the county's policy, copied from a table
+-- that has it (the renamed tables kept theirs), so it stays the one test 20261204000004 wrote.
+-- Later partitions and tables take theirs the same way (20261206000004).
+create function county_scope_like(model regclass, target regclass) returns void
+language plpgsql as $$
 declare
-    t regclass;
-    test constant text := '(case coalesce(current_setting(''app.county'', true), '''')'
-        || ' when ''*'' then true when '''' then false'
-        || ' else county_fips is not distinct from current_setting(''app.county'', true) end)';
+    p record;
 begin
-    foreach t in array array['ballots', 'ballot_events']::regclass[] loop
-        execute format('alter table %s enable row level security', t);
-        execute format('alter table %s force row level security', t);
-        execute format('create policy county_scope on %s using %s with check %s', t, test, test);
-        execute format('grant select, insert, update, delete on %s to ballot_tracker_app', t);
-    end loop;
+    execute format('alter table %s enable row level security', target);
+    execute format('alter table %s force row level security', target);
+    select pg_get_expr(polqual, polrelid) as qual, pg_get_expr(polwithcheck, polrelid) as checks
+    into strict p from pg_policy where polrelid = model and polname = 'county_scope';
+    execute format('create policy county_scope on %s using (%s) with check (%s)',
+                   target, p.qual, p.checks);
 end
 $$;
+revoke all on function county_scope_like(regclass, regclass) from public;
+select county_scope_like('ballots_0', 'ballots');
+select county_scope_like('ballot_events_0', 'ballot_events');
+grant select, insert, update, delete on ballots, ballot_events to ballot_tracker_app;
 grant usage, select, update on sequence ballots_id_seq to ballot_tracker_app;
 
 -- Autovacuum analyzes partitions, never a partitioned parent; the planner's estimates for joins

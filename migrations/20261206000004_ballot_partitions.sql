@@ -23,15 +23,7 @@ create table ballot_partitions (
     check (first_id <= next_id and next_id <= end_id)
 );
 create sequence ballot_partitions_id_seq as integer owned by ballot_partitions.id;
-alter table ballot_partitions enable row level security;
-alter table ballot_partitions force row level security;
-create policy county_scope on ballot_partitions
-    using (case coalesce(current_setting('app.county', true), '')
-               when '*' then true when '' then false
-               else county_fips is not distinct from current_setting('app.county', true) end)
-    with check (case coalesce(current_setting('app.county', true), '')
-               when '*' then true when '' then false
-               else county_fips is not distinct from current_setting('app.county', true) end);
+select county_scope_like('ballots_0', 'ballot_partitions');
 -- The app reads the record; only the owner's functions write it (default privileges gave the app
 -- everything on new tables and sequences).
 revoke all on ballot_partitions, ballot_partitions_id_seq from ballot_tracker_app;
@@ -58,16 +50,23 @@ create constraint trigger ballot_partitions_attached after insert on ballot_part
 create function ballot_pair_lock_key(county text, election bigint) returns bigint
 language sql immutable as $$ select hashtextextended('ballot pair ' || county || ' ' || election, 0) $$;
 
--- Refuses a county the calling transaction does not work for.
-create function ballot_partition_county_allowed(county text) returns void
-language plpgsql stable as $$
+-- What making and attaching a partition both ask first: the calling transaction works for the
+-- county, holds the pair's lock, and the pair has no ballot in `ballots_0`.
+create function ballot_partition_claim(county text, election bigint) returns void
+language plpgsql as $$
 begin
     if coalesce(current_setting('app.county', true), '') not in ('*', county) then
         raise exception 'this transaction does not work for county %', county
             using errcode = 'insufficient_privilege';
     end if;
+    perform pg_advisory_xact_lock(ballot_pair_lock_key(county, election));
+    if exists (select 1 from ballots where county_fips = county and election_id = election) then
+        raise exception 'county % has ballots of election % already', county, election
+            using errcode = 'unique_violation';
+    end if;
 end
 $$;
+
 
 -- Makes the two empty tables of a new partition, shaped like `ballots_0` and `ballot_events_0`
 -- (columns, defaults, CHECKs, grants) but without indexes, which are built once they are
@@ -83,16 +82,11 @@ declare
     k integer;
     t text;
 begin
-    perform ballot_partition_county_allowed(county);
-    perform pg_advisory_xact_lock(ballot_pair_lock_key(county, election));
+    perform ballot_partition_claim(county, election);
     if not exists (select from elections e where e.id = election
                    and (e.county_fips is null or e.county_fips = county)) then
         raise exception 'county % has no election %', county, election
             using errcode = 'foreign_key_violation';
-    end if;
-    if exists (select 1 from ballots where county_fips = county and election_id = election) then
-        raise exception 'county % has ballots of election % already', county, election
-            using errcode = 'unique_violation';
     end if;
     -- From a sequence: row-level security shows a county's transaction its own partitions only.
     k := nextval('ballot_partitions_id_seq');
@@ -129,17 +123,9 @@ declare
     t text;
     ballots_k constant text := 'ballots_' || k;
     events_k constant text := 'ballot_events_' || k;
-    test constant text := '(case coalesce(current_setting(''app.county'', true), '''')'
-        || ' when ''*'' then true when '''' then false'
-        || ' else county_fips is not distinct from current_setting(''app.county'', true) end)';
 begin
     select * into strict p from ballot_partitions where id = k and attached_at is null for update;
-    perform ballot_partition_county_allowed(p.county_fips);
-    perform pg_advisory_xact_lock(ballot_pair_lock_key(p.county_fips, p.election_id));
-    if exists (select 1 from ballots where county_fips = p.county_fips and election_id = p.election_id) then
-        raise exception 'county % has ballots of election % already', p.county_fips, p.election_id
-            using errcode = 'unique_violation';
-    end if;
+    perform ballot_partition_claim(p.county_fips, p.election_id);
 
     for pair in select * from (values ('ballots', 'ballots_0', ballots_k, 'id'),
                                       ('ballot_events', 'ballot_events_0', events_k, 'ballot_id'))
@@ -218,10 +204,9 @@ begin
         end if;
     end loop;
 
+    perform county_scope_like('ballots_0', ballots_k::regclass);
+    perform county_scope_like('ballot_events_0', events_k::regclass);
     foreach t in array array[ballots_k, events_k] loop
-        execute format('alter table %I enable row level security', t);
-        execute format('alter table %I force row level security', t);
-        execute format('create policy county_scope on %I using %s with check %s', t, test, test);
         execute format('revoke all on %I from ballot_tracker_app', t);
     end loop;
     -- As `ballots_0` and `ballot_events_0` have them, for statements that name the partition.

@@ -65,6 +65,17 @@ async fn attach(tx: &mut PgConnection, k: i32) -> Result<(), sqlx::Error> {
         .map(|_| ())
 }
 
+/// How many of partition k's two tables exist.
+async fn tables_of(pool: &PgPool, k: i32) -> i64 {
+    sqlx::query_scalar(
+        "select count(*) from pg_class where relname in ('ballots_' || $1, 'ballot_events_' || $1)",
+    )
+    .bind(k)
+    .fetch_one(pool)
+    .await
+    .unwrap()
+}
+
 /// How many ballots of the election the transaction sees.
 async fn seen(tx: &mut PgConnection, election: i64) -> i64 {
     sqlx::query_scalar("select count(*) from ballots where election_id = $1")
@@ -276,13 +287,7 @@ async fn a_partition_made_and_not_attached_stops_the_commit(pool: PgPool) {
     fill(&mut tx, k, first_id(k), v1, election, "SAC-B-1").await;
     let err = tx.commit().await.unwrap_err();
     assert!(err.to_string().contains("made but not attached"), "{err}");
-    let left: i64 = sqlx::query_scalar(
-        "select count(*) from pg_class where relname in ('ballots_' || $1, 'ballot_events_' || $1)",
-    )
-    .bind(k)
-    .fetch_one(&pool)
-    .await
-    .unwrap();
+    let left = tables_of(&pool, k).await;
     assert_eq!(left, 0);
 }
 
@@ -326,13 +331,7 @@ async fn a_missing_reference_stops_the_attach_with_the_foreign_key_error(pool: P
         assert!(err.to_string().contains(expected), "{case}: {err}");
         // Rolled back: no partition, no tables.
         drop(tx);
-        let left: i64 = sqlx::query_scalar(
-            "select count(*) from pg_class where relname in ('ballots_' || $1, 'ballot_events_' || $1)",
-        )
-        .bind(k)
-        .fetch_one(&pool)
-        .await
-        .unwrap();
+        let left = tables_of(&pool, k).await;
         assert_eq!(left, 0, "{case}");
         let rows: i64 = sqlx::query_scalar("select count(*) from ballot_partitions")
             .fetch_one(&pool)
