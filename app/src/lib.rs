@@ -45,6 +45,8 @@ pub mod auth;
 #[cfg(feature = "ssr")]
 pub mod client;
 #[cfg(feature = "ssr")]
+pub mod copy;
+#[cfg(feature = "ssr")]
 pub mod messages;
 #[cfg(feature = "ssr")]
 pub mod ratelimit;

@@ -1,6 +1,8 @@
 //! Ballots and their timelines. Every status change goes through [`spine::apply`].
 
 #[cfg(feature = "ssr")]
+pub mod first_load;
+#[cfg(feature = "ssr")]
 pub mod spine;
 
 #[cfg(all(test, feature = "ssr"))]

@@ -10,7 +10,10 @@
 //!    rather than a burst.
 //!
 //! Single changes (staff, API) and bulk ones (imports, scans) both come through here; the work
-//! is done set-wise so a million-row import costs a handful of statements, not a million.
+//! is done set-wise so a million-row import costs a handful of statements, not a million. A
+//! county's first file of an election, whose ballots are all new, is decided by the same machine
+//! one ballot at a time in memory and written by COPY instead ([`super::first_load`]), with the
+//! audit rows and the outbox written as here.
 
 use super::EventSource;
 use crate::audit::{self, AuditAction, AuditEntry};
@@ -40,7 +43,7 @@ pub enum Cause {
 }
 
 impl Cause {
-    fn source(&self) -> EventSource {
+    pub(crate) fn source(&self) -> EventSource {
         match self {
             Cause::Staff { .. } => EventSource::Staff,
             Cause::Import { .. } => EventSource::Import,
@@ -49,27 +52,27 @@ impl Cause {
             Cause::System => EventSource::System,
         }
     }
-    fn user_id(&self) -> Option<i64> {
+    pub(crate) fn user_id(&self) -> Option<i64> {
         match self {
             Cause::Staff { user_id } => Some(*user_id),
             _ => None,
         }
     }
-    fn import_id(&self) -> Option<i64> {
+    pub(crate) fn import_id(&self) -> Option<i64> {
         match self {
             Cause::Import { import_id } => Some(*import_id),
             Cause::PostalScan { import_id, .. } => *import_id,
             _ => None,
         }
     }
-    fn api_token_id(&self) -> Option<i64> {
+    pub(crate) fn api_token_id(&self) -> Option<i64> {
         match self {
             Cause::Api { api_token_id } => Some(*api_token_id),
             Cause::PostalScan { api_token_id, .. } => *api_token_id,
             _ => None,
         }
     }
-    fn actor_kind(&self) -> audit::ActorKind {
+    pub(crate) fn actor_kind(&self) -> audit::ActorKind {
         match self {
             Cause::Staff { .. } => audit::ActorKind::User,
             Cause::Import { .. }
@@ -148,15 +151,29 @@ pub async fn issue_many(
     news: &[NewBallot],
     now: DateTime<Utc>,
 ) -> Result<Vec<Result<i64, Refusal>>, sqlx::Error> {
-    let ids = reserve_ballot_ids(tx, news.len()).await?;
-    let issuing: Vec<Issuing> = ids
-        .into_iter()
-        .zip(news)
-        .map(|(id, ballot)| Issuing {
+    // Ids by county and election: a pair with a partition of its own takes them from its range.
+    let mut wanted: HashMap<(&str, i64), usize> = HashMap::new();
+    for new in news {
+        *wanted
+            .entry((new.county_fips.as_str(), new.election_id))
+            .or_default() += 1;
+    }
+    let mut taken: HashMap<(&str, i64), std::vec::IntoIter<i64>> = HashMap::new();
+    for ((county, election), n) in wanted {
+        let ids = reserve_ballot_ids(tx, county, election, n).await?;
+        taken.insert((county, election), ids.into_iter());
+    }
+    let mut issuing = Vec::with_capacity(news.len());
+    for ballot in news {
+        let id = taken
+            .get_mut(&(ballot.county_fips.as_str(), ballot.election_id))
+            .and_then(Iterator::next)
+            .ok_or_else(|| sqlx::Error::Protocol("no ballot id was reserved".into()))?;
+        issuing.push(Issuing {
             id,
             ballot: ballot.clone(),
-        })
-        .collect();
+        });
+    }
     Ok(issue_and_apply(tx, cause, &issuing, &[], now).await?.0)
 }
 
@@ -168,13 +185,35 @@ pub struct Issuing {
     pub ballot: NewBallot,
 }
 
-/// Takes ids for new ballots up front.
-pub async fn reserve_ballot_ids(tx: &mut PgConnection, n: usize) -> Result<Vec<i64>, sqlx::Error> {
-    let n = i64::try_from(n).unwrap_or(i64::MAX);
+/// Takes ids up front for `n` new ballots of one county and election: from the range of the
+/// pair's partition of its own when it has one (migration `20261207000001`), else from
+/// `ballots_id_seq` (the first partition).
+pub async fn reserve_ballot_ids(
+    tx: &mut PgConnection,
+    county_fips: &str,
+    election_id: i64,
+    n: usize,
+) -> Result<Vec<i64>, sqlx::Error> {
+    let count = i32::try_from(n)
+        .map_err(|_| sqlx::Error::Protocol(format!("cannot take {n} ballot ids at once")))?;
+    if n == 0 {
+        return Ok(Vec::new());
+    }
+    let first = sqlx::query_scalar!(
+        "select ballot_partition_take_ids($1, $2, $3)",
+        county_fips,
+        election_id,
+        count
+    )
+    .fetch_one(&mut *tx)
+    .await?;
+    if let Some(first) = first {
+        return Ok((first..first + i64::from(count)).collect());
+    }
     sqlx::query_scalar!(
         r#"select nextval('ballots_id_seq') as "id!"
            from generate_series(1, $1::bigint)"#,
-        n
+        i64::from(count)
     )
     .fetch_all(&mut *tx)
     .await
@@ -398,19 +437,50 @@ fn issue_audit(cause: &Cause, fresh: &[&Issuing]) -> AuditEntry {
                 AuditAction::BallotIssued,
             )
         },
-        many => AuditEntry {
-            county_fips: one_county(many.iter().map(|n| n.ballot.county_fips.as_str())),
-            entity: cause.import_id().map(|id| ("import", id.to_string())),
-            after: Some(serde_json::json!({
-                "ballots": many.len(),
-                "reissues": many.iter().filter(|n| n.ballot.replaces.is_some()).count(),
-            })),
-            ..AuditEntry::new(
-                cause.actor_kind(),
-                cause.user_id(),
-                AuditAction::BallotIssued,
-            )
-        },
+        many => issued_audit(
+            cause,
+            one_county(many.iter().map(|n| n.ballot.county_fips.as_str())),
+            many.len(),
+            many.iter().filter(|n| n.ballot.replaces.is_some()).count(),
+        ),
+    }
+}
+
+/// The audit row of a batch of new ballots, counted.
+pub(crate) fn issued_audit(
+    cause: &Cause,
+    county_fips: Option<String>,
+    ballots: usize,
+    reissues: usize,
+) -> AuditEntry {
+    AuditEntry {
+        county_fips,
+        entity: cause.import_id().map(|id| ("import", id.to_string())),
+        after: Some(serde_json::json!({ "ballots": ballots, "reissues": reissues })),
+        ..AuditEntry::new(
+            cause.actor_kind(),
+            cause.user_id(),
+            AuditAction::BallotIssued,
+        )
+    }
+}
+
+/// The audit row of a batch of status changes, counted by status.
+pub(crate) fn changed_audit(
+    cause: &Cause,
+    county_fips: Option<String>,
+    by_status: &std::collections::BTreeMap<&str, usize>,
+) -> AuditEntry {
+    let events: usize = by_status.values().sum();
+    AuditEntry {
+        county_fips,
+        entity: cause.import_id().map(|id| ("import", id.to_string())),
+        after: Some(serde_json::json!({ "events": events, "by_status": by_status })),
+        ..AuditEntry::new(
+            cause.actor_kind(),
+            cause.user_id(),
+            AuditAction::BallotStatusesChanged,
+        )
     }
 }
 
@@ -768,16 +838,11 @@ async fn write_audit(
                     .entry(proposals[a.index].change.status.code())
                     .or_default() += 1;
             }
-            AuditEntry {
-                county_fips: one_county(many.iter().map(|a| a.county_fips.as_str())),
-                entity: cause.import_id().map(|id| ("import", id.to_string())),
-                after: Some(serde_json::json!({ "events": many.len(), "by_status": by_status })),
-                ..AuditEntry::new(
-                    cause.actor_kind(),
-                    cause.user_id(),
-                    AuditAction::BallotStatusesChanged,
-                )
-            }
+            changed_audit(
+                cause,
+                one_county(many.iter().map(|a| a.county_fips.as_str())),
+                &by_status,
+            )
         }
     };
     audit::record(tx, entry).await

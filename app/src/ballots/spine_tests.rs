@@ -506,7 +506,9 @@ async fn a_new_ballot_and_its_later_statuses_are_written_once(pool: PgPool) {
         issued_at: t0() + Duration::days(days),
     };
     let mut tx = pool.begin().await.unwrap();
-    let ids = reserve_ballot_ids(&mut tx, 2).await.unwrap();
+    let ids = reserve_ballot_ids(&mut tx, "06037", election_id, 2)
+        .await
+        .unwrap();
     // `t0()` moves with the clock: the expected time is taken from the change itself.
     let in_transit = change(ids[0], BallotStatus::InTransit, 3);
     let issuing = [

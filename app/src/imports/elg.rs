@@ -138,16 +138,16 @@ fn barcode(
 }
 
 /// An ELG row, parsed.
-struct Parsed {
-    row: u64,
-    voter: String,
-    number: String,
-    change: StatusChange,
-    outbound: Option<String>,
-    inbound: Option<String>,
+pub(super) struct Parsed {
+    pub row: u64,
+    pub voter: String,
+    pub number: String,
+    pub change: StatusChange,
+    pub outbound: Option<String>,
+    pub inbound: Option<String>,
 }
 
-fn parse_elg(ctx: &mut Ctx<'_>, row: &Row) -> Option<Parsed> {
+pub(super) fn parse_elg(ctx: &mut Ctx<'_>, row: &Row) -> Option<Parsed> {
     let f = |c: &str| row.get(ELG, c).to_owned();
     if !ctx.check_county(row, &f("county_fips")) || !ctx.check_election(row, &f("election_date")) {
         return None;
@@ -398,7 +398,8 @@ pub(super) async fn process(ctx: &mut Ctx<'_>, rows: Vec<Row>) -> Result<(), sql
         .collect();
     // New ballots get their ids now, so that their rows' statuses go through the spine with
     // their issue, in one pass (each ballot written once, with the status it ends in).
-    let reserved = spine::reserve_ballot_ids(ctx.tx, news.len()).await?;
+    let election_id = ctx.election().id;
+    let reserved = spine::reserve_ballot_ids(ctx.tx, &ctx.county, election_id, news.len()).await?;
     let new_ids: HashMap<String, i64> = news
         .iter()
         .zip(&reserved)

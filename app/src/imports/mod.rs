@@ -15,6 +15,8 @@ mod csvfeed;
 #[cfg(feature = "ssr")]
 mod elg;
 #[cfg(feature = "ssr")]
+mod elg_first;
+#[cfg(feature = "ssr")]
 mod pkg;
 #[cfg(feature = "ssr")]
 pub mod postal;

@@ -284,18 +284,24 @@ impl Ctx<'_> {
                         self.summary.notifications += 1;
                     }
                 }
-                Outcome::Refused(Refusal::Unchanged | Refusal::OlderThanCurrent) => {
-                    self.summary.unchanged += 1;
-                }
-                Outcome::Refused(_) if lenient => self.summary.unchanged += 1,
-                Outcome::Refused(refusal) => self.reject(Rejection::row(
-                    *row,
-                    format!("the status machine refuses it: {refusal}"),
-                )),
+                Outcome::Refused(refusal) => self.refused(*row, refusal, lenient),
                 Outcome::UnknownBallot => {
                     self.reject(Rejection::row(*row, "the ballot is not on file"));
                 }
             }
+        }
+    }
+
+    /// A row the status machine refused: unchanged when it means "already so" (or `lenient`),
+    /// else rejected with the machine's words.
+    pub fn refused(&mut self, row: u64, refusal: &Refusal, lenient: bool) {
+        match refusal {
+            Refusal::Unchanged | Refusal::OlderThanCurrent => self.summary.unchanged += 1,
+            _ if lenient => self.summary.unchanged += 1,
+            refusal => self.reject(Rejection::row(
+                row,
+                format!("the status machine refuses it: {refusal}"),
+            )),
         }
     }
 }
@@ -331,23 +337,29 @@ impl Ctx<'_> {
         .into_iter()
         .map(|r| (r.ballot_id, r.at))
         .collect();
-        let tz = self.tz;
-        let local =
-            move |t: DateTime<Utc>| t.with_timezone(&tz).format("%Y-%m-%d %H:%M").to_string();
         for (row, id, at) in older {
-            if let Some(first) = issued.get(&id).copied()
-                && at < first
-            {
-                self.flag(Guard::EarlyDates, || {
-                    format!(
-                        "row {row} is dated {}, before its ballot was issued ({})",
-                        local(at),
-                        local(first)
-                    )
-                });
+            if let Some(first) = issued.get(&id).copied() {
+                self.flag_if_before_issue(row, at, first);
             }
         }
         Ok(())
+    }
+
+    /// Raises the early-dates guard for a row dated `at`, before its ballot was issued.
+    pub fn flag_if_before_issue(&mut self, row: u64, at: DateTime<Utc>, issued: DateTime<Utc>) {
+        if at >= issued {
+            return;
+        }
+        let tz = self.tz;
+        let local =
+            move |t: DateTime<Utc>| t.with_timezone(&tz).format("%Y-%m-%d %H:%M").to_string();
+        self.flag(Guard::EarlyDates, || {
+            format!(
+                "row {row} is dated {}, before its ballot was issued ({})",
+                local(at),
+                local(issued)
+            )
+        });
     }
 }
 
@@ -605,6 +617,14 @@ pub async fn process(
     };
     let mut feed = Feed::open(request.kind, &mut input)?;
     let mut reported = 0u64;
+    // A county's first ELG file of an election goes the first-load way (`elg_first`).
+    let mut first = if request.kind == FeedKind::Elg && super::elg_first::is_first(&mut ctx).await?
+    {
+        let apply = matches!(mode, Mode::Apply { .. });
+        Some(super::elg_first::FirstElg::begin(&mut ctx, apply).await?)
+    } else {
+        None
+    };
     loop {
         let mut rows = Vec::with_capacity(CHUNK_ROWS);
         while rows.len() < CHUNK_ROWS {
@@ -616,26 +636,26 @@ pub async fn process(
         }
         let done = rows.len() < CHUNK_ROWS;
         if !rows.is_empty() {
-            match request.kind {
-                FeedKind::Vot => super::vot::process(&mut ctx, rows).await?,
-                FeedKind::Elg => super::elg::process(&mut ctx, rows).await?,
-                FeedKind::Trk => super::elg::process_trk(&mut ctx, rows).await?,
-                FeedKind::Pkg => super::pkg::process(&mut ctx, rows).await?,
+            match (request.kind, first.as_mut()) {
+                (FeedKind::Elg, Some(first)) => first.stage(&mut ctx, rows).await?,
+                (FeedKind::Vot, _) => super::vot::process(&mut ctx, rows).await?,
+                (FeedKind::Elg, None) => super::elg::process(&mut ctx, rows).await?,
+                (FeedKind::Trk, _) => super::elg::process_trk(&mut ctx, rows).await?,
+                (FeedKind::Pkg, _) => super::pkg::process(&mut ctx, rows).await?,
             }
         }
-        let batch = std::mem::take(&mut ctx.rejections);
-        ctx.summary.rejected += batch.len() as u64;
-        reported = write_rejections(
-            &mut report_conn,
-            import_id,
-            &request.county_fips,
-            batch,
-            reported,
-        )
-        .await?;
+        reported = report(&mut ctx, &mut report_conn, import_id, reported).await?;
         if done {
             break;
         }
+    }
+    if let Some(mut first) = first {
+        first.resolve(&mut ctx).await?;
+        while first.next_batch(&mut ctx).await? {
+            reported = report(&mut ctx, &mut report_conn, import_id, reported).await?;
+        }
+        first.finish(&mut ctx).await?;
+        report(&mut ctx, &mut report_conn, import_id, reported).await?;
     }
     ctx.summary.rows = feed.rows();
     ctx.summary.latin1 = feed.latin1;
@@ -843,6 +863,18 @@ async fn clear_rejections(
     .execute(&mut *tx)
     .await?;
     tx.commit().await
+}
+
+/// Writes the rejections gathered so far to the error report; returns how many it holds.
+async fn report(
+    ctx: &mut Ctx<'_>,
+    conn: &mut PgConnection,
+    import_id: i64,
+    reported: u64,
+) -> Result<u64, sqlx::Error> {
+    let batch = std::mem::take(&mut ctx.rejections);
+    ctx.summary.rejected += batch.len() as u64;
+    write_rejections(conn, import_id, &ctx.county, batch, reported).await
 }
 
 async fn write_rejections(

@@ -455,7 +455,8 @@ async fn a_tracking_code_belongs_to_one_ballot_of_the_election(pool: PgPool) {
             .all(|x| x.reason.contains("another ballot of this election carries")),
         "{report:?}"
     );
-    // The database refuses it too, whatever the routing code.
+    // The database refuses it too, whatever the routing code (the unique index of the county's
+    // partition of its own, which its first file made: `ballots_<k>_outbound_tracking`).
     let refused = sqlx::query(
         "update ballots set outbound_imb = '00700123456000001001' where ballot_number = 'AL-B-1005'",
     )
@@ -463,7 +464,7 @@ async fn a_tracking_code_belongs_to_one_ballot_of_the_election(pool: PgPool) {
     .await
     .unwrap_err();
     assert!(
-        refused.to_string().contains("ballots_outbound_tracking"),
+        refused.to_string().contains("_outbound_tracking\""),
         "{refused}"
     );
 }
@@ -637,4 +638,166 @@ async fn a_reissued_ballot_replaces_the_earlier_one(pool: PgPool) {
     .unwrap();
     assert!(replaces.is_some());
     assert_eq!(status_of(&pool, "AL-B-1004").await.0, "counted");
+}
+
+/// A county's first ELG file of an election fills a partition of its own, decided by the same
+/// rules: a reissue within the file replaces the earlier ballot, a ballot number is its first
+/// voter's, events keep time order, the audit and the outbox are written with it; later files
+/// take their ids from the partition's range.
+#[sqlx::test(migrator = "crate::state::MIGRATOR")]
+async fn a_first_file_fills_a_partition_of_its_own(pool: PgPool) {
+    let e = election(&pool).await;
+    run_file(
+        &pool,
+        &request(FeedKind::Vot, e),
+        &sample(FeedKind::Vot),
+        apply(),
+    )
+    .await;
+    sqlx::query(
+        "insert into subscriptions (voter_id, county_fips, channel, address, language, confirmed_at)
+         select id, county_fips, 'email', 'al1002@example.org', 'en', now() from voters
+         where county_voter_id = 'AL-1002'",
+    )
+    .execute(&pool)
+    .await
+    .unwrap();
+    let mut text = sample(FeedKind::Elg);
+    text.extend_from_slice(
+        b"06001,2026-11-03,AL-1001,AL-B-1001R,MAILED,2026-10-20,,0070012345600000900194601,\n\
+          06001,2026-11-03,AL-1003,AL-B-1002,RECEIVED,2026-10-22,,,\n",
+    );
+    let dry = run_file(&pool, &request(FeedKind::Elg, e), &text, Mode::DryRun).await;
+    assert_eq!(
+        count(&pool, "select count(*) from ballot_partitions").await,
+        0,
+        "a dry run makes no partition"
+    );
+    let r = run::process(
+        &pool,
+        dry.import_id,
+        &request(FeedKind::Elg, e),
+        &apply_skipping_rejected(),
+        &text[..],
+    )
+    .await
+    .unwrap();
+    assert!(r.applied, "{r:?}");
+    assert_eq!(
+        r.summary, dry.summary,
+        "the dry run said what applying does"
+    );
+    assert_eq!((r.summary.issued, r.summary.rejected), (6, 1), "{r:?}");
+    assert_eq!(r.summary.moved.get(&BallotStatus::Replaced), Some(&1));
+    assert_eq!(r.summary.notifications, 1);
+    let report = run::rejections(&pool, r.import_id, COUNTY).await.unwrap();
+    assert_eq!(report.len(), 1);
+    assert_eq!(
+        (report[0].row, report[0].reason.as_str()),
+        (13, "this ballot belongs to another voter")
+    );
+
+    // Every ballot in the pair's range, the partition attached and numbered on.
+    assert_eq!(
+        count(
+            &pool,
+            "select count(*) from ballots where id < (1::bigint << 40)"
+        )
+        .await,
+        0
+    );
+    assert_eq!(count(&pool, "select count(*) from ballots_1").await, 6);
+    assert_eq!(
+        count(
+            &pool,
+            "select count(*) from ballot_partitions p where attached_at is not null
+               and next_id = (select max(id) + 1 from ballots)"
+        )
+        .await,
+        1
+    );
+    assert_eq!(status_of(&pool, "AL-B-1001").await.0, "replaced");
+    assert_eq!(status_of(&pool, "AL-B-1001R").await.0, "mailed");
+    assert_eq!(status_of(&pool, "AL-B-1002").await.0, "received");
+    assert_eq!(
+        count(
+            &pool,
+            "select count(*) from ballots n join ballots o on o.id = n.replaces_ballot_id
+             where n.ballot_number = 'AL-B-1001R' and o.ballot_number = 'AL-B-1001'"
+        )
+        .await,
+        1
+    );
+    // Each ballot's timeline starts issued, in time order by id, every event the import's.
+    assert_eq!(
+        count(
+            &pool,
+            "select count(*) from (
+               select status, first_value(status) over w as first,
+                      occurred_at < lag(occurred_at) over w as earlier
+               from ballot_events window w as (partition by ballot_id order by id)) t
+             where first <> 'issued' or earlier"
+        )
+        .await,
+        0
+    );
+    let imported: i64 = sqlx::query_scalar(
+        "select count(*) from ballot_events where import_id = $1 and source = 'import'",
+    )
+    .bind(r.import_id)
+    .fetch_one(&pool)
+    .await
+    .unwrap();
+    assert_eq!(
+        imported,
+        count(&pool, "select count(*) from ballot_events").await
+    );
+    // 6 issued, the sample's 9 changes (mailed ×4, received ×3, not counted, counted), and the
+    // reissue's 2 (the earlier ballot replaced, the new one mailed).
+    assert_eq!(imported, 6 + 9 + 2);
+    // AL-1002's subscription is told the last news of its ballot: received.
+    let (template, event_status): (String, String) = sqlx::query_as(
+        "select n.template, e.status from notifications n
+         join ballot_events e on e.id = n.event_id and e.ballot_id = n.ballot_id",
+    )
+    .fetch_one(&pool)
+    .await
+    .unwrap();
+    assert_eq!(
+        (template.as_str(), event_status.as_str()),
+        ("received", "received")
+    );
+    let audit: serde_json::Value = sqlx::query_scalar(
+        "select after from audit_log where action = 'ballot.issued' and entity_id = $1::text",
+    )
+    .bind(r.import_id)
+    .fetch_one(&pool)
+    .await
+    .unwrap();
+    assert_eq!(audit, serde_json::json!({ "ballots": 6, "reissues": 1 }));
+
+    // A later file: the same rows change nothing; a new ballot takes the partition's next id.
+    let again = run_file(
+        &pool,
+        &request(FeedKind::Elg, e),
+        &text,
+        apply_skipping_rejected(),
+    )
+    .await;
+    assert!(again.applied);
+    assert!(again.summary.moved.is_empty(), "{:?}", again.summary);
+    let later = b"county_fips,election_date,voter_id,ballot_id,status_code,status_date,reason_code,outbound_imb,inbound_imb\n\
+                  06001,2026-11-03,AL-1005,AL-B-1005R,MAILED,2026-10-25,,,\n";
+    let later = run_file(&pool, &request(FeedKind::Elg, e), later, apply()).await;
+    assert!(later.applied, "{later:?}");
+    assert_eq!(later.summary.issued, 1);
+    assert_eq!(count(&pool, "select count(*) from ballots_1").await, 7);
+    assert_eq!(
+        count(
+            &pool,
+            "select count(*) from ballot_partitions where next_id = (select max(id) + 1 from ballots)"
+        )
+        .await,
+        1
+    );
 }

@@ -4,7 +4,6 @@
 //! before it commits (`stage`).
 
 use super::DemoArgs;
-use super::copy::CopyBuffer;
 use super::counties::{CONTACT_SQL, COUNTIES, DemoCounty};
 use super::history::{self, Calendar, Scenario, Timeline};
 use super::names::COMMUNITIES;
@@ -12,6 +11,7 @@ use super::showcase::SHOWCASE;
 use super::stage::{EventStage, Staged};
 use anyhow::Context;
 use app::audit::{self, ActorKind, AuditAction, AuditEntry};
+use app::copy::CopyBuffer;
 use app::domain::{Language, NormalizedName};
 use chrono::{DateTime, Datelike, Duration, NaiveDate, NaiveTime, TimeZone, Utc, Weekday};
 use chrono_tz::America::Los_Angeles;

@@ -1,6 +1,5 @@
 //! `ballot-tracker demo --voters N`: a realistic synthetic election.
 
-mod copy;
 mod counties;
 mod generate;
 mod history;

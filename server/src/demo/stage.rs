@@ -13,8 +13,8 @@
 //! `ballot_events_0`, the events' partition for those ids, itself hash-partitioned by ballot in
 //! sixteen (migration `20261206000003`): its partitions are the ones staged and swapped.
 
-use super::copy::CopyBuffer;
 use anyhow::Context;
+use app::copy::CopyBuffer;
 use sqlx::{PgConnection, PgPool};
 use tokio::sync::mpsc;
 

@@ -39,8 +39,14 @@ fn voter_master(rows: usize) -> std::path::PathBuf {
 }
 
 fn import(url: &str, file: &std::path::Path) -> std::process::Command {
+    import_kind(url, &["--kind", "vot"], file)
+}
+
+/// `ballot-tracker import --county 06001 --apply` with the given kind (and election).
+fn import_kind(url: &str, kind: &[&str], file: &std::path::Path) -> std::process::Command {
     let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_ballot-tracker"));
-    cmd.args(["import", "--county", "06001", "--kind", "vot", "--apply"])
+    cmd.args(["import", "--county", "06001", "--apply"])
+        .args(kind)
         .arg(file)
         .env("DATABASE_URL", url)
         .env("RUST_LOG", "warn")
@@ -121,6 +127,136 @@ async fn an_import_killed_mid_apply_leaves_nothing_half_applied(pool: PgPool) {
         i64::try_from(rows).unwrap()
     );
     std::fs::remove_file(file).unwrap();
+}
+
+/// Kills `child` once a statement matching `pattern` runs for this database (or its
+/// transaction sits between statements), failing if it ends first.
+async fn kill_when(pool: &PgPool, child: &mut std::process::Child, pattern: &str) {
+    let started = Instant::now();
+    loop {
+        let busy: i64 = sqlx::query_scalar(
+            "select count(*) from pg_stat_activity
+             where datname = current_database() and pid <> pg_backend_pid() and query like $1",
+        )
+        .bind(pattern)
+        .fetch_one(pool)
+        .await
+        .unwrap();
+        if busy > 0 {
+            break;
+        }
+        assert!(
+            child.try_wait().unwrap().is_none(),
+            "the import ended before it could be interrupted"
+        );
+        assert!(
+            started.elapsed() < Duration::from_secs(120),
+            "the import never got that far"
+        );
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+}
+
+/// A county's first ELG file (the first-load way: a partition of its own, filled by COPY and
+/// attached at the end) killed while its ballots are being written leaves no ballot, no
+/// partition and no table behind; run again, it applies whole.
+#[sqlx::test(migrator = "app::state::MIGRATOR")]
+async fn a_first_load_killed_mid_apply_leaves_no_partition(pool: PgPool) {
+    let url = database_url(&pool);
+    let rows: i64 = 100_000;
+    let election: i64 = sqlx::query_scalar(
+        "insert into elections (state_code, name, election_day, ballots_mailed_from,
+           receipt_deadline, cure_deadline, certification_date)
+         values ('CA', 'General', current_date + 30, current_date - 5, current_date + 37,
+                 now() + interval '58 days', current_date + 60) returning id",
+    )
+    .fetch_one(&pool)
+    .await
+    .unwrap();
+    let day: chrono::NaiveDate =
+        sqlx::query_scalar("select election_day from elections where id = $1")
+            .bind(election)
+            .fetch_one(&pool)
+            .await
+            .unwrap();
+    sqlx::query(
+        "insert into voters (county_fips, county_voter_id, first_name, last_name, first_name_norm,
+           last_name_norm, date_of_birth, residential_zip)
+         select '06001', 'K-' || i, 'Ana', 'Lopez', 'ana', 'lopez', '1980-01-01', '94601'
+         from generate_series(0, $1 - 1) i",
+    )
+    .bind(rows)
+    .execute(&pool)
+    .await
+    .unwrap();
+    let path = std::env::temp_dir().join(format!("bt-elg-{}.csv", std::process::id()));
+    let mut out = std::io::BufWriter::new(std::fs::File::create(&path).unwrap());
+    writeln!(
+        out,
+        "county_fips,election_date,voter_id,ballot_id,status_code,status_date,reason_code,outbound_imb,inbound_imb"
+    )
+    .unwrap();
+    let mailed = chrono::Utc::now().date_naive() - chrono::Duration::days(2);
+    for i in 0..rows {
+        writeln!(
+            out,
+            "06001,{day},K-{i},B-{i},MAILED,{mailed},,00700987654{i:09}94601,"
+        )
+        .unwrap();
+    }
+    out.flush().unwrap();
+    drop(out);
+    let election_arg = election.to_string();
+    let kind = [
+        "--kind",
+        "elg",
+        "--election",
+        &election_arg,
+        "--confirm",
+        "mass_change",
+    ];
+
+    let mut child = import_kind(&url, &kind, &path).spawn().unwrap();
+    kill_when(&pool, &mut child, "copy ballot%").await;
+    for (what, sql) in [
+        ("ballots", "select count(*) from ballots"),
+        ("events", "select count(*) from ballot_events"),
+        ("partitions", "select count(*) from ballot_partitions"),
+        (
+            "tables",
+            "select count(*) from pg_class where relname ~ '^ballot(s|_events)_[1-9]'",
+        ),
+        (
+            "applied imports",
+            "select count(*) from imports where state = 'applied'",
+        ),
+    ] {
+        assert_eq!(count(&pool, sql).await, 0, "{what}");
+    }
+
+    let done = import_kind(&url, &kind, &path).output().unwrap();
+    let stdout = String::from_utf8_lossy(&done.stdout);
+    assert!(
+        done.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&done.stderr)
+    );
+    assert!(stdout.contains("100,000 ballots issued"), "{stdout}");
+    assert_eq!(
+        count(
+            &pool,
+            "select count(*) from ballots where id >= (1::bigint << 40)"
+        )
+        .await,
+        rows
+    );
+    assert_eq!(
+        count(&pool, "select count(*) from ballot_events").await,
+        2 * rows
+    );
+    std::fs::remove_file(path).unwrap();
 }
 
 #[sqlx::test(migrator = "app::state::MIGRATOR")]

@@ -1,0 +1,305 @@
+//! The spine's writer for a county's first file of an election: the same decisions as
+//! [`spine::issue_and_apply`], written another way.
+//!
+//! A county's first ELG file names every ballot of the election in the county at once (a
+//! million in Los Angeles). No ballot of the pair exists yet, so nothing needs locking or
+//! reading back: each ballot's timeline is decided in memory by the status machine
+//! ([`Timeline`]: its first status "issued", then every change in order, against the status
+//! as it evolves), and the ballots, with the status they end in, and their events are
+//! written by COPY into the pair's partition of its own (migration `20261206000004`), which is
+//! then given its keys, indexes and reference checks and attached ([`FirstLoad::finish`]). Then,
+//! as the spine does, the audit rows and the outbox. All of it in the caller's transaction:
+//! if it does not commit, the partition never existed.
+
+use super::spine::{self, Cause, Proposal};
+use crate::audit;
+use crate::copy::BinaryCopy;
+use crate::domain::{BallotStatus, Current, Refusal, StatusChange, transition};
+use chrono::{DateTime, NaiveDate, Utc};
+use sqlx::PgConnection;
+use std::collections::BTreeMap;
+
+/// COPY a table's buffer once it holds this many bytes.
+const FLUSH_BYTES: usize = 8 << 20;
+/// Notices queued per statement.
+const NOTICE_BATCH: usize = 50_000;
+
+/// One new ballot's timeline, decided by the status machine in memory.
+#[derive(Clone, Debug)]
+pub struct Timeline {
+    pub id: i64,
+    pub ballot: spine::NewBallot,
+    current: Current,
+    expected_delivery: Option<NaiveDate>,
+    /// Its events after the first ("issued"), each with whether the voter is told of it.
+    events: Vec<(Proposal, bool)>,
+}
+
+impl Timeline {
+    /// A new ballot: the machine decides its first status, "issued", at `ballot.issued_at`.
+    pub fn issue(id: i64, ballot: spine::NewBallot, now: DateTime<Utc>) -> Result<Self, Refusal> {
+        let change = StatusChange::new(BallotStatus::Issued, ballot.issued_at);
+        transition(None, change, now)?;
+        Ok(Self {
+            id,
+            current: change.into_current(),
+            ballot,
+            expected_delivery: None,
+            events: Vec::new(),
+        })
+    }
+
+    /// Asks the machine for a change, against the status as it stands; recorded when accepted.
+    pub fn propose(&mut self, proposal: Proposal, now: DateTime<Utc>) -> Result<(), Refusal> {
+        let applied = transition(Some(self.current), proposal.change, now)?;
+        self.current = proposal.change.into_current();
+        if proposal.expected_delivery.is_some() {
+            self.expected_delivery = proposal.expected_delivery;
+        }
+        self.events.push((proposal, applied.notify));
+        Ok(())
+    }
+
+    pub fn current(&self) -> Current {
+        self.current
+    }
+
+    /// The status of the last event the voter is told about, if any.
+    pub fn notice(&self) -> Option<BallotStatus> {
+        self.events
+            .iter()
+            .rev()
+            .find(|(_, notify)| *notify)
+            .map(|(p, _)| p.change.status)
+    }
+}
+
+/// A first load in progress: the pair's partition made, its tables being filled.
+pub struct FirstLoad {
+    partition: i32,
+    next_id: i64,
+    end_id: i64,
+    county_fips: String,
+    cause: Cause,
+    ballots: BinaryCopy,
+    events: BinaryCopy,
+    issued: usize,
+    reissues: usize,
+    by_status: BTreeMap<&'static str, usize>,
+    /// (ballot, voter, status) of the last event each subscribed voter's ballot is told about.
+    notices: Vec<(i64, i64, BallotStatus)>,
+}
+
+impl FirstLoad {
+    /// Makes the pair's partition of its own; refused (a database error) when the pair has
+    /// ballots already, or the transaction does not work for the county.
+    pub async fn begin(
+        tx: &mut PgConnection,
+        cause: Cause,
+        county_fips: &str,
+        election_id: i64,
+    ) -> Result<Self, sqlx::Error> {
+        let partition: i32 = sqlx::query_scalar!(
+            r#"select ballot_partition_make($1, $2) as "k!""#,
+            county_fips,
+            election_id
+        )
+        .fetch_one(&mut *tx)
+        .await?;
+        let range = sqlx::query!(
+            "select first_id, end_id from ballot_partitions where id = $1",
+            partition
+        )
+        .fetch_one(&mut *tx)
+        .await?;
+        let ballots = BinaryCopy::new(
+            &format!("ballots_{partition}"),
+            &[
+                "id",
+                "county_fips",
+                "election_id",
+                "voter_id",
+                "ballot_number",
+                "outbound_imb",
+                "inbound_imb",
+                "replaces_ballot_id",
+                "status",
+                "status_reason",
+                "status_at",
+                "expected_delivery",
+            ],
+        );
+        // Event ids come from the column's default (`ballot_events_id_seq`), in the order
+        // written: each ballot's events are written in time order, so its ids are too.
+        let events = BinaryCopy::new(
+            &format!("ballot_events_{partition}"),
+            &[
+                "ballot_id",
+                "county_fips",
+                "status",
+                "reason",
+                "occurred_at",
+                "source",
+                "actor_user_id",
+                "import_id",
+                "api_token_id",
+                "note",
+                "postal_facility_zip",
+                "postal_operation",
+                "expected_delivery",
+                "notify",
+            ],
+        );
+        Ok(Self {
+            partition,
+            next_id: range.first_id,
+            end_id: range.end_id,
+            county_fips: county_fips.to_owned(),
+            cause,
+            ballots,
+            events,
+            issued: 0,
+            reissues: 0,
+            by_status: BTreeMap::new(),
+            notices: Vec::new(),
+        })
+    }
+
+    /// The id for the next new ballot, from the partition's range.
+    pub fn take_id(&mut self) -> Result<i64, sqlx::Error> {
+        if self.next_id >= self.end_id {
+            return Err(sqlx::Error::Protocol(
+                "the partition's range of ballot ids is used up".into(),
+            ));
+        }
+        self.next_id += 1;
+        Ok(self.next_id - 1)
+    }
+
+    /// Buffers ballots decided in full (one voter's, say), with whether their voter has a
+    /// subscription to tell.
+    pub fn add(&mut self, timelines: &[Timeline], subscribed: bool) {
+        for t in timelines {
+            let b = &t.ballot;
+            self.ballots
+                .row()
+                .int8(t.id)
+                .text(&b.county_fips)
+                .int8(b.election_id)
+                .int8(b.voter_id)
+                .text(&b.ballot_number)
+                .opt_text(b.outbound_imb.as_deref())
+                .opt_text(b.inbound_imb.as_deref())
+                .opt_int8(b.replaces)
+                .text(t.current.status.code())
+                .opt_text(t.current.reason.map(|r| r.code()))
+                .timestamptz(t.current.at)
+                .opt_date(t.expected_delivery);
+            self.issued += 1;
+            if b.replaces.is_some() {
+                self.reissues += 1;
+            }
+            let first = Proposal::new(t.id, StatusChange::new(BallotStatus::Issued, b.issued_at));
+            self.event(&first, false);
+            for (p, notify) in &t.events {
+                self.event(p, *notify);
+                *self.by_status.entry(p.change.status.code()).or_default() += 1;
+            }
+            if subscribed && let Some(status) = t.notice() {
+                self.notices.push((t.id, b.voter_id, status));
+            }
+        }
+    }
+
+    fn event(&mut self, p: &Proposal, notify: bool) {
+        let cause = &self.cause;
+        self.events
+            .row()
+            .int8(p.ballot_id)
+            .text(&self.county_fips)
+            .text(p.change.status.code())
+            .opt_text(p.change.reason.map(|r| r.code()))
+            .timestamptz(p.change.occurred_at)
+            .text(cause.source().code())
+            .opt_int8(cause.user_id())
+            .opt_int8(cause.import_id())
+            .opt_int8(cause.api_token_id())
+            .opt_text(p.note.as_deref())
+            .opt_text(p.scan.as_ref().map(|s| s.facility_zip.as_str()))
+            .opt_text(p.scan.as_ref().map(|s| s.operation.as_str()))
+            .opt_date(p.expected_delivery)
+            .bool(notify);
+    }
+
+    /// Sends what is buffered once there is enough of it.
+    pub async fn flush(&mut self, tx: &mut PgConnection) -> Result<(), sqlx::Error> {
+        if self.ballots.len() >= FLUSH_BYTES {
+            self.ballots.flush(tx).await?;
+        }
+        if self.events.len() >= FLUSH_BYTES {
+            self.events.flush(tx).await?;
+        }
+        Ok(())
+    }
+
+    /// Sends the rest, builds the partition's keys and indexes, checks its references and
+    /// attaches it; then writes the audit rows and queues the notifications. Returns how many
+    /// ballots' news queued a message.
+    pub async fn finish(
+        mut self,
+        tx: &mut PgConnection,
+        now: DateTime<Utc>,
+    ) -> Result<u64, sqlx::Error> {
+        self.ballots.flush(tx).await?;
+        self.events.flush(tx).await?;
+        // Not checked at build time: the function returns `void`, which sqlx cannot name.
+        sqlx::query("select ballot_partition_attach($1)")
+            .bind(self.partition)
+            .execute(&mut *tx)
+            .await?;
+        if self.issued > 0 {
+            let entry = spine::issued_audit(
+                &self.cause,
+                Some(self.county_fips.clone()),
+                self.issued,
+                self.reissues,
+            );
+            audit::record(tx, entry).await?;
+        }
+        if !self.by_status.is_empty() {
+            let entry =
+                spine::changed_audit(&self.cause, Some(self.county_fips.clone()), &self.by_status);
+            audit::record(tx, entry).await?;
+        }
+        let mut notified = 0u64;
+        for batch in self.notices.chunks(NOTICE_BATCH) {
+            let ids: Vec<i64> = batch.iter().map(|(id, _, _)| *id).collect();
+            // Each ballot's last event the voter is told about: ids rise with time in a ballot.
+            let last: std::collections::HashMap<i64, i64> = sqlx::query!(
+                r#"select ballot_id, max(id) as "event_id!" from ballot_events
+                   where ballot_id = any($1) and notify group by ballot_id"#,
+                &ids
+            )
+            .fetch_all(&mut *tx)
+            .await?
+            .into_iter()
+            .map(|r| (r.ballot_id, r.event_id))
+            .collect();
+            let mut notices: Vec<spine::Notice> = batch
+                .iter()
+                .filter_map(|(ballot_id, voter_id, status)| {
+                    Some(spine::Notice {
+                        ballot_id: *ballot_id,
+                        event_id: *last.get(ballot_id)?,
+                        voter_id: *voter_id,
+                        county_fips: self.county_fips.clone(),
+                        status: *status,
+                    })
+                })
+                .collect();
+            notices.sort_unstable_by_key(|n| (n.voter_id, n.ballot_id));
+            notified += spine::enqueue(tx, &notices, now).await?.len() as u64;
+        }
+        Ok(notified)
+    }
+}

@@ -1,0 +1,420 @@
+//! A county's first ELG file of an election: no ballot of the county in the election exists
+//! yet. The rows are checked as every ELG row is ([`super::elg::parse_elg`]) and staged in a
+//! temporary table; the questions that need the database are then answered set-wise, once for
+//! the whole file (which voter each row names, which ballot number is whose, which tracking
+//! code is whose, who has a subscription), and the rows come back through a cursor in each
+//! voter's time order. Each voter's ballots are decided in memory by the status machine, the
+//! same rules as the row-at-a-time path ([`super::elg::process`]), and written by the spine's
+//! first-load writer ([`FirstLoad`]) into the pair's partition of its own. A dry run decides the
+//! same and writes nothing.
+
+use super::csvfeed::{Rejection, Row};
+use super::elg::parse_elg;
+use super::run::Ctx;
+use crate::ballots::first_load::{FirstLoad, Timeline};
+use crate::ballots::spine::{NewBallot, Proposal};
+use crate::copy::BinaryCopy;
+use crate::domain::{BallotStatus, NotCountedReason, StatusChange};
+use chrono::{DateTime, Utc};
+use sqlx::Executor;
+use std::collections::HashMap;
+
+/// Rows read back from the cursor at a time.
+const FETCH_ROWS: usize = 20_000;
+
+/// Whether the county has no ballot of the election yet (nor a partition for it): its ELG file
+/// is a first load.
+pub(super) async fn is_first(ctx: &mut Ctx<'_>) -> Result<bool, sqlx::Error> {
+    let election_id = ctx.election().id;
+    sqlx::query_scalar!(
+        r#"select not exists (select from ballots where county_fips = $1 and election_id = $2)
+              and not exists (select from ballot_partitions
+                              where county_fips = $1 and election_id = $2) as "first!""#,
+        ctx.county,
+        election_id
+    )
+    .fetch_one(&mut *ctx.tx)
+    .await
+}
+
+/// A staged row as it comes back, with the file-wide answers.
+#[derive(sqlx::FromRow)]
+struct Staged {
+    row: i64,
+    voter: String,
+    number: String,
+    status: String,
+    reason: Option<String>,
+    at: DateTime<Utc>,
+    outbound: Option<String>,
+    inbound: Option<String>,
+    /// The voter's id in the county; none for an unknown voter.
+    voter_id: Option<i64>,
+    /// The voter of the number's first row: the ballot is theirs.
+    owner: String,
+    /// The ballot number of the first row carrying each tracking code, and whether a ballot of
+    /// the election on file (another county's) carries it.
+    outbound_claim: Option<String>,
+    outbound_held: bool,
+    inbound_claim: Option<String>,
+    inbound_held: bool,
+    subscribed: bool,
+}
+
+pub(super) struct FirstElg {
+    /// The writer, when applying; none in a dry run.
+    load: Option<FirstLoad>,
+    /// Ids in a dry run, which writes nothing.
+    dry_ids: i64,
+    /// The voter whose rows may go on in the next batch.
+    pending: Vec<Staged>,
+}
+
+impl FirstElg {
+    /// Stages the file in a temporary table; when applying, makes the pair's partition.
+    pub async fn begin(ctx: &mut Ctx<'_>, apply: bool) -> Result<Self, sqlx::Error> {
+        // Statements about the temporary table are not checked at build time: it exists only now.
+        sqlx::query(
+            "create temporary table elg_first (
+               row bigint not null, voter text not null, number text not null,
+               status text not null, reason text, at timestamptz not null,
+               outbound text, inbound text) on commit drop",
+        )
+        .execute(&mut *ctx.tx)
+        .await?;
+        let load = if apply {
+            let (cause, county, election_id) = (ctx.cause(), ctx.county.clone(), ctx.election().id);
+            Some(FirstLoad::begin(ctx.tx, cause, &county, election_id).await?)
+        } else {
+            None
+        };
+        Ok(Self {
+            load,
+            dry_ids: 1,
+            pending: Vec::new(),
+        })
+    }
+
+    /// Checks a chunk of rows and stages those that pass.
+    pub async fn stage(&mut self, ctx: &mut Ctx<'_>, rows: Vec<Row>) -> Result<(), sqlx::Error> {
+        let mut copy = BinaryCopy::new(
+            "elg_first",
+            &[
+                "row", "voter", "number", "status", "reason", "at", "outbound", "inbound",
+            ],
+        );
+        for row in &rows {
+            let Some(p) = parse_elg(ctx, row) else {
+                continue;
+            };
+            copy.row()
+                .int8(i64::try_from(p.row).unwrap_or(i64::MAX))
+                .text(&p.voter)
+                .text(&p.number)
+                .text(p.change.status.code())
+                .opt_text(p.change.reason.map(|r| r.code()))
+                .timestamptz(p.change.occurred_at)
+                .opt_text(p.outbound.as_deref())
+                .opt_text(p.inbound.as_deref());
+        }
+        copy.flush(ctx.tx).await?;
+        Ok(())
+    }
+
+    /// Answers the file-wide questions and opens the cursor, each voter's rows together.
+    pub async fn resolve(&mut self, ctx: &mut Ctx<'_>) -> Result<(), sqlx::Error> {
+        // Planned to be read whole, not for its first rows (a cursor's default), and sorted in
+        // memory.
+        Executor::execute(
+            &mut *ctx.tx,
+            "analyze elg_first; set local cursor_tuple_fraction = 1; set local work_mem = '256MB'",
+        )
+        .await?;
+        // DECLARE takes no parameters: the county (five digits, checked on the way in) and the
+        // election's id are written into it.
+        let county = ctx.county.replace('\'', "''");
+        let election = ctx.election().id;
+        // Each question is asked of the whole file once, and costs a hash of it, not a sort:
+        // numbers that more than one voter names and tracking codes that more than one number
+        // carries are rare, and only they are sorted to find their first row.
+        let declare = format!(
+            "declare elg_first_rows no scroll cursor for
+             with codes as (
+                 select left(outbound, 20) as code, row, number from elg_first
+                 where outbound is not null
+                 union all
+                 select left(inbound, 20), row, number from elg_first where inbound is not null),
+             shared_numbers as (
+                 select number from elg_first group by number having min(voter) <> max(voter)),
+             owners as (
+                 select distinct on (l.number) l.number, l.voter from elg_first l
+                 where l.number in (select number from shared_numbers) order by l.number, l.row),
+             shared_codes as (
+                 select code from codes group by code having min(number) <> max(number)),
+             claims as (
+                 select distinct on (c.code) c.code, c.number from codes c
+                 where c.code in (select code from shared_codes) order by c.code, c.row),
+             held as (
+                 select code from codes
+                 where code in (select outbound_tracking from ballots where election_id = {election})
+                    or code in (select inbound_tracking from ballots where election_id = {election})),
+             subscribed as (
+                 select distinct voter_id from subscriptions
+                 where county_fips = '{county}' and confirmed_at is not null
+                   and cancelled_at is null)
+             select l.row, l.voter, l.number, l.status, l.reason, l.at, l.outbound, l.inbound,
+                    v.id as voter_id, coalesce(o.voter, l.voter) as owner,
+                    coalesce(oc.number, l.number) as outbound_claim,
+                    coalesce(left(l.outbound, 20) in (select code from held), false)
+                      as outbound_held,
+                    coalesce(ic.number, l.number) as inbound_claim,
+                    coalesce(left(l.inbound, 20) in (select code from held), false)
+                      as inbound_held,
+                    s.voter_id is not null as subscribed
+             from elg_first l
+             left join voters v on v.county_fips = '{county}' and v.county_voter_id = l.voter
+             left join owners o on o.number = l.number
+             left join claims oc on oc.code = left(l.outbound, 20)
+             left join claims ic on ic.code = left(l.inbound, 20)
+             left join subscribed s on s.voter_id = v.id
+             order by l.voter, l.at, l.row"
+        );
+        Executor::execute(&mut *ctx.tx, declare.as_str()).await?;
+        Ok(())
+    }
+
+    /// Reads the next rows back and decides the voters they complete; false at the end.
+    pub async fn next_batch(&mut self, ctx: &mut Ctx<'_>) -> Result<bool, sqlx::Error> {
+        let fetch = format!("fetch forward {FETCH_ROWS} from elg_first_rows");
+        let rows: Vec<Staged> = sqlx::query_as(&fetch)
+            .persistent(false)
+            .fetch_all(&mut *ctx.tx)
+            .await?;
+        let more = rows.len() == FETCH_ROWS;
+        for row in rows {
+            if self.pending.first().is_some_and(|p| p.voter != row.voter) {
+                let group = std::mem::take(&mut self.pending);
+                self.voter(ctx, group)?;
+            }
+            self.pending.push(row);
+        }
+        if !more && !self.pending.is_empty() {
+            let group = std::mem::take(&mut self.pending);
+            self.voter(ctx, group)?;
+        }
+        if let Some(load) = &mut self.load {
+            load.flush(ctx.tx).await?;
+        }
+        Ok(more)
+    }
+
+    /// Writes the rest and attaches the partition, with the audit rows and the outbox.
+    pub async fn finish(self, ctx: &mut Ctx<'_>) -> Result<(), sqlx::Error> {
+        Executor::execute(&mut *ctx.tx, "close elg_first_rows").await?;
+        if let Some(load) = self.load {
+            ctx.summary.notifications = load.finish(ctx.tx, ctx.now).await?;
+        }
+        Ok(())
+    }
+
+    fn take_id(&mut self) -> Result<i64, sqlx::Error> {
+        match &mut self.load {
+            Some(load) => load.take_id(),
+            None => {
+                self.dry_ids += 1;
+                Ok(self.dry_ids - 1)
+            }
+        }
+    }
+
+    /// One voter's rows, in time order: their ballots decided, as the row-at-a-time path
+    /// decides them.
+    fn voter(&mut self, ctx: &mut Ctx<'_>, rows: Vec<Staged>) -> Result<(), sqlx::Error> {
+        let Some(voter_id) = rows.first().and_then(|r| r.voter_id) else {
+            for r in &rows {
+                ctx.reject(Rejection::field(
+                    row_number(r),
+                    "voter_id",
+                    &r.voter,
+                    "no voter with this id in the county: load the VOT file first",
+                ));
+            }
+            return Ok(());
+        };
+        let subscribed = rows.first().is_some_and(|r| r.subscribed);
+        let mut ballots: Vec<Timeline> = Vec::new();
+        let mut by_number: HashMap<String, usize> = HashMap::new();
+        // Numbers whose ballot could not be issued, and the row that said so.
+        let mut failed: HashMap<String, u64> = HashMap::new();
+        let mut live: Option<usize> = None;
+        for r in rows {
+            let row = row_number(&r);
+            if r.owner != r.voter {
+                ctx.reject(Rejection::field(
+                    row,
+                    "ballot_id",
+                    &r.number,
+                    "this ballot belongs to another voter",
+                ));
+                continue;
+            }
+            let Some(change) = change_of(&r) else {
+                ctx.reject(Rejection::row(row, "the staged status could not be read"));
+                continue;
+            };
+            if let Some(&first) = failed.get(&r.number) {
+                ctx.reject(Rejection::row(
+                    row,
+                    format!("its ballot was not issued (row {first})"),
+                ));
+                continue;
+            }
+            if let Some(&i) = by_number.get(&r.number) {
+                // A later row of a ballot of this file: barcodes it adds, then its status.
+                let ballot = &ballots[i].ballot;
+                let outbound = r
+                    .outbound
+                    .as_ref()
+                    .filter(|c| Some(*c) != ballot.outbound_imb.as_ref());
+                let inbound = r
+                    .inbound
+                    .as_ref()
+                    .filter(|c| Some(*c) != ballot.inbound_imb.as_ref());
+                if let Some((field, code)) = taken(&r, outbound.is_some(), inbound.is_some()) {
+                    ctx.reject(Rejection::field(
+                        row,
+                        field,
+                        &code,
+                        "another ballot of this election carries this barcode",
+                    ));
+                    continue;
+                }
+                let ballot = &mut ballots[i].ballot;
+                if outbound.is_some() {
+                    ballot.outbound_imb.clone_from(&r.outbound);
+                }
+                if inbound.is_some() {
+                    ballot.inbound_imb.clone_from(&r.inbound);
+                }
+                if change.status == BallotStatus::Issued {
+                    ctx.summary.unchanged += 1;
+                    continue;
+                }
+                self.propose(ctx, &mut ballots[i], row, change);
+                continue;
+            }
+            // A new ballot: its barcodes must be its own.
+            if let Some((field, code)) = taken(&r, r.outbound.is_some(), r.inbound.is_some()) {
+                ctx.reject(Rejection::field(
+                    row,
+                    field,
+                    &code,
+                    "another ballot of this election carries this barcode",
+                ));
+                continue;
+            }
+            let new = NewBallot {
+                voter_id,
+                county_fips: ctx.county.clone(),
+                election_id: ctx.election().id,
+                ballot_number: r.number.clone(),
+                outbound_imb: r.outbound.clone(),
+                inbound_imb: r.inbound.clone(),
+                replaces: live.map(|i| ballots[i].id),
+                issued_at: change.occurred_at,
+            };
+            let mut timeline = match Timeline::issue(0, new, ctx.now) {
+                Ok(t) => t,
+                Err(refusal) => {
+                    failed.insert(r.number.clone(), row);
+                    ctx.reject(Rejection::row(
+                        row,
+                        format!("the ballot cannot be issued: {refusal}"),
+                    ));
+                    continue;
+                }
+            };
+            // A reissue: the voter's earlier ballot is replaced first.
+            if let Some(i) = live {
+                let replaced = Proposal::new(
+                    ballots[i].id,
+                    StatusChange::new(BallotStatus::Replaced, change.occurred_at),
+                );
+                if let Err(refusal) = ballots[i].propose(replaced, ctx.now) {
+                    failed.insert(r.number.clone(), row);
+                    ctx.reject(Rejection::row(
+                        row,
+                        format!("the voter's earlier ballot cannot be replaced: {refusal}"),
+                    ));
+                    continue;
+                }
+                *ctx.summary.moved.entry(BallotStatus::Replaced).or_default() += 1;
+            }
+            timeline.id = self.take_id()?;
+            ctx.summary.issued += 1;
+            if change.status != BallotStatus::Issued {
+                self.propose(ctx, &mut timeline, row, change);
+            }
+            by_number.insert(r.number.clone(), ballots.len());
+            live = Some(ballots.len());
+            ballots.push(timeline);
+        }
+        if subscribed {
+            ctx.summary.notifications +=
+                ballots.iter().filter(|t| t.notice().is_some()).count() as u64;
+        }
+        if let Some(load) = &mut self.load {
+            load.add(&ballots, subscribed);
+        }
+        Ok(())
+    }
+
+    /// A row's status for its ballot, as the row-at-a-time path tallies it.
+    fn propose(&self, ctx: &mut Ctx<'_>, ballot: &mut Timeline, row: u64, change: StatusChange) {
+        match ballot.propose(Proposal::new(ballot.id, change), ctx.now) {
+            Ok(()) => *ctx.summary.moved.entry(change.status).or_default() += 1,
+            Err(refusal) => {
+                if refusal == crate::domain::Refusal::OlderThanCurrent {
+                    ctx.flag_if_before_issue(row, change.occurred_at, ballot.ballot.issued_at);
+                }
+                ctx.refused(row, &refusal, false);
+            }
+        }
+    }
+}
+
+fn row_number(r: &Staged) -> u64 {
+    u64::try_from(r.row).unwrap_or(0)
+}
+
+fn change_of(r: &Staged) -> Option<StatusChange> {
+    let status = BallotStatus::parse(&r.status).ok()?;
+    let reason = match &r.reason {
+        Some(code) => Some(NotCountedReason::parse(code).ok()?),
+        None => None,
+    };
+    Some(StatusChange {
+        status,
+        reason,
+        occurred_at: r.at,
+    })
+}
+
+/// The first of the row's barcodes (those asked about) that another ballot carries: one of
+/// the election on file, or one of this file that claimed it first.
+fn taken(r: &Staged, outbound: bool, inbound: bool) -> Option<(&'static str, String)> {
+    let another = |claim: &Option<String>, held: bool| held || claim.as_ref() != Some(&r.number);
+    if outbound
+        && let Some(code) = &r.outbound
+        && another(&r.outbound_claim, r.outbound_held)
+    {
+        return Some(("outbound_imb", code.clone()));
+    }
+    if inbound
+        && let Some(code) = &r.inbound
+        && another(&r.inbound_claim, r.inbound_held)
+    {
+        return Some(("inbound_imb", code.clone()));
+    }
+    None
+}
