@@ -136,7 +136,11 @@ impl FirstElg {
         let election = ctx.election().id;
         // Each question is asked of the whole file once, and costs a hash of it, not a sort:
         // numbers that more than one voter names and tracking codes that more than one number
-        // carries are rare, and only they are sorted to find their first row.
+        // carries are rare, and only they are sorted to find their first row. Codes held by
+        // ballots on file are looked for only among those that share a code's first eleven
+        // digits (barcode id, service type and the Mailer ID's first six: a county's own, as a
+        // rule), through the barcode indexes, not by reading every ballot of the election.
+        // Strings are compared bytewise (`collate "C"`) where only equality matters.
         let declare = format!(
             "declare elg_first_rows no scroll cursor for
              with codes as (
@@ -145,19 +149,30 @@ impl FirstElg {
                  union all
                  select left(inbound, 20), row, number from elg_first where inbound is not null),
              shared_numbers as (
-                 select number from elg_first group by number having min(voter) <> max(voter)),
+                 select number from elg_first group by number
+                 having min(voter collate \"C\") <> max(voter collate \"C\")),
              owners as (
                  select distinct on (l.number) l.number, l.voter from elg_first l
                  where l.number in (select number from shared_numbers) order by l.number, l.row),
              shared_codes as (
-                 select code from codes group by code having min(number) <> max(number)),
+                 select code from codes group by code
+                 having min(number collate \"C\") <> max(number collate \"C\")),
              claims as (
                  select distinct on (c.code) c.code, c.number from codes c
                  where c.code in (select code from shared_codes) order by c.code, c.row),
+             ranges as (
+                 select low, case when low = '99999999999' then repeat('9', 21)
+                                  else lpad((low::bigint + 1)::text, 11, '0') end as high
+                 from (select distinct left(code, 11) as low from codes) p),
              held as (
-                 select code from codes
-                 where code in (select outbound_tracking from ballots where election_id = {election})
-                    or code in (select inbound_tracking from ballots where election_id = {election})),
+                 select t.code from ranges r cross join lateral (
+                     select outbound_tracking as code from ballots
+                     where election_id = {election}
+                       and outbound_tracking >= r.low and outbound_tracking < r.high
+                     union all
+                     select inbound_tracking from ballots
+                     where election_id = {election}
+                       and inbound_tracking >= r.low and inbound_tracking < r.high) t),
              subscribed as (
                  select distinct voter_id from subscriptions
                  where county_fips = '{county}' and confirmed_at is not null
@@ -177,7 +192,7 @@ impl FirstElg {
              left join claims oc on oc.code = left(l.outbound, 20)
              left join claims ic on ic.code = left(l.inbound, 20)
              left join subscribed s on s.voter_id = v.id
-             order by l.voter, l.at, l.row"
+             order by l.voter collate \"C\", l.at, l.row"
         );
         Executor::execute(&mut *ctx.tx, declare.as_str()).await?;
         Ok(())

@@ -801,3 +801,84 @@ async fn a_first_file_fills_a_partition_of_its_own(pool: PgPool) {
         1
     );
 }
+
+/// A first file's barcodes are checked as any file's: one carried by another county's ballot of
+/// the election (found among the codes that share its first eleven digits), or by an earlier
+/// row's other ballot, is a rejected row; a neighbouring code is not.
+#[sqlx::test(migrator = "crate::state::MIGRATOR")]
+async fn a_first_file_keeps_each_barcode_to_one_ballot(pool: PgPool) {
+    let e = election(&pool).await;
+    run_file(
+        &pool,
+        &request(FeedKind::Vot, e),
+        &sample(FeedKind::Vot),
+        apply(),
+    )
+    .await;
+    // Los Angeles has a ballot of the election with tracking code 00700123456000000042.
+    sqlx::query(
+        "with v as (
+           insert into voters (county_fips, county_voter_id, first_name, last_name,
+             first_name_norm, last_name_norm, date_of_birth, residential_zip)
+           values ('06037', 'LA-1', 'Ana', 'Lee', 'ana', 'lee', '1980-01-02', '90012')
+           returning id)
+         insert into ballots (id, county_fips, election_id, voter_id, ballot_number,
+           outbound_imb, status, status_at)
+         select nextval('ballots_id_seq'), '06037', $1, v.id, 'LA-B-1',
+                '0070012345600000004290012', 'mailed', now() from v",
+    )
+    .bind(e)
+    .execute(&pool)
+    .await
+    .unwrap();
+    let text = b"county_fips,election_date,voter_id,ballot_id,status_code,status_date,reason_code,outbound_imb,inbound_imb\n\
+        06001,2026-11-03,AL-1001,AL-B-1001,MAILED,2026-10-06,,00700123456000000042,\n\
+        06001,2026-11-03,AL-1002,AL-B-1002,MAILED,2026-10-06,,00700123456000000043,\n\
+        06001,2026-11-03,AL-1003,AL-B-1003,MAILED,2026-10-06,,,00700123456000000043\n\
+        06001,2026-11-03,AL-1004,AL-B-1004,MAILED,2026-10-06,,00700123456000000044,\n\
+        06001,2026-11-03,AL-1004,AL-B-1004,RECEIVED,2026-10-20,,00700123456000000044,00700123456000000045\n";
+    let r = run_file(
+        &pool,
+        &request(FeedKind::Elg, e),
+        text,
+        apply_skipping_rejected(),
+    )
+    .await;
+    assert!(r.applied, "{r:?}");
+    let report = run::rejections(&pool, r.import_id, COUNTY).await.unwrap();
+    let rejected: Vec<(i64, Option<&str>, &str)> = report
+        .iter()
+        .map(|x| (x.row, x.field.as_deref(), x.reason.as_str()))
+        .collect();
+    let taken = "another ballot of this election carries this barcode";
+    assert_eq!(
+        rejected,
+        vec![
+            (2, Some("outbound_imb"), taken),
+            (4, Some("inbound_imb"), taken)
+        ]
+    );
+    assert_eq!(r.summary.issued, 2);
+    let codes: Vec<(String, Option<String>, Option<String>)> = sqlx::query_as(
+        "select ballot_number, outbound_imb, inbound_imb from ballots
+         where county_fips = '06001' order by ballot_number",
+    )
+    .fetch_all(&pool)
+    .await
+    .unwrap();
+    assert_eq!(
+        codes,
+        vec![
+            (
+                "AL-B-1002".into(),
+                Some("00700123456000000043".into()),
+                None
+            ),
+            (
+                "AL-B-1004".into(),
+                Some("00700123456000000044".into()),
+                Some("00700123456000000045".into())
+            ),
+        ]
+    );
+}
