@@ -6,7 +6,8 @@
 //! rolled back, so the summary ("1,204 ballots → received") is what applying will do, not a
 //! second opinion. Applying processes it again in one transaction that commits only if every
 //! guard the file raises was confirmed and no row was rejected (or the person chose to skip
-//! rejected rows).
+//! rejected rows). A county's first ELG file of an election is decided the same way in both and
+//! written only when applying (`elg_first`: its writes cannot change its decisions).
 
 pub mod codes;
 
