@@ -186,8 +186,8 @@ pub struct Issuing {
 }
 
 /// Takes ids up front for `n` new ballots of one county and election: from the range of the
-/// pair's partition of its own when it has one (migration `20261207000001`), else from
-/// `ballots_id_seq` (the first partition).
+/// pair's partition of its own when it has one (its sequence, migration `20261207000001`), else
+/// from `ballots_id_seq` (the first partition).
 pub async fn reserve_ballot_ids(
     tx: &mut PgConnection,
     county_fips: &str,
@@ -199,16 +199,16 @@ pub async fn reserve_ballot_ids(
     if n == 0 {
         return Ok(Vec::new());
     }
-    let first = sqlx::query_scalar!(
-        "select ballot_partition_take_ids($1, $2, $3)",
+    let own = sqlx::query_scalar!(
+        r#"select id as "id!" from ballot_partition_take_ids($1, $2, $3) as t(id)"#,
         county_fips,
         election_id,
         count
     )
-    .fetch_one(&mut *tx)
+    .fetch_all(&mut *tx)
     .await?;
-    if let Some(first) = first {
-        return Ok((first..first + i64::from(count)).collect());
+    if !own.is_empty() {
+        return Ok(own);
     }
     sqlx::query_scalar!(
         r#"select nextval('ballots_id_seq') as "id!"

@@ -546,7 +546,8 @@ async fn set_barcodes(
     Ok(())
 }
 
-/// The ballots of the election that carry any of `codes` (tracking codes), in either direction.
+/// The ballots of the election, in any county, that carry any of `codes` (tracking codes), in
+/// either direction.
 async fn holders(
     ctx: &mut Ctx<'_>,
     wanted: Vec<String>,
@@ -554,30 +555,17 @@ async fn holders(
     if wanted.is_empty() {
         return Ok(HashMap::new());
     }
+    // Through the owner's function: the county's transaction sees only its own ballots, and a
+    // code must be one ballot's in the whole election.
     let taken = sqlx::query!(
-        r#"select b.id as "id!", b.outbound_tracking, b.inbound_tracking
-           from unnest($2::text[]) as t(code)
-           cross join lateral (
-             select id, outbound_tracking, inbound_tracking from ballots
-             where outbound_tracking = t.code and election_id = $1
-             union all
-             select id, outbound_tracking, inbound_tracking from ballots
-             where inbound_tracking = t.code and election_id = $1
-             offset 0) b"#,
+        r#"select code as "code!", ballot_id as "ballot_id!"
+           from ballot_tracking_holders($1, $2)"#,
         ctx.election().id,
         &wanted
     )
     .fetch_all(&mut *ctx.tx)
     .await?;
-    let mut holder: HashMap<String, i64> = HashMap::new();
-    for t in taken {
-        for code in [t.outbound_tracking, t.inbound_tracking]
-            .into_iter()
-            .flatten()
-        {
-            holder.insert(code, t.id);
-        }
-    }
+    let holder: HashMap<String, i64> = taken.into_iter().map(|t| (t.code, t.ballot_id)).collect();
     Ok(holder)
 }
 

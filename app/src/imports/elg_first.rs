@@ -139,40 +139,43 @@ impl FirstElg {
         // carries are rare, and only they are sorted to find their first row. Codes held by
         // ballots on file are looked for only among those that share a code's first eleven
         // digits (barcode id, service type and the Mailer ID's first six: a county's own, as a
-        // rule), through the barcode indexes, not by reading every ballot of the election.
+        // rule), through the barcode indexes, not by reading every ballot of the election, and
+        // in every county (the owner's function: row-level security shows the county's own).
+        // A number's owner and a code's first claim are rows of known voters.
         // Strings are compared bytewise (`collate "C"`) where only equality matters.
         let declare = format!(
             "declare elg_first_rows no scroll cursor for
              with codes as (
-                 select left(outbound, 20) as code, row, number from elg_first
+                 select left(outbound, 20) as code, row, number, voter from elg_first
                  where outbound is not null
                  union all
-                 select left(inbound, 20), row, number from elg_first where inbound is not null),
+                 select left(inbound, 20), row, number, voter from elg_first
+                 where inbound is not null),
              shared_numbers as (
                  select number from elg_first group by number
                  having min(voter collate \"C\") <> max(voter collate \"C\")),
+             known as (
+                 select county_voter_id from voters where county_fips = '{county}'),
              owners as (
                  select distinct on (l.number) l.number, l.voter from elg_first l
-                 where l.number in (select number from shared_numbers) order by l.number, l.row),
+                 where l.number in (select number from shared_numbers)
+                   and l.voter in (select county_voter_id from known)
+                 order by l.number, l.row),
              shared_codes as (
                  select code from codes group by code
                  having min(number collate \"C\") <> max(number collate \"C\")),
              claims as (
                  select distinct on (c.code) c.code, c.number from codes c
-                 where c.code in (select code from shared_codes) order by c.code, c.row),
+                 where c.code in (select code from shared_codes)
+                   and c.voter in (select county_voter_id from known)
+                 order by c.code, c.row),
              ranges as (
                  select low, case when low = '99999999999' then repeat('9', 21)
                                   else lpad((low::bigint + 1)::text, 11, '0') end as high
                  from (select distinct left(code, 11) as low from codes) p),
              held as (
-                 select t.code from ranges r cross join lateral (
-                     select outbound_tracking as code from ballots
-                     where election_id = {election}
-                       and outbound_tracking >= r.low and outbound_tracking < r.high
-                     union all
-                     select inbound_tracking from ballots
-                     where election_id = {election}
-                       and inbound_tracking >= r.low and inbound_tracking < r.high) t),
+                 select t.code from ranges r
+                 cross join lateral ballot_tracking_between({election}, r.low, r.high) as t(code)),
              subscribed as (
                  select distinct voter_id from subscriptions
                  where county_fips = '{county}' and confirmed_at is not null
@@ -295,6 +298,8 @@ impl FirstElg {
                     .inbound
                     .as_ref()
                     .filter(|c| Some(*c) != ballot.inbound_imb.as_ref());
+                // As the row-at-a-time path does: a barcode another ballot carries is refused,
+                // and the row's status still counts.
                 if let Some((field, code)) = taken(&r, outbound.is_some(), inbound.is_some()) {
                     ctx.reject(Rejection::field(
                         row,
@@ -302,14 +307,15 @@ impl FirstElg {
                         &code,
                         "another ballot of this election carries this barcode",
                     ));
-                    continue;
-                }
-                let ballot = &mut ballots[i].ballot;
-                if outbound.is_some() {
-                    ballot.outbound_imb.clone_from(&r.outbound);
-                }
-                if inbound.is_some() {
-                    ballot.inbound_imb.clone_from(&r.inbound);
+                } else if outbound.is_some() || inbound.is_some() {
+                    let ballot = &mut ballots[i].ballot;
+                    if outbound.is_some() {
+                        ballot.outbound_imb.clone_from(&r.outbound);
+                    }
+                    if inbound.is_some() {
+                        ballot.inbound_imb.clone_from(&r.inbound);
+                    }
+                    ctx.summary.barcodes_set += 1;
                 }
                 if change.status == BallotStatus::Issued {
                     ctx.summary.unchanged += 1;

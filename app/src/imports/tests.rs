@@ -61,6 +61,23 @@ fn apply_skipping_rejected() -> Mode {
     }
 }
 
+/// The same database through the serving app's role, under row-level security, as deployed.
+async fn app_role(pool: &PgPool) -> PgPool {
+    sqlx::postgres::PgPoolOptions::new()
+        .max_connections(2)
+        .after_connect(|conn, _| {
+            Box::pin(async move {
+                sqlx::query("set role ballot_tracker_app")
+                    .execute(conn)
+                    .await
+                    .map(|_| ())
+            })
+        })
+        .connect_with(pool.connect_options().as_ref().clone())
+        .await
+        .unwrap()
+}
+
 async fn count(pool: &PgPool, sql: &str) -> i64 {
     sqlx::query_scalar(sql).fetch_one(pool).await.unwrap()
 }
@@ -776,7 +793,8 @@ async fn a_first_file_fills_a_partition_of_its_own(pool: PgPool) {
     .unwrap();
     assert_eq!(audit, serde_json::json!({ "ballots": 6, "reissues": 1 }));
 
-    // A later file: the same rows change nothing; a new ballot takes the partition's next id.
+    // A later file: the same rows change nothing; a new ballot takes the id after the first
+    // load's (the partition's sequence).
     let again = run_file(
         &pool,
         &request(FeedKind::Elg, e),
@@ -795,7 +813,8 @@ async fn a_first_file_fills_a_partition_of_its_own(pool: PgPool) {
     assert_eq!(
         count(
             &pool,
-            "select count(*) from ballot_partitions where next_id = (select max(id) + 1 from ballots)"
+            "select count(*) from ballots b join ballot_partitions p on b.id = p.next_id
+             where b.ballot_number = 'AL-B-1005R'"
         )
         .await,
         1
@@ -836,9 +855,13 @@ async fn a_first_file_keeps_each_barcode_to_one_ballot(pool: PgPool) {
         06001,2026-11-03,AL-1002,AL-B-1002,MAILED,2026-10-06,,00700123456000000043,\n\
         06001,2026-11-03,AL-1003,AL-B-1003,MAILED,2026-10-06,,,00700123456000000043\n\
         06001,2026-11-03,AL-1004,AL-B-1004,MAILED,2026-10-06,,00700123456000000044,\n\
-        06001,2026-11-03,AL-1004,AL-B-1004,RECEIVED,2026-10-20,,00700123456000000044,00700123456000000045\n";
+        06001,2026-11-03,AL-1004,AL-B-1004,RECEIVED,2026-10-20,,00700123456000000044,00700123456000000045\n\
+        06001,2026-11-03,AL-1002,AL-B-1002,RECEIVED,2026-10-21,,00700123456000000044,\n\
+        06001,2026-11-03,AL-9999,AL-B-4001,ISSUED,2026-10-01,,,\n\
+        06001,2026-11-03,AL-1005,AL-B-4001,MAILED,2026-10-06,,,\n";
+    // As the app's role: Los Angeles's ballot is out of Alameda's sight, not out of the check's.
     let r = run_file(
-        &pool,
+        &app_role(&pool).await,
         &request(FeedKind::Elg, e),
         text,
         apply_skipping_rejected(),
@@ -855,10 +878,22 @@ async fn a_first_file_keeps_each_barcode_to_one_ballot(pool: PgPool) {
         rejected,
         vec![
             (2, Some("outbound_imb"), taken),
-            (4, Some("inbound_imb"), taken)
+            (4, Some("inbound_imb"), taken),
+            (7, Some("outbound_imb"), taken),
+            (
+                8,
+                Some("voter_id"),
+                "no voter with this id in the county: load the VOT file first"
+            )
         ]
     );
-    assert_eq!(r.summary.issued, 2);
+    // A number first named with an unknown voter is the next row's known voter's.
+    assert_eq!(r.summary.issued, 3);
+    // Row 7's barcode is refused, its status is not (as a later file's would be); row 6 gave
+    // AL-B-1004 its return barcode.
+    assert_eq!(r.summary.moved.get(&BallotStatus::Received), Some(&2));
+    assert_eq!(r.summary.barcodes_set, 1);
+    assert_eq!(status_of(&pool, "AL-B-1002").await.0, "received");
     let codes: Vec<(String, Option<String>, Option<String>)> = sqlx::query_as(
         "select ballot_number, outbound_imb, inbound_imb from ballots
          where county_fips = '06001' order by ballot_number",
@@ -879,6 +914,7 @@ async fn a_first_file_keeps_each_barcode_to_one_ballot(pool: PgPool) {
                 Some("00700123456000000044".into()),
                 Some("00700123456000000045".into())
             ),
+            ("AL-B-4001".into(), None, None),
         ]
     );
 }
