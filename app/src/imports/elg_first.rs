@@ -141,7 +141,8 @@ impl FirstElg {
         // digits (barcode id, service type and the Mailer ID's first six: a county's own, as a
         // rule), through the barcode indexes, not by reading every ballot of the election, and
         // in every county (the owner's function: row-level security shows the county's own).
-        // A number's owner and a code's first claim are rows of known voters.
+        // A number's owner and a code's first claim are rows of known voters, each of the few
+        // candidates probed through the voters' key (`offset 0`: not a hash of the county).
         // Strings are compared bytewise (`collate "C"`) where only equality matters.
         let declare = format!(
             "declare elg_first_rows no scroll cursor for
@@ -154,12 +155,11 @@ impl FirstElg {
              shared_numbers as (
                  select number from elg_first group by number
                  having min(voter collate \"C\") <> max(voter collate \"C\")),
-             known as (
-                 select county_voter_id from voters where county_fips = '{county}'),
              owners as (
                  select distinct on (l.number) l.number, l.voter from elg_first l
                  where l.number in (select number from shared_numbers)
-                   and l.voter in (select county_voter_id from known)
+                   and exists (select from voters v where v.county_fips = '{county}'
+                               and v.county_voter_id = l.voter offset 0)
                  order by l.number, l.row),
              shared_codes as (
                  select code from codes group by code
@@ -167,7 +167,8 @@ impl FirstElg {
              claims as (
                  select distinct on (c.code) c.code, c.number from codes c
                  where c.code in (select code from shared_codes)
-                   and c.voter in (select county_voter_id from known)
+                   and exists (select from voters v where v.county_fips = '{county}'
+                               and v.county_voter_id = c.voter offset 0)
                  order by c.code, c.row),
              ranges as (
                  select low, case when low = '99999999999' then repeat('9', 21)
