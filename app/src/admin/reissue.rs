@@ -41,6 +41,12 @@ pub async fn reissue_ballot(
         let Some(old) = super::store::ballot_for_reissue(&mut tx, ballot_id).await? else {
             return Err(AppError::NotFound);
         };
+        let taken = "That barcode is already on another ballot in this election.";
+        if let Some(code) = &outbound_imb
+            && super::store::barcode_taken(&mut tx, old.election_id, code).await?
+        {
+            return Err(AppError::Conflict(taken.into()));
+        }
         let now = chrono::Utc::now();
         let cause = Cause::Staff { user_id: staff.id };
         let replaced = Proposal {
@@ -75,9 +81,7 @@ pub async fn reissue_ballot(
             Ok(Ok(id)) => id,
             Ok(Err(refusal)) => return Err(AppError::Conflict(refusal.to_string())),
             Err(sqlx::Error::Database(e)) if e.is_unique_violation() => {
-                return Err(AppError::Conflict(
-                    "That barcode is already on another ballot in this election.".into(),
-                ));
+                return Err(AppError::Conflict(taken.into()));
             }
             Err(e) => return Err(e.into()),
         };

@@ -692,6 +692,24 @@ pub async fn ballot_for_reissue(
     }))
 }
 
+/// Whether a ballot of the election, in any county, carries this barcode's tracking code (either
+/// direction). Through the owner's function: the staff's transaction sees only its county's
+/// ballots, and a county's partition of its own holds the rule only within it.
+pub async fn barcode_taken(
+    db: &mut PgConnection,
+    election_id: i64,
+    barcode: &str,
+) -> Result<bool, sqlx::Error> {
+    let tracking: String = barcode.chars().take(20).collect();
+    sqlx::query_scalar!(
+        r#"select exists(select from ballot_tracking_holders($1, array[$2::text])) as "taken!""#,
+        election_id,
+        tracking
+    )
+    .fetch_one(db)
+    .await
+}
+
 /// The replacement's number: the original's with `-R2`, `-R3`… (the first free one).
 pub async fn next_ballot_number(
     db: &mut PgConnection,

@@ -595,6 +595,109 @@ async fn reissuing_replaces_the_ballot_with_a_new_one(pool: PgPool) {
     assert!(body.contains("cannot be reissued"), "{body}");
 }
 
+/// A reissue into a county's partition of its own may not take a barcode another county's
+/// ballot of the election carries: the partition's unique index does not see it, and the
+/// clerk's transaction does not see the other county's ballots.
+#[sqlx::test(migrator = "app::state::MIGRATOR")]
+async fn a_reissue_may_not_take_another_countys_barcode(pool: PgPool) {
+    use app::imports::{
+        FeedKind,
+        run::{self, Limits, Mode, Request},
+    };
+    account(
+        &pool,
+        "clerk@la.example.org",
+        "county_staff",
+        Some(LOS_ANGELES),
+    )
+    .await;
+    let election: i64 = sqlx::query_scalar(
+        "insert into elections (state_code, name, election_day, ballots_mailed_from,
+           receipt_deadline, cure_deadline, certification_date)
+         values ('CA', 'Special', current_date + 30, current_date - 5, current_date + 37,
+                 now() + interval '58 days', current_date + 60) returning id",
+    )
+    .fetch_one(&pool)
+    .await
+    .unwrap();
+    // A voter in each county; San Francisco's ballot carries 00700901234500000077.
+    sqlx::query(
+        "with v as (
+           insert into voters (county_fips, county_voter_id, first_name, last_name,
+             first_name_norm, last_name_norm, date_of_birth, residential_zip)
+           values ('06037', 'LA-1', 'Ana', 'Lee', 'ana', 'lee', '1980-01-02', '90012'),
+                  ('06075', 'SF-1', 'Bo', 'Wu', 'bo', 'wu', '1980-01-03', '94110')
+           returning id, county_fips)
+         insert into ballots (id, county_fips, election_id, voter_id, ballot_number,
+           outbound_imb, status, status_at)
+         select nextval('ballots_id_seq'), county_fips, $1, id, 'SF-B-1',
+                '00700901234500000077', 'mailed', now() from v where county_fips = '06075'",
+    )
+    .bind(election)
+    .execute(&pool)
+    .await
+    .unwrap();
+    // Los Angeles's first file of the election: its ballot in a partition of its own.
+    let day: chrono::NaiveDate =
+        sqlx::query_scalar("select election_day from elections where id = $1")
+            .bind(election)
+            .fetch_one(&pool)
+            .await
+            .unwrap();
+    let file = format!(
+        "county_fips,election_date,voter_id,ballot_id,status_code,status_date,reason_code,outbound_imb,inbound_imb\n\
+         06037,{day},LA-1,LA-B-1,ISSUED,{},,,\n",
+        chrono::Utc::now().date_naive() - chrono::Duration::days(1)
+    );
+    let request = Request {
+        county_fips: LOS_ANGELES.into(),
+        election_id: Some(election),
+        kind: FeedKind::Elg,
+        file_name: "elg.csv".into(),
+        user_id: None,
+        api_token_id: None,
+        limits: Limits::default(),
+    };
+    let import = run::start(&pool, &request).await.unwrap();
+    let mode = Mode::Apply {
+        confirmed: vec![app::imports::Guard::MassChange],
+        skip_rejected: false,
+    };
+    let report = run::process(&pool, import, &request, &mode, file.as_bytes())
+        .await
+        .unwrap();
+    assert!(report.applied, "{report:?}");
+    let old: i64 = sqlx::query_scalar("select id from ballots where ballot_number = 'LA-B-1'")
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    assert!(old >= 1 << 40, "in the partition's range: {old}");
+
+    let app = TestApp::spawn(pool.clone()).await;
+    let clerk = app.session("clerk@la.example.org").await;
+    let old_id = old.to_string();
+    let form = |imb: &'static str| {
+        [
+            ("ballot_id", leak(&old_id)),
+            ("outbound_imb", imb),
+            ("note", "Voter says it never came."),
+        ]
+    };
+    let (status, body) = text(
+        app.call(Some(&clerk), "reissue", &form("0070090123450000007790012"))
+            .await,
+    )
+    .await;
+    assert_eq!(status, StatusCode::CONFLICT, "{body}");
+    assert!(body.contains("already on another ballot"), "{body}");
+    let r = app
+        .call(Some(&clerk), "reissue", &form("00700901234500000078"))
+        .await;
+    assert_eq!(r.status(), StatusCode::OK);
+    let new: i64 = r.json().await.unwrap();
+    assert!(new > old, "the partition's next id: {new}");
+}
+
 #[sqlx::test(migrator = "app::state::MIGRATOR")]
 async fn county_administrators_change_their_own_countys_contact_block(pool: PgPool) {
     account(
