@@ -60,10 +60,6 @@ impl Timeline {
         Ok(())
     }
 
-    pub fn current(&self) -> Current {
-        self.current
-    }
-
     /// The status of the last event the voter is told about, if any.
     pub fn notice(&self) -> Option<BallotStatus> {
         self.events

@@ -54,9 +54,9 @@ struct Staged {
     owner: String,
     /// The ballot number of the first row carrying each tracking code, and whether a ballot of
     /// the election on file (another county's) carries it.
-    outbound_claim: Option<String>,
+    outbound_claim: String,
     outbound_held: bool,
-    inbound_claim: Option<String>,
+    inbound_claim: String,
     inbound_held: bool,
     subscribed: bool,
 }
@@ -322,7 +322,7 @@ impl FirstElg {
                     ctx.summary.unchanged += 1;
                     continue;
                 }
-                self.propose(ctx, &mut ballots[i], row, change);
+                propose(ctx, &mut ballots[i], row, change);
                 continue;
             }
             // A new ballot: its barcodes must be its own.
@@ -375,7 +375,7 @@ impl FirstElg {
             timeline.id = self.take_id()?;
             ctx.summary.issued += 1;
             if change.status != BallotStatus::Issued {
-                self.propose(ctx, &mut timeline, row, change);
+                propose(ctx, &mut timeline, row, change);
             }
             by_number.insert(r.number.clone(), ballots.len());
             live = Some(ballots.len());
@@ -390,17 +390,17 @@ impl FirstElg {
         }
         Ok(())
     }
+}
 
-    /// A row's status for its ballot, as the row-at-a-time path tallies it.
-    fn propose(&self, ctx: &mut Ctx<'_>, ballot: &mut Timeline, row: u64, change: StatusChange) {
-        match ballot.propose(Proposal::new(ballot.id, change), ctx.now) {
-            Ok(()) => *ctx.summary.moved.entry(change.status).or_default() += 1,
-            Err(refusal) => {
-                if refusal == crate::domain::Refusal::OlderThanCurrent {
-                    ctx.flag_if_before_issue(row, change.occurred_at, ballot.ballot.issued_at);
-                }
-                ctx.refused(row, &refusal, false);
+/// A row's status for its ballot, as the row-at-a-time path tallies it.
+fn propose(ctx: &mut Ctx<'_>, ballot: &mut Timeline, row: u64, change: StatusChange) {
+    match ballot.propose(Proposal::new(ballot.id, change), ctx.now) {
+        Ok(()) => *ctx.summary.moved.entry(change.status).or_default() += 1,
+        Err(refusal) => {
+            if refusal == crate::domain::Refusal::OlderThanCurrent {
+                ctx.flag_if_before_issue(row, change.occurred_at, ballot.ballot.issued_at);
             }
+            ctx.refused(row, &refusal, false);
         }
     }
 }
@@ -425,7 +425,7 @@ fn change_of(r: &Staged) -> Option<StatusChange> {
 /// The first of the row's barcodes (those asked about) that another ballot carries: one of
 /// the election on file, or one of this file that claimed it first.
 fn taken(r: &Staged, outbound: bool, inbound: bool) -> Option<(&'static str, String)> {
-    let another = |claim: &Option<String>, held: bool| held || claim.as_ref() != Some(&r.number);
+    let another = |claim: &String, held: bool| held || *claim != r.number;
     if outbound
         && let Some(code) = &r.outbound
         && another(&r.outbound_claim, r.outbound_held)

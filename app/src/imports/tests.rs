@@ -29,6 +29,19 @@ async fn election(pool: &PgPool) -> i64 {
     .unwrap()
 }
 
+/// The election, with the county's voters from the sample VOT file.
+async fn election_with_voters(pool: &PgPool) -> i64 {
+    let e = election(pool).await;
+    run_file(
+        pool,
+        &request(FeedKind::Vot, e),
+        &sample(FeedKind::Vot),
+        apply(),
+    )
+    .await;
+    e
+}
+
 fn request(kind: FeedKind, election: i64) -> Request {
     Request {
         county_fips: COUNTY.into(),
@@ -216,14 +229,7 @@ async fn a_file_applied_twice_changes_nothing_the_second_time(pool: PgPool) {
 
 #[sqlx::test(migrator = "crate::state::MIGRATOR")]
 async fn a_dry_run_says_what_applying_would_do_and_changes_nothing(pool: PgPool) {
-    let e = election(&pool).await;
-    run_file(
-        &pool,
-        &request(FeedKind::Vot, e),
-        &sample(FeedKind::Vot),
-        apply(),
-    )
-    .await;
+    let e = election_with_voters(&pool).await;
     let dry = run_file(
         &pool,
         &request(FeedKind::Elg, e),
@@ -290,14 +296,7 @@ async fn a_dry_run_says_what_applying_would_do_and_changes_nothing(pool: PgPool)
 
 #[sqlx::test(migrator = "crate::state::MIGRATOR")]
 async fn another_elections_file_is_stopped(pool: PgPool) {
-    let e = election(&pool).await;
-    run_file(
-        &pool,
-        &request(FeedKind::Vot, e),
-        &sample(FeedKind::Vot),
-        apply(),
-    )
-    .await;
+    let e = election_with_voters(&pool).await;
     // The primary's file, loaded into the general election.
     let primary = String::from_utf8(sample(FeedKind::Elg))
         .unwrap()
@@ -376,14 +375,7 @@ async fn rows_dated_before_their_ballot_was_issued_need_confirming(pool: PgPool)
 
 #[sqlx::test(migrator = "crate::state::MIGRATOR")]
 async fn rejected_rows_block_the_file_unless_skipped(pool: PgPool) {
-    let e = election(&pool).await;
-    run_file(
-        &pool,
-        &request(FeedKind::Vot, e),
-        &sample(FeedKind::Vot),
-        apply(),
-    )
-    .await;
+    let e = election_with_voters(&pool).await;
     let mut text = sample(FeedKind::Elg);
     text.extend_from_slice(
         b"06001,2026-11-03,AL-9999,AL-B-9999,MAILED,2026-10-06,,,\n\
@@ -541,14 +533,7 @@ async fn a_new_ballot_may_not_take_another_ballots_barcode(pool: PgPool) {
 
 #[sqlx::test(migrator = "crate::state::MIGRATOR")]
 async fn an_unusual_share_needs_confirming(pool: PgPool) {
-    let e = election(&pool).await;
-    run_file(
-        &pool,
-        &request(FeedKind::Vot, e),
-        &sample(FeedKind::Vot),
-        apply(),
-    )
-    .await;
+    let e = election_with_voters(&pool).await;
     let mut strict = request(FeedKind::Elg, e);
     strict.limits = Limits {
         mass_share: 0.2,
@@ -663,14 +648,7 @@ async fn a_reissued_ballot_replaces_the_earlier_one(pool: PgPool) {
 /// take their ids from the partition's range.
 #[sqlx::test(migrator = "crate::state::MIGRATOR")]
 async fn a_first_file_fills_a_partition_of_its_own(pool: PgPool) {
-    let e = election(&pool).await;
-    run_file(
-        &pool,
-        &request(FeedKind::Vot, e),
-        &sample(FeedKind::Vot),
-        apply(),
-    )
-    .await;
+    let e = election_with_voters(&pool).await;
     sqlx::query(
         "insert into subscriptions (voter_id, county_fips, channel, address, language, confirmed_at)
          select id, county_fips, 'email', 'al1002@example.org', 'en', now() from voters
@@ -826,14 +804,7 @@ async fn a_first_file_fills_a_partition_of_its_own(pool: PgPool) {
 /// row's other ballot, is a rejected row; a neighbouring code is not.
 #[sqlx::test(migrator = "crate::state::MIGRATOR")]
 async fn a_first_file_keeps_each_barcode_to_one_ballot(pool: PgPool) {
-    let e = election(&pool).await;
-    run_file(
-        &pool,
-        &request(FeedKind::Vot, e),
-        &sample(FeedKind::Vot),
-        apply(),
-    )
-    .await;
+    let e = election_with_voters(&pool).await;
     // Los Angeles has a ballot of the election with tracking code 00700123456000000042.
     sqlx::query(
         "with v as (

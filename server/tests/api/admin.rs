@@ -611,15 +611,7 @@ async fn a_reissue_may_not_take_another_countys_barcode(pool: PgPool) {
         Some(LOS_ANGELES),
     )
     .await;
-    let election: i64 = sqlx::query_scalar(
-        "insert into elections (state_code, name, election_day, ballots_mailed_from,
-           receipt_deadline, cure_deadline, certification_date)
-         values ('CA', 'Special', current_date + 30, current_date - 5, current_date + 37,
-                 now() + interval '58 days', current_date + 60) returning id",
-    )
-    .fetch_one(&pool)
-    .await
-    .unwrap();
+    let (election, day) = crate::helpers::upcoming_election(&pool, "Special").await;
     // A voter in each county; San Francisco's ballot carries 00700901234500000077.
     sqlx::query(
         "with v as (
@@ -638,12 +630,6 @@ async fn a_reissue_may_not_take_another_countys_barcode(pool: PgPool) {
     .await
     .unwrap();
     // Los Angeles's first file of the election: its ballot in a partition of its own.
-    let day: chrono::NaiveDate =
-        sqlx::query_scalar("select election_day from elections where id = $1")
-            .bind(election)
-            .fetch_one(&pool)
-            .await
-            .unwrap();
     let file = format!(
         "county_fips,election_date,voter_id,ballot_id,status_code,status_date,reason_code,outbound_imb,inbound_imb\n\
          06037,{day},LA-1,LA-B-1,ISSUED,{},,,\n",

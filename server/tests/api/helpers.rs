@@ -221,3 +221,18 @@ impl TestApp {
         session_cookie(&response).expect("a session cookie")
     }
 }
+
+/// An election a month away whose ballots have been mailed since five days ago: its id and day.
+pub async fn upcoming_election(pool: &PgPool, name: &str) -> (i64, chrono::NaiveDate) {
+    sqlx::query_as(
+        "insert into elections (state_code, name, election_day, ballots_mailed_from,
+           receipt_deadline, cure_deadline, certification_date)
+         values ('CA', $1, current_date + 30, current_date - 5, current_date + 37,
+                 now() + interval '58 days', current_date + 60)
+         returning id, election_day",
+    )
+    .bind(name)
+    .fetch_one(pool)
+    .await
+    .unwrap()
+}

@@ -134,21 +134,7 @@ async fn kill_when(pool: &PgPool, child: &mut std::process::Child, busy: &str) {
 async fn a_first_load_killed_mid_apply_leaves_no_partition(pool: PgPool) {
     let url = database_url(&pool);
     let rows: i64 = 100_000;
-    let election: i64 = sqlx::query_scalar(
-        "insert into elections (state_code, name, election_day, ballots_mailed_from,
-           receipt_deadline, cure_deadline, certification_date)
-         values ('CA', 'General', current_date + 30, current_date - 5, current_date + 37,
-                 now() + interval '58 days', current_date + 60) returning id",
-    )
-    .fetch_one(&pool)
-    .await
-    .unwrap();
-    let day: chrono::NaiveDate =
-        sqlx::query_scalar("select election_day from elections where id = $1")
-            .bind(election)
-            .fetch_one(&pool)
-            .await
-            .unwrap();
+    let (election, day) = crate::helpers::upcoming_election(&pool, "General").await;
     sqlx::query(
         "insert into voters (county_fips, county_voter_id, first_name, last_name, first_name_norm,
            last_name_norm, date_of_birth, residential_zip)
