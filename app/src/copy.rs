@@ -201,15 +201,41 @@ impl BinaryCopy {
         }
     }
 
-    /// Sends what is buffered as one COPY and empties the buffer.
-    pub async fn flush(&mut self, conn: &mut PgConnection) -> Result<u64, sqlx::Error> {
+    /// Takes what is buffered, ended, as one COPY to send when the connection is free; none
+    /// when nothing is buffered. The buffer starts again empty.
+    pub fn take(&mut self) -> Option<CopyChunk> {
         if self.bytes.is_empty() {
-            return Ok(0);
+            return None;
         }
         self.bytes.extend_from_slice(&(-1i16).to_be_bytes());
+        let bytes = std::mem::replace(&mut self.bytes, Vec::with_capacity(1 << 20));
+        Some(CopyChunk {
+            statement: self.statement.clone(),
+            bytes,
+        })
+    }
+
+    /// Sends what is buffered as one COPY and empties the buffer.
+    pub async fn flush(&mut self, conn: &mut PgConnection) -> Result<u64, sqlx::Error> {
+        match self.take() {
+            Some(chunk) => chunk.send(conn).await,
+            None => Ok(0),
+        }
+    }
+}
+
+/// One COPY statement's rows in the binary format, complete, taken from a [`BinaryCopy`]: it
+/// can be made on one thread and sent on another.
+pub struct CopyChunk {
+    statement: String,
+    bytes: Vec<u8>,
+}
+
+impl CopyChunk {
+    /// Sends the rows; returns how many PostgreSQL took.
+    pub async fn send(self, conn: &mut PgConnection) -> Result<u64, sqlx::Error> {
         let mut copy = conn.copy_in_raw(&self.statement).await?;
-        copy.send(std::mem::take(&mut self.bytes)).await?;
-        self.bytes.reserve(1 << 20);
+        copy.send(self.bytes).await?;
         copy.finish().await
     }
 }

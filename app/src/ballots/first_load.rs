@@ -13,7 +13,7 @@
 
 use super::spine::{self, Cause, Proposal};
 use crate::audit;
-use crate::copy::BinaryCopy;
+use crate::copy::{BinaryCopy, CopyChunk};
 use crate::domain::{BallotStatus, Current, Refusal, StatusChange, transition};
 use chrono::{DateTime, NaiveDate, Utc};
 use sqlx::PgConnection;
@@ -227,15 +227,17 @@ impl FirstLoad {
             .bool(notify);
     }
 
-    /// Sends what is buffered once there is enough of it.
-    pub async fn flush(&mut self, tx: &mut PgConnection) -> Result<(), sqlx::Error> {
+    /// The buffers that hold enough to send, each taken as one COPY; sent by the caller when
+    /// its connection is free (while the next ballots are decided).
+    pub fn take_full(&mut self) -> Vec<CopyChunk> {
+        let mut chunks = Vec::new();
         if self.ballots.len() >= FLUSH_BYTES {
-            self.ballots.flush(tx).await?;
+            chunks.extend(self.ballots.take());
         }
         if self.events.len() >= FLUSH_BYTES {
-            self.events.flush(tx).await?;
+            chunks.extend(self.events.take());
         }
-        Ok(())
+        chunks
     }
 
     /// Sends the rest, builds the partition's keys and indexes, checks its references and

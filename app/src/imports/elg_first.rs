@@ -8,15 +8,17 @@
 //! first-load writer ([`FirstLoad`]) into the pair's partition of its own. A dry run decides the
 //! same and writes nothing.
 
+use super::Summary;
 use super::csvfeed::{Rejection, Row};
 use super::elg::parse_elg;
-use super::run::Ctx;
+use super::run::{Ctx, count_refusal};
 use crate::ballots::first_load::{FirstLoad, Timeline};
 use crate::ballots::spine::{NewBallot, Proposal};
-use crate::copy::BinaryCopy;
+use crate::copy::{BinaryCopy, CopyChunk};
 use crate::domain::{BallotStatus, NotCountedReason, StatusChange};
 use chrono::{DateTime, Utc};
-use sqlx::Executor;
+use sqlx::postgres::PgRow;
+use sqlx::{Executor, FromRow, PgConnection};
 use std::collections::HashMap;
 
 /// Rows read back from the cursor at a time.
@@ -62,12 +64,14 @@ struct Staged {
 }
 
 pub(super) struct FirstElg {
-    /// The writer, when applying; none in a dry run.
-    load: Option<FirstLoad>,
-    /// Ids in a dry run, which writes nothing.
-    dry_ids: i64,
-    /// The voter whose rows may go on in the next batch.
-    pending: Vec<Staged>,
+    /// The in-memory side; away on its thread while a batch is decided.
+    decider: Option<Decider>,
+    /// Rows fetched and not yet decided.
+    fetched: Vec<PgRow>,
+    /// Whether the cursor may hold more rows after `fetched`.
+    more: bool,
+    /// Full COPY buffers, sent while the next batch is decided.
+    chunks: Vec<CopyChunk>,
 }
 
 impl FirstElg {
@@ -89,9 +93,18 @@ impl FirstElg {
             None
         };
         Ok(Self {
-            load,
-            dry_ids: 1,
-            pending: Vec::new(),
+            decider: Some(Decider {
+                county: ctx.county.clone(),
+                election_id: ctx.election().id,
+                now: ctx.now,
+                load,
+                dry_ids: 1,
+                pending: Vec::new(),
+                tally: Tally::default(),
+            }),
+            fetched: Vec::new(),
+            more: false,
+            chunks: Vec::new(),
         })
     }
 
@@ -124,10 +137,12 @@ impl FirstElg {
     /// Answers the file-wide questions and opens the cursor, each voter's rows together.
     pub async fn resolve(&mut self, ctx: &mut Ctx<'_>) -> Result<(), sqlx::Error> {
         // Planned to be read whole, not for its first rows (a cursor's default), and sorted in
-        // memory.
+        // memory; not compiled (JIT), which for the query and the partition's checks below
+        // costs more than it saves (about a second of the query's six).
         Executor::execute(
             &mut *ctx.tx,
-            "analyze elg_first; set local cursor_tuple_fraction = 1; set local work_mem = '256MB'",
+            "analyze elg_first; set local cursor_tuple_fraction = 1; set local work_mem = '256MB';
+             set local jit = off",
         )
         .await?;
         // DECLARE takes no parameters: the county (five digits, checked on the way in) and the
@@ -199,39 +214,133 @@ impl FirstElg {
              order by l.voter collate \"C\", l.at, l.row"
         );
         Executor::execute(&mut *ctx.tx, declare.as_str()).await?;
+        self.fetched = fetch(ctx.tx).await?;
+        self.more = self.fetched.len() == FETCH_ROWS;
         Ok(())
     }
 
-    /// Reads the next rows back and decides the voters they complete; false at the end.
+    /// Decides the rows fetched, the voters they complete, on a thread of its own, while the
+    /// connection sends the full buffers of the batch before and fetches the next; false once
+    /// the last rows are decided.
     pub async fn next_batch(&mut self, ctx: &mut Ctx<'_>) -> Result<bool, sqlx::Error> {
-        let fetch = format!("fetch forward {FETCH_ROWS} from elg_first_rows");
-        let rows: Vec<Staged> = sqlx::query_as(&fetch)
-            .persistent(false)
-            .fetch_all(&mut *ctx.tx)
-            .await?;
-        let more = rows.len() == FETCH_ROWS;
-        for row in rows {
-            if self.pending.first().is_some_and(|p| p.voter != row.voter) {
-                let group = std::mem::take(&mut self.pending);
-                self.voter(ctx, group)?;
+        let rows = std::mem::take(&mut self.fetched);
+        let last = !self.more;
+        let Some(mut decider) = self.decider.take() else {
+            return Err(sqlx::Error::Protocol(
+                "the first load was left unfinished".into(),
+            ));
+        };
+        let deciding = tokio::task::spawn_blocking(move || {
+            let done = decider.batch(rows, last);
+            (decider, done)
+        });
+        let chunks = std::mem::take(&mut self.chunks);
+        let tx = &mut *ctx.tx;
+        let io = async move {
+            for chunk in chunks {
+                chunk.send(tx).await?;
             }
-            self.pending.push(row);
+            if last {
+                Ok(Vec::new())
+            } else {
+                fetch(tx).await
+            }
+        };
+        let (decided, fetched) = tokio::join!(deciding, io);
+        let (mut decider, done) = match decided {
+            Ok(decided) => decided,
+            Err(e) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),
+            Err(e) => return Err(sqlx::Error::Protocol(format!("deciding ballots: {e}"))),
+        };
+        self.fetched = fetched?;
+        done?;
+        self.more = self.fetched.len() == FETCH_ROWS;
+        decider.tally.add_to(ctx);
+        if let Some(load) = &mut decider.load {
+            self.chunks = load.take_full();
         }
-        if !more && !self.pending.is_empty() {
-            let group = std::mem::take(&mut self.pending);
-            self.voter(ctx, group)?;
-        }
-        if let Some(load) = &mut self.load {
-            load.flush(ctx.tx).await?;
-        }
-        Ok(more)
+        self.decider = Some(decider);
+        Ok(!last)
     }
 
     /// Writes the rest and attaches the partition, with the audit rows and the outbox.
-    pub async fn finish(self, ctx: &mut Ctx<'_>) -> Result<(), sqlx::Error> {
+    pub async fn finish(mut self, ctx: &mut Ctx<'_>) -> Result<(), sqlx::Error> {
+        for chunk in std::mem::take(&mut self.chunks) {
+            chunk.send(ctx.tx).await?;
+        }
         Executor::execute(&mut *ctx.tx, "close elg_first_rows").await?;
-        if let Some(load) = self.load {
+        if let Some(load) = self.decider.and_then(|d| d.load) {
             ctx.summary.notifications = load.finish(ctx.tx, ctx.now).await?;
+        }
+        Ok(())
+    }
+}
+
+async fn fetch(tx: &mut PgConnection) -> Result<Vec<PgRow>, sqlx::Error> {
+    let fetch = format!("fetch forward {FETCH_ROWS} from elg_first_rows");
+    sqlx::query(&fetch).persistent(false).fetch_all(tx).await
+}
+
+/// What deciding found, for the import's context: rejections, counts, rows dated before their
+/// ballot was issued.
+#[derive(Default)]
+struct Tally {
+    rejections: Vec<Rejection>,
+    summary: Summary,
+    early: Vec<(u64, DateTime<Utc>, DateTime<Utc>)>,
+}
+
+impl Tally {
+    fn reject(&mut self, rejection: Rejection) {
+        self.rejections.push(rejection);
+    }
+
+    /// Hands what was found to the import's context, and starts again empty.
+    fn add_to(&mut self, ctx: &mut Ctx<'_>) {
+        ctx.rejections.append(&mut self.rejections);
+        let s = std::mem::take(&mut self.summary);
+        for (status, n) in s.moved {
+            *ctx.summary.moved.entry(status).or_default() += n;
+        }
+        ctx.summary.unchanged += s.unchanged;
+        ctx.summary.issued += s.issued;
+        ctx.summary.barcodes_set += s.barcodes_set;
+        ctx.summary.notifications += s.notifications;
+        for (row, at, issued) in self.early.drain(..) {
+            ctx.flag_if_before_issue(row, at, issued);
+        }
+    }
+}
+
+/// The in-memory side of the first load: each voter's ballots decided by the status machine and
+/// encoded for COPY. It touches no database, so it runs on a thread of its own.
+struct Decider {
+    county: String,
+    election_id: i64,
+    now: DateTime<Utc>,
+    /// The writer, when applying; none in a dry run.
+    load: Option<FirstLoad>,
+    /// Ids in a dry run, which writes nothing.
+    dry_ids: i64,
+    /// The voter whose rows may go on in the next batch.
+    pending: Vec<Staged>,
+    tally: Tally,
+}
+
+impl Decider {
+    /// Decides the voters these rows complete (all of them after the last rows).
+    fn batch(&mut self, rows: Vec<PgRow>, last: bool) -> Result<(), sqlx::Error> {
+        for row in rows {
+            let row = Staged::from_row(&row)?;
+            if self.pending.first().is_some_and(|p| p.voter != row.voter) {
+                let group = std::mem::take(&mut self.pending);
+                self.voter(group)?;
+            }
+            self.pending.push(row);
+        }
+        if last && !self.pending.is_empty() {
+            let group = std::mem::take(&mut self.pending);
+            self.voter(group)?;
         }
         Ok(())
     }
@@ -248,10 +357,10 @@ impl FirstElg {
 
     /// One voter's rows, in time order: their ballots decided, as the row-at-a-time path
     /// decides them.
-    fn voter(&mut self, ctx: &mut Ctx<'_>, rows: Vec<Staged>) -> Result<(), sqlx::Error> {
+    fn voter(&mut self, rows: Vec<Staged>) -> Result<(), sqlx::Error> {
         let Some(voter_id) = rows.first().and_then(|r| r.voter_id) else {
             for r in &rows {
-                ctx.reject(Rejection::field(
+                self.tally.reject(Rejection::field(
                     row_number(r),
                     "voter_id",
                     &r.voter,
@@ -269,7 +378,7 @@ impl FirstElg {
         for r in rows {
             let row = row_number(&r);
             if r.owner != r.voter {
-                ctx.reject(Rejection::field(
+                self.tally.reject(Rejection::field(
                     row,
                     "ballot_id",
                     &r.number,
@@ -278,11 +387,12 @@ impl FirstElg {
                 continue;
             }
             let Some(change) = change_of(&r) else {
-                ctx.reject(Rejection::row(row, "the staged status could not be read"));
+                self.tally
+                    .reject(Rejection::row(row, "the staged status could not be read"));
                 continue;
             };
             if let Some(&first) = failed.get(&r.number) {
-                ctx.reject(Rejection::row(
+                self.tally.reject(Rejection::row(
                     row,
                     format!("its ballot was not issued (row {first})"),
                 ));
@@ -302,7 +412,7 @@ impl FirstElg {
                 // As the row-at-a-time path does: a barcode another ballot carries is refused,
                 // and the row's status still counts.
                 if let Some((field, code)) = taken(&r, outbound.is_some(), inbound.is_some()) {
-                    ctx.reject(Rejection::field(
+                    self.tally.reject(Rejection::field(
                         row,
                         field,
                         &code,
@@ -316,18 +426,18 @@ impl FirstElg {
                     if inbound.is_some() {
                         ballot.inbound_imb.clone_from(&r.inbound);
                     }
-                    ctx.summary.barcodes_set += 1;
+                    self.tally.summary.barcodes_set += 1;
                 }
                 if change.status == BallotStatus::Issued {
-                    ctx.summary.unchanged += 1;
+                    self.tally.summary.unchanged += 1;
                     continue;
                 }
-                propose(ctx, &mut ballots[i], row, change);
+                propose(&mut self.tally, self.now, &mut ballots[i], row, change);
                 continue;
             }
             // A new ballot: its barcodes must be its own.
             if let Some((field, code)) = taken(&r, r.outbound.is_some(), r.inbound.is_some()) {
-                ctx.reject(Rejection::field(
+                self.tally.reject(Rejection::field(
                     row,
                     field,
                     &code,
@@ -337,19 +447,19 @@ impl FirstElg {
             }
             let new = NewBallot {
                 voter_id,
-                county_fips: ctx.county.clone(),
-                election_id: ctx.election().id,
+                county_fips: self.county.clone(),
+                election_id: self.election_id,
                 ballot_number: r.number.clone(),
                 outbound_imb: r.outbound.clone(),
                 inbound_imb: r.inbound.clone(),
                 replaces: live.map(|i| ballots[i].id),
                 issued_at: change.occurred_at,
             };
-            let mut timeline = match Timeline::issue(0, new, ctx.now) {
+            let mut timeline = match Timeline::issue(0, new, self.now) {
                 Ok(t) => t,
                 Err(refusal) => {
                     failed.insert(r.number.clone(), row);
-                    ctx.reject(Rejection::row(
+                    self.tally.reject(Rejection::row(
                         row,
                         format!("the ballot cannot be issued: {refusal}"),
                     ));
@@ -362,27 +472,32 @@ impl FirstElg {
                     ballots[i].id,
                     StatusChange::new(BallotStatus::Replaced, change.occurred_at),
                 );
-                if let Err(refusal) = ballots[i].propose(replaced, ctx.now) {
+                if let Err(refusal) = ballots[i].propose(replaced, self.now) {
                     failed.insert(r.number.clone(), row);
-                    ctx.reject(Rejection::row(
+                    self.tally.reject(Rejection::row(
                         row,
                         format!("the voter's earlier ballot cannot be replaced: {refusal}"),
                     ));
                     continue;
                 }
-                *ctx.summary.moved.entry(BallotStatus::Replaced).or_default() += 1;
+                *self
+                    .tally
+                    .summary
+                    .moved
+                    .entry(BallotStatus::Replaced)
+                    .or_default() += 1;
             }
             timeline.id = self.take_id()?;
-            ctx.summary.issued += 1;
+            self.tally.summary.issued += 1;
             if change.status != BallotStatus::Issued {
-                propose(ctx, &mut timeline, row, change);
+                propose(&mut self.tally, self.now, &mut timeline, row, change);
             }
             by_number.insert(r.number.clone(), ballots.len());
             live = Some(ballots.len());
             ballots.push(timeline);
         }
         if subscribed {
-            ctx.summary.notifications +=
+            self.tally.summary.notifications +=
                 ballots.iter().filter(|t| t.notice().is_some()).count() as u64;
         }
         if let Some(load) = &mut self.load {
@@ -393,14 +508,30 @@ impl FirstElg {
 }
 
 /// A row's status for its ballot, as the row-at-a-time path tallies it.
-fn propose(ctx: &mut Ctx<'_>, ballot: &mut Timeline, row: u64, change: StatusChange) {
-    match ballot.propose(Proposal::new(ballot.id, change), ctx.now) {
-        Ok(()) => *ctx.summary.moved.entry(change.status).or_default() += 1,
+fn propose(
+    tally: &mut Tally,
+    now: DateTime<Utc>,
+    ballot: &mut Timeline,
+    row: u64,
+    change: StatusChange,
+) {
+    match ballot.propose(Proposal::new(ballot.id, change), now) {
+        Ok(()) => *tally.summary.moved.entry(change.status).or_default() += 1,
         Err(refusal) => {
-            if refusal == crate::domain::Refusal::OlderThanCurrent {
-                ctx.flag_if_before_issue(row, change.occurred_at, ballot.ballot.issued_at);
+            if refusal == crate::domain::Refusal::OlderThanCurrent
+                && change.occurred_at < ballot.ballot.issued_at
+            {
+                tally
+                    .early
+                    .push((row, change.occurred_at, ballot.ballot.issued_at));
             }
-            ctx.refused(row, &refusal, false);
+            count_refusal(
+                &mut tally.summary,
+                &mut tally.rejections,
+                row,
+                &refusal,
+                false,
+            );
         }
     }
 }

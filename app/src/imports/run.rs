@@ -295,14 +295,32 @@ impl Ctx<'_> {
     /// A row the status machine refused: unchanged when it means "already so" (or `lenient`),
     /// else rejected with the machine's words.
     pub fn refused(&mut self, row: u64, refusal: &Refusal, lenient: bool) {
-        match refusal {
-            Refusal::Unchanged | Refusal::OlderThanCurrent => self.summary.unchanged += 1,
-            _ if lenient => self.summary.unchanged += 1,
-            refusal => self.reject(Rejection::row(
-                row,
-                format!("the status machine refuses it: {refusal}"),
-            )),
-        }
+        count_refusal(
+            &mut self.summary,
+            &mut self.rejections,
+            row,
+            refusal,
+            lenient,
+        );
+    }
+}
+
+/// How a change the status machine refused counts: unchanged (already recorded, older than
+/// the current status, or any refusal when `lenient`), or a rejected row with the reason.
+pub(super) fn count_refusal(
+    summary: &mut Summary,
+    rejections: &mut Vec<Rejection>,
+    row: u64,
+    refusal: &Refusal,
+    lenient: bool,
+) {
+    match refusal {
+        Refusal::Unchanged | Refusal::OlderThanCurrent => summary.unchanged += 1,
+        _ if lenient => summary.unchanged += 1,
+        refusal => rejections.push(Rejection::row(
+            row,
+            format!("the status machine refuses it: {refusal}"),
+        )),
     }
 }
 
