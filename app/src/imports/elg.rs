@@ -145,9 +145,16 @@ pub(super) struct Parsed {
     pub change: StatusChange,
     pub outbound: Option<String>,
     pub inbound: Option<String>,
+    /// The status code and date as written: with the voter and the number, what makes a row
+    /// the repeat of another.
+    pub code: String,
+    pub date: String,
 }
 
-pub(super) fn parse_elg(ctx: &mut Ctx<'_>, row: &Row) -> Option<Parsed> {
+/// Checks an ELG row. A row that repeats an earlier one is rejected here when `remember` is
+/// set (every row's key kept as the file is read); the first load finds repeats among each
+/// voter's rows instead, and keeps no key per row.
+pub(super) fn parse_elg(ctx: &mut Ctx<'_>, row: &Row, remember: bool) -> Option<Parsed> {
     let f = |c: &str| row.get(ELG, c).to_owned();
     if !ctx.check_county(row, &f("county_fips")) || !ctx.check_election(row, &f("election_date")) {
         return None;
@@ -228,7 +235,8 @@ pub(super) fn parse_elg(ctx: &mut Ctx<'_>, row: &Row) -> Option<Parsed> {
     let at = ctx.check_time(row, "status_date", &f("status_date"), tz, outbound_status)?;
     let outbound = barcode(ctx, row, "outbound_imb", &f("outbound_imb")).ok()?;
     let inbound = barcode(ctx, row, "inbound_imb", &f("inbound_imb")).ok()?;
-    if ctx.repeated(row, &[&voter, &number, &code, &f("status_date")]) {
+    let date = f("status_date");
+    if remember && ctx.repeated(row, &[&voter, &number, &code, &date]) {
         return None;
     }
     Some(Parsed {
@@ -242,11 +250,16 @@ pub(super) fn parse_elg(ctx: &mut Ctx<'_>, row: &Row) -> Option<Parsed> {
         },
         outbound,
         inbound,
+        code,
+        date,
     })
 }
 
 pub(super) async fn process(ctx: &mut Ctx<'_>, rows: Vec<Row>) -> Result<(), sqlx::Error> {
-    let mut parsed: Vec<Parsed> = rows.iter().filter_map(|r| parse_elg(ctx, r)).collect();
+    let mut parsed: Vec<Parsed> = rows
+        .iter()
+        .filter_map(|r| parse_elg(ctx, r, true))
+        .collect();
     // Within a chunk, each ballot's rows in time order.
     parsed.sort_by(|a, b| {
         a.number

@@ -50,6 +50,9 @@ struct Staged {
     at: DateTime<Utc>,
     outbound: Option<String>,
     inbound: Option<String>,
+    /// The status code and date as written, to find a repeated row.
+    code: String,
+    date: String,
     /// The voter's id in the county; none for an unknown voter.
     voter_id: Option<i64>,
     /// The voter of the number's first row: the ballot is theirs.
@@ -82,7 +85,8 @@ impl FirstElg {
             "create temporary table elg_first (
                row bigint not null, voter text not null, number text not null,
                status text not null, reason text, at timestamptz not null,
-               outbound text, inbound text) on commit drop",
+               outbound text, inbound text, code text not null, date text not null)
+             on commit drop",
         )
         .execute(&mut *ctx.tx)
         .await?;
@@ -113,11 +117,12 @@ impl FirstElg {
         let mut copy = BinaryCopy::new(
             "elg_first",
             &[
-                "row", "voter", "number", "status", "reason", "at", "outbound", "inbound",
+                "row", "voter", "number", "status", "reason", "at", "outbound", "inbound", "code",
+                "date",
             ],
         );
         for row in &rows {
-            let Some(p) = parse_elg(ctx, row) else {
+            let Some(p) = parse_elg(ctx, row, false) else {
                 continue;
             };
             copy.row()
@@ -128,7 +133,9 @@ impl FirstElg {
                 .opt_text(p.change.reason.map(|r| r.code()))
                 .timestamptz(p.change.occurred_at)
                 .opt_text(p.outbound.as_deref())
-                .opt_text(p.inbound.as_deref());
+                .opt_text(p.inbound.as_deref())
+                .text(&p.code)
+                .text(&p.date);
         }
         copy.flush(ctx.tx).await?;
         Ok(())
@@ -197,6 +204,7 @@ impl FirstElg {
                  where county_fips = '{county}' and confirmed_at is not null
                    and cancelled_at is null)
              select l.row, l.voter, l.number, l.status, l.reason, l.at, l.outbound, l.inbound,
+                    l.code, l.date,
                     v.id as voter_id, coalesce(o.voter, l.voter) as owner,
                     coalesce(oc.number, l.number) as outbound_claim,
                     coalesce(left(l.outbound, 20) in (select code from held), false)
@@ -358,6 +366,7 @@ impl Decider {
     /// One voter's rows, in time order: their ballots decided, as the row-at-a-time path
     /// decides them.
     fn voter(&mut self, rows: Vec<Staged>) -> Result<(), sqlx::Error> {
+        let rows = self.without_repeats(rows);
         let Some(voter_id) = rows.first().and_then(|r| r.voter_id) else {
             for r in &rows {
                 self.tally.reject(Rejection::field(
@@ -504,6 +513,31 @@ impl Decider {
             load.add(&ballots, subscribed);
         }
         Ok(())
+    }
+
+    /// Rejects the rows that repeat an earlier row of the voter (the same ballot, status code
+    /// and date as written), as the row-at-a-time path does while reading: a voter's rows come
+    /// in time order, and rows of one time in file order, so the earlier row is seen first.
+    fn without_repeats(&mut self, rows: Vec<Staged>) -> Vec<Staged> {
+        if rows.len() < 2 {
+            return rows;
+        }
+        let mut seen: HashMap<(String, String, String), u64> = HashMap::new();
+        let mut kept = Vec::with_capacity(rows.len());
+        for r in rows {
+            let key = (r.number.clone(), r.code.clone(), r.date.clone());
+            match seen.get(&key) {
+                Some(first) => self.tally.reject(Rejection::row(
+                    row_number(&r),
+                    format!("repeats row {first}"),
+                )),
+                None => {
+                    seen.insert(key, row_number(&r));
+                    kept.push(r);
+                }
+            }
+        }
+        kept
     }
 }
 
