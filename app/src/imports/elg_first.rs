@@ -5,8 +5,11 @@
 //! code is whose, who has a subscription), and the rows come back through a cursor in each
 //! voter's time order. Each voter's ballots are decided in memory by the status machine, the
 //! same rules as the row-at-a-time path ([`super::elg::process`]), and written by the spine's
-//! first-load writer ([`FirstLoad`]) into the pair's partition of its own. A dry run decides the
-//! same and writes nothing.
+//! first-load writer ([`FirstLoad`]) into the pair's partition of its own. The deciding touches
+//! no database and runs on a thread of its own ([`Decider`]), a batch at a time, while the
+//! import's connection sends what the batch before filled and fetches the next. Nothing is kept
+//! per row of the file: repeated rows are found among each voter's own rows. A dry run decides
+//! the same and writes nothing.
 
 use super::Summary;
 use super::csvfeed::{Rejection, Row};

@@ -81,15 +81,28 @@ impl TestApp {
                 );
                 let router = server::build_router(state);
                 addr_tx.send(addr).unwrap();
-                axum::serve(
+                // Graceful shutdown waits for every open request; a request left pending would
+                // hold the test (and the run) for ever, so it is given ten seconds and named.
+                let (stopping, mut stopped) = tokio::sync::watch::channel(false);
+                let serve = axum::serve(
                     listener,
                     router.into_make_service_with_connect_info::<std::net::SocketAddr>(),
                 )
                 .with_graceful_shutdown(async move {
                     let _ = stop.await;
-                })
-                .await
-                .unwrap();
+                    let _ = stopping.send(true);
+                });
+                let deadline = async move {
+                    let _ = stopped.changed().await;
+                    tokio::time::sleep(std::time::Duration::from_secs(10)).await;
+                };
+                tokio::select! {
+                    served = serve => served.unwrap(),
+                    () = deadline => {
+                        eprintln!("test server: a request was still open 10 s after shutdown");
+                        return;
+                    }
+                }
                 let _ = stop_flusher.send(true);
                 let _ = flusher.await;
                 pool.close().await;
