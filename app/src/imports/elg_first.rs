@@ -25,7 +25,7 @@ use sqlx::{Executor, FromRow, PgConnection};
 use std::collections::HashMap;
 
 /// Rows read back from the cursor at a time.
-const FETCH_ROWS: usize = 20_000;
+pub(super) const FETCH_ROWS: usize = 20_000;
 
 /// Whether the county has no ballot of the election yet (nor a partition for it): its ELG file
 /// is a first load.

@@ -889,3 +889,72 @@ async fn a_first_file_keeps_each_barcode_to_one_ballot(pool: PgPool) {
         ]
     );
 }
+
+/// A first file longer than one batch of the cursor, whose last voter's rows fall on both sides
+/// of the batches' boundary: the voter's rows wait for the next batch and are decided together,
+/// and every ballot is written.
+#[sqlx::test(migrator = "crate::state::MIGRATOR")]
+async fn a_voter_across_two_batches_of_a_first_file_is_decided_whole(pool: PgPool) {
+    use std::fmt::Write;
+    let e = election(&pool).await;
+    let n = super::elg_first::FETCH_ROWS;
+    let mut vot = String::from(
+        "county_fips,voter_id,first_name,middle_name,last_name,suffix,date_of_birth,\
+         residential_zip,precinct,language,confidential,email,phone\n",
+    );
+    let mut elg = String::from(
+        "county_fips,election_date,voter_id,ballot_id,status_code,status_date,reason_code,\
+         outbound_imb,inbound_imb\n",
+    );
+    for i in 0..n {
+        writeln!(vot, "06001,V{i:05},Ana,,Lee,,1980-01-01,94601,P-1,en,N,,").unwrap();
+        writeln!(elg, "06001,2026-11-03,V{i:05},B{i:05},MAILED,2026-10-06,,,").unwrap();
+    }
+    // The last voter in the cursor's order has a second row: it is the batch's 20,001st.
+    let last = n - 1;
+    writeln!(
+        elg,
+        "06001,2026-11-03,V{last:05},B{last:05},RECEIVED,2026-10-20,,,"
+    )
+    .unwrap();
+    let voters = run_file(&pool, &request(FeedKind::Vot, e), vot.as_bytes(), apply()).await;
+    assert_eq!(voters.summary.voters_added, n as u64);
+    let confirmed = Mode::Apply {
+        confirmed: vec![Guard::MassChange],
+        skip_rejected: false,
+    };
+    let r = run_file(&pool, &request(FeedKind::Elg, e), elg.as_bytes(), confirmed).await;
+    assert!(r.applied, "{:?}", r.blocked);
+    assert_eq!(r.summary.rejected, 0);
+    assert_eq!(r.summary.issued, n as u64);
+    assert_eq!(
+        r.summary.moved.get(&BallotStatus::Mailed),
+        Some(&(n as u64))
+    );
+    assert_eq!(r.summary.moved.get(&BallotStatus::Received), Some(&1));
+    assert_eq!(count(&pool, "select count(*) from ballots").await, n as i64);
+    assert_eq!(
+        count(
+            &pool,
+            "select count(*) from ballots where id >= 1::bigint << 40"
+        )
+        .await,
+        n as i64,
+        "all in the pair's partition"
+    );
+    let (status, _) = status_of(&pool, &format!("B{last:05}")).await;
+    assert_eq!(status, "received");
+    let events: Vec<String> = sqlx::query_scalar(
+        "select e.status from ballot_events e join ballots b on b.id = e.ballot_id
+         where b.ballot_number = $1 order by e.id",
+    )
+    .bind(format!("B{last:05}"))
+    .fetch_all(&pool)
+    .await
+    .unwrap();
+    assert_eq!(events, ["issued", "mailed", "received"]);
+    assert_eq!(
+        count(&pool, "select count(*) from ballot_events").await,
+        2 * n as i64 + 1
+    );
+}
