@@ -141,7 +141,8 @@ impl FirstElg {
         Ok(())
     }
 
-    /// Answers the file-wide questions and opens the cursor, each voter's rows together.
+    /// Answers the file-wide questions, opens the cursor (each voter's rows together) and
+    /// fetches the first batch.
     pub async fn resolve(&mut self, ctx: &mut Ctx<'_>) -> Result<(), sqlx::Error> {
         // Planned to be read whole, not for its first rows (a cursor's default), and sorted in
         // memory.
@@ -162,15 +163,18 @@ impl FirstElg {
         // rule), through the barcode indexes, not by reading every ballot of the election, and
         // in every county (the owner's function: row-level security shows the county's own).
         // A number's owner and a code's first claim are rows of known voters, each of the few
-        // candidates probed through the voters' key (`offset 0`: not a hash of the county).
+        // candidates probed through the voters' key (`offset 0`: not a hash of the county),
+        // and a code's first claim is not a row that repeats an earlier row of its ballot (the
+        // row-at-a-time path rejects those while reading; looked for only when a code is
+        // shared, which is rare: the join then reads the staged rows once).
         // Strings are compared bytewise (`collate "C"`) where only equality matters.
         let declare = format!(
             "declare elg_first_rows no scroll cursor for
              with codes as (
-                 select left(outbound, 20) as code, row, number, voter from elg_first
+                 select left(outbound, 20) as code, row, number, voter, said from elg_first
                  where outbound is not null
                  union all
-                 select left(inbound, 20), row, number, voter from elg_first
+                 select left(inbound, 20), row, number, voter, said from elg_first
                  where inbound is not null),
              shared_numbers as (
                  select number from elg_first group by number
@@ -184,9 +188,16 @@ impl FirstElg {
              shared_codes as (
                  select code from codes group by code
                  having min(number collate \"C\") <> max(number collate \"C\")),
+             candidates as materialized (
+                 select c.code, c.row, c.number, c.voter, c.said from codes c
+                 where c.code in (select code from shared_codes)),
+             repeats as (
+                 select c.row from candidates c
+                 join elg_first d on d.voter = c.voter and d.number = c.number
+                   and d.said = c.said and d.row < c.row),
              claims as (
-                 select distinct on (c.code) c.code, c.number from codes c
-                 where c.code in (select code from shared_codes)
+                 select distinct on (c.code) c.code, c.number from candidates c
+                 where c.row not in (select row from repeats)
                    and exists (select from voters v where v.county_fips = '{county}'
                                and v.county_voter_id = c.voter offset 0)
                  order by c.code, c.row),
@@ -275,7 +286,12 @@ impl FirstElg {
             chunk.send(ctx.tx).await?;
         }
         Executor::execute(&mut *ctx.tx, "close elg_first_rows").await?;
-        if let Some(load) = self.decider.and_then(|d| d.load) {
+        let Some(decider) = self.decider else {
+            return Err(sqlx::Error::Protocol(
+                "the first load was left unfinished".into(),
+            ));
+        };
+        if let Some(load) = decider.load {
             ctx.summary.notifications = load.finish(ctx.tx, ctx.now).await?;
         }
         Ok(())
@@ -304,14 +320,27 @@ impl Tally {
     /// Hands what was found to the import's context, and starts again empty.
     fn add_to(&mut self, ctx: &mut Ctx<'_>) {
         ctx.rejections.append(&mut self.rejections);
-        let s = std::mem::take(&mut self.summary);
-        for (status, n) in s.moved {
+        // Every field named: one the decider may count must not be left behind unseen.
+        let Summary {
+            rows: _,
+            rejected: _,
+            unchanged,
+            moved,
+            issued,
+            voters_added: _,
+            voters_updated: _,
+            barcodes_set,
+            notifications,
+            latin1: _,
+            findings: _,
+        } = std::mem::take(&mut self.summary);
+        for (status, n) in moved {
             *ctx.summary.moved.entry(status).or_default() += n;
         }
-        ctx.summary.unchanged += s.unchanged;
-        ctx.summary.issued += s.issued;
-        ctx.summary.barcodes_set += s.barcodes_set;
-        ctx.summary.notifications += s.notifications;
+        ctx.summary.unchanged += unchanged;
+        ctx.summary.issued += issued;
+        ctx.summary.barcodes_set += barcodes_set;
+        ctx.summary.notifications += notifications;
         for (row, at, issued) in self.early.drain(..) {
             ctx.flag_if_before_issue(row, at, issued);
         }
@@ -569,8 +598,8 @@ fn propose(
 }
 
 /// A row's status code and date as written, as one number to stage (eight bytes, not two
-/// strings): two rows of a voter's ballot that say the same hash the same. Two that say
-/// different things collide once in 2^64.
+/// strings): two rows of a voter's ballot that say the same hash the same; two rows that say
+/// different things hash the same once in 2^64. Compared only within one import.
 fn said(code: &str, date: &str) -> i64 {
     use std::hash::{Hash, Hasher};
     let mut h = std::collections::hash_map::DefaultHasher::new();

@@ -910,7 +910,8 @@ async fn a_voter_across_two_batches_of_a_first_file_is_decided_whole(pool: PgPoo
         writeln!(vot, "06001,V{i:05},Ana,,Lee,,1980-01-01,94601,P-1,en,N,,").unwrap();
         writeln!(elg, "06001,2026-11-03,V{i:05},B{i:05},MAILED,2026-10-06,,,").unwrap();
     }
-    // The last voter in the cursor's order has a second row: it is the batch's 20,001st.
+    // The last voter in the cursor's order has a second row: the file's 20,001st row, the
+    // first of the cursor's second batch.
     let last = n - 1;
     writeln!(
         elg,
@@ -957,4 +958,34 @@ async fn a_voter_across_two_batches_of_a_first_file_is_decided_whole(pool: PgPoo
         count(&pool, "select count(*) from ballot_events").await,
         2 * n as i64 + 1
     );
+}
+
+/// A row that repeats an earlier row of its ballot (the same status and date) is rejected and
+/// claims nothing, even with a barcode the earlier row did not give: another voter's ballot
+/// may carry it, as the row-at-a-time path decides.
+#[sqlx::test(migrator = "crate::state::MIGRATOR")]
+async fn a_repeated_row_of_a_first_file_claims_no_barcode(pool: PgPool) {
+    let e = election_with_voters(&pool).await;
+    let text = b"county_fips,election_date,voter_id,ballot_id,status_code,status_date,reason_code,outbound_imb,inbound_imb\n\
+        06001,2026-11-03,AL-1001,AL-B-1001,MAILED,2026-10-06,,,\n\
+        06001,2026-11-03,AL-1001,AL-B-1001,MAILED,2026-10-06,,00700123456000000042,\n\
+        06001,2026-11-03,AL-1002,AL-B-1002,MAILED,2026-10-06,,00700123456000000042,\n";
+    let r = run_file(
+        &pool,
+        &request(FeedKind::Elg, e),
+        text,
+        apply_skipping_rejected(),
+    )
+    .await;
+    assert!(r.applied, "{r:?}");
+    let report = run::rejections(&pool, r.import_id, COUNTY).await.unwrap();
+    let rejected: Vec<(i64, &str)> = report.iter().map(|x| (x.row, x.reason.as_str())).collect();
+    assert_eq!(rejected, vec![(3, "repeats row 2")]);
+    assert_eq!(r.summary.issued, 2);
+    let carries: Option<String> =
+        sqlx::query_scalar("select outbound_imb from ballots where ballot_number = 'AL-B-1002'")
+            .fetch_one(&pool)
+            .await
+            .unwrap();
+    assert_eq!(carries.as_deref(), Some("00700123456000000042"));
 }

@@ -82,7 +82,8 @@ impl TestApp {
                 let router = server::build_router(state);
                 addr_tx.send(addr).unwrap();
                 // Graceful shutdown waits for every open request; a request left pending would
-                // hold the test (and the run) for ever, so it is given ten seconds and named.
+                // hold the test (and the run) for ever: it is given ten seconds, then the test
+                // fails.
                 let (stopping, mut stopped) = tokio::sync::watch::channel(false);
                 let serve = axum::serve(
                     listener,
@@ -99,8 +100,7 @@ impl TestApp {
                 tokio::select! {
                     served = serve => served.unwrap(),
                     () = deadline => {
-                        eprintln!("test server: a request was still open 10 s after shutdown");
-                        return;
+                        panic!("test server: a request was still open 10 s after shutdown")
                     }
                 }
                 let _ = stop_flusher.send(true);
@@ -154,8 +154,11 @@ impl Drop for TestApp {
         if let Some(shutdown) = self.shutdown.take() {
             let _ = shutdown.send(());
         }
-        if let Some(thread) = self.thread.take() {
-            let _ = thread.join();
+        if let Some(thread) = self.thread.take()
+            && let Err(panic) = thread.join()
+            && !std::thread::panicking()
+        {
+            std::panic::resume_unwind(panic);
         }
     }
 }
