@@ -700,11 +700,10 @@ pub async fn barcode_taken(
     election_id: i64,
     barcode: &str,
 ) -> Result<bool, sqlx::Error> {
-    let tracking: String = barcode.chars().take(20).collect();
     sqlx::query_scalar!(
         r#"select exists(select from ballot_tracking_holders($1, array[$2::text])) as "taken!""#,
         election_id,
-        tracking
+        crate::domain::imb::Imb::tracking_of(barcode)
     )
     .fetch_one(db)
     .await

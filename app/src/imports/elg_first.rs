@@ -14,7 +14,7 @@
 use super::Summary;
 use super::csvfeed::{Rejection, Row};
 use super::elg::parse_elg;
-use super::run::{Ctx, count_refusal};
+use super::run::{Ctx, count_refusal, repeats, row_key};
 use crate::ballots::first_load::{FirstLoad, Timeline};
 use crate::ballots::spine::{NewBallot, Proposal};
 use crate::copy::{BinaryCopy, CopyChunk};
@@ -53,8 +53,9 @@ struct Staged {
     at: DateTime<Utc>,
     outbound: Option<String>,
     inbound: Option<String>,
-    /// The status code and date as written, hashed ([`said`]): a row of the voter with the
-    /// same ballot and the same hash repeats an earlier one.
+    /// The status code and date as written, as one number (`run::row_key`, eight bytes
+    /// staged, not two strings): a row of the voter with the same ballot and the same number
+    /// repeats an earlier one.
     said: i64,
     /// The voter's id in the county; none for an unknown voter.
     voter_id: Option<i64>,
@@ -135,7 +136,7 @@ impl FirstElg {
                 .timestamptz(p.change.occurred_at)
                 .opt_text(p.outbound.as_deref())
                 .opt_text(p.inbound.as_deref())
-                .int8(said(&p.code, &p.date));
+                .int8(row_key(&[&p.code, &p.date]) as i64);
         }
         copy.flush(ctx.tx).await?;
         Ok(())
@@ -309,6 +310,9 @@ async fn fetch(tx: &mut PgConnection) -> Result<Vec<PgRow>, sqlx::Error> {
 struct Tally {
     rejections: Vec<Rejection>,
     summary: Summary,
+    /// Rows left unchanged as older than their ballot's status: (row, its time, the ballot's
+    /// issue), for the early-dates guard (`Ctx::flag_if_before_issue` flags the ones dated
+    /// before the issue).
     early: Vec<(u64, DateTime<Utc>, DateTime<Utc>)>,
 }
 
@@ -554,10 +558,7 @@ impl Decider {
         for r in rows {
             let key = (r.number.clone(), r.said);
             match seen.get(&key) {
-                Some(first) => self.tally.reject(Rejection::row(
-                    row_number(&r),
-                    format!("repeats row {first}"),
-                )),
+                Some(first) => self.tally.reject(repeats(row_number(&r), *first)),
                 None => {
                     seen.insert(key, row_number(&r));
                     kept.push(r);
@@ -579,9 +580,7 @@ fn propose(
     match ballot.propose(Proposal::new(ballot.id, change), now) {
         Ok(()) => *tally.summary.moved.entry(change.status).or_default() += 1,
         Err(refusal) => {
-            if refusal == crate::domain::Refusal::OlderThanCurrent
-                && change.occurred_at < ballot.ballot.issued_at
-            {
+            if refusal == crate::domain::Refusal::OlderThanCurrent {
                 tally
                     .early
                     .push((row, change.occurred_at, ballot.ballot.issued_at));
@@ -595,16 +594,6 @@ fn propose(
             );
         }
     }
-}
-
-/// A row's status code and date as written, as one number to stage (eight bytes, not two
-/// strings): two rows of a voter's ballot that say the same hash the same; two rows that say
-/// different things hash the same once in 2^64. Compared only within one import.
-fn said(code: &str, date: &str) -> i64 {
-    use std::hash::{Hash, Hasher};
-    let mut h = std::collections::hash_map::DefaultHasher::new();
-    (code, date).hash(&mut h);
-    h.finish() as i64
 }
 
 fn row_number(r: &Staged) -> u64 {

@@ -163,13 +163,10 @@ impl Ctx<'_> {
 
     /// Rejects a row that repeats an earlier one (same key); true when it is a repeat.
     pub fn repeated(&mut self, row: &Row, key: &[&str]) -> bool {
-        use std::hash::{Hash, Hasher};
-        let mut h = std::collections::hash_map::DefaultHasher::new();
-        key.hash(&mut h);
-        let k = h.finish();
+        let k = row_key(key);
         if let Some(first) = self.seen.get(&k) {
             let first = *first;
-            self.reject(Rejection::row(row.number, format!("repeats row {first}")));
+            self.reject(repeats(row.number, first));
             return true;
         }
         self.seen.insert(k, row.number);
@@ -303,6 +300,20 @@ impl Ctx<'_> {
             lenient,
         );
     }
+}
+
+/// A row's key (the fields that make two rows say the same) as one number: equal keys hash
+/// equal, unequal ones collide once in 2^64. Compared only within one import.
+pub(super) fn row_key(key: &[&str]) -> u64 {
+    use std::hash::{Hash, Hasher};
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    key.hash(&mut h);
+    h.finish()
+}
+
+/// The rejection of a row that repeats an earlier one.
+pub(super) fn repeats(row: u64, first: u64) -> Rejection {
+    Rejection::row(row, format!("repeats row {first}"))
 }
 
 /// How a change the status machine refused counts: unchanged (already recorded, older than

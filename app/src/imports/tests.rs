@@ -74,6 +74,17 @@ fn apply_skipping_rejected() -> Mode {
     }
 }
 
+/// An ELG text applied to the election, its rejected rows left out.
+async fn apply_elg_skipping_rejected(pool: &PgPool, election: i64, text: &[u8]) -> Report {
+    run_file(
+        pool,
+        &request(FeedKind::Elg, election),
+        text,
+        apply_skipping_rejected(),
+    )
+    .await
+}
+
 /// The same database through the serving app's role, under row-level security, as deployed.
 async fn app_role(pool: &PgPool) -> PgPool {
     sqlx::postgres::PgPoolOptions::new()
@@ -509,13 +520,7 @@ async fn a_new_ballot_may_not_take_another_ballots_barcode(pool: PgPool) {
             .all(|x| x.reason.contains("another ballot of this election carries")),
         "{report:?}"
     );
-    let applied = run_file(
-        &pool,
-        &request(FeedKind::Elg, e),
-        text,
-        apply_skipping_rejected(),
-    )
-    .await;
+    let applied = apply_elg_skipping_rejected(&pool, e, text).await;
     assert!(applied.applied, "{applied:?}");
     assert_eq!(status_of(&pool, "AL-B-1001").await.0, "return_in_transit");
     assert_eq!(status_of(&pool, "AL-B-1005").await.0, "replaced");
@@ -618,13 +623,7 @@ async fn a_reissued_ballot_replaces_the_earlier_one(pool: PgPool) {
     let text = b"county_fips,election_date,voter_id,ballot_id,status_code,status_date,reason_code,outbound_imb,inbound_imb\n\
                  06001,2026-11-03,AL-1001,AL-B-1001R,MAILED,2026-10-20,,0070012345600000900194601,\n\
                  06001,2026-11-03,AL-1004,AL-B-1004R,MAILED,2026-10-25,,,\n";
-    let r = run_file(
-        &pool,
-        &request(FeedKind::Elg, e),
-        text,
-        apply_skipping_rejected(),
-    )
-    .await;
+    let r = apply_elg_skipping_rejected(&pool, e, text).await;
     assert!(r.applied);
     assert_eq!(r.summary.issued, 1);
     assert_eq!(r.summary.moved.get(&BallotStatus::Replaced), Some(&1));
@@ -970,13 +969,7 @@ async fn a_repeated_row_of_a_first_file_claims_no_barcode(pool: PgPool) {
         06001,2026-11-03,AL-1001,AL-B-1001,MAILED,2026-10-06,,,\n\
         06001,2026-11-03,AL-1001,AL-B-1001,MAILED,2026-10-06,,00700123456000000042,\n\
         06001,2026-11-03,AL-1002,AL-B-1002,MAILED,2026-10-06,,00700123456000000042,\n";
-    let r = run_file(
-        &pool,
-        &request(FeedKind::Elg, e),
-        text,
-        apply_skipping_rejected(),
-    )
-    .await;
+    let r = apply_elg_skipping_rejected(&pool, e, text).await;
     assert!(r.applied, "{r:?}");
     let report = run::rejections(&pool, r.import_id, COUNTY).await.unwrap();
     let rejected: Vec<(i64, &str)> = report.iter().map(|x| (x.row, x.reason.as_str())).collect();

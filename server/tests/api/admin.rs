@@ -30,6 +30,17 @@ async fn ballot_of(pool: &PgPool, county_voter_id: &str) -> i64 {
     .unwrap()
 }
 
+/// Los Angeles's clerk (`clerk@la.example.org`, county staff), whom most tests sign in as.
+async fn la_clerk(pool: &PgPool) {
+    account(
+        pool,
+        "clerk@la.example.org",
+        "county_staff",
+        Some(LOS_ANGELES),
+    )
+    .await;
+}
+
 async fn text(response: reqwest::Response) -> (StatusCode, String) {
     let status = response.status();
     (status, response.text().await.unwrap())
@@ -37,13 +48,7 @@ async fn text(response: reqwest::Response) -> (StatusCode, String) {
 
 #[sqlx::test(migrator = "app::state::MIGRATOR")]
 async fn sign_in_starts_a_strict_session_and_sign_out_everywhere_ends_it(pool: PgPool) {
-    account(
-        &pool,
-        "clerk@la.example.org",
-        "county_staff",
-        Some(LOS_ANGELES),
-    )
-    .await;
+    la_clerk(&pool).await;
     let app = TestApp::spawn(pool.clone()).await;
 
     let wrong = text(
@@ -127,13 +132,7 @@ async fn a_disabled_account_is_signed_out_at_once(pool: PgPool) {
 
 #[sqlx::test(migrator = "app::state::MIGRATOR")]
 async fn repeated_failures_lock_the_account_for_a_while(pool: PgPool) {
-    account(
-        &pool,
-        "clerk@la.example.org",
-        "county_staff",
-        Some(LOS_ANGELES),
-    )
-    .await;
+    la_clerk(&pool).await;
     // A year-long window, so that the attempts cannot straddle the end of one.
     let per_account = app::ratelimit::Limit {
         window_secs: 365 * 24 * 3600,
@@ -211,13 +210,7 @@ async fn each_two_factor_code_works_once(pool: PgPool) {
 #[sqlx::test(migrator = "app::state::MIGRATOR")]
 async fn a_county_requiring_two_factor_sends_its_staff_to_set_it_up(pool: PgPool) {
     demo(&pool).await;
-    account(
-        &pool,
-        "clerk@la.example.org",
-        "county_staff",
-        Some(LOS_ANGELES),
-    )
-    .await;
+    la_clerk(&pool).await;
     sqlx::query("update counties set require_2fa = true where fips = $1")
         .bind(LOS_ANGELES)
         .execute(&pool)
@@ -252,13 +245,7 @@ async fn a_county_requiring_two_factor_sends_its_staff_to_set_it_up(pool: PgPool
 #[sqlx::test(migrator = "app::state::MIGRATOR")]
 async fn staff_never_reach_another_countys_records(pool: PgPool) {
     demo(&pool).await;
-    account(
-        &pool,
-        "clerk@la.example.org",
-        "county_staff",
-        Some(LOS_ANGELES),
-    )
-    .await;
+    la_clerk(&pool).await;
     account(
         &pool,
         "auditor@la.example.org",
@@ -460,13 +447,7 @@ async fn a_staff_status_change_goes_through_the_machine_and_queues_its_notice(po
 
 #[sqlx::test(migrator = "app::state::MIGRATOR")]
 async fn cross_site_posts_are_refused(pool: PgPool) {
-    account(
-        &pool,
-        "clerk@la.example.org",
-        "county_staff",
-        Some(LOS_ANGELES),
-    )
-    .await;
+    la_clerk(&pool).await;
     let app = TestApp::spawn(pool.clone()).await;
     let r = app
         .client
@@ -537,13 +518,7 @@ async fn pages_carry_the_security_headers_and_a_fresh_nonce(pool: PgPool) {
 #[sqlx::test(migrator = "app::state::MIGRATOR")]
 async fn reissuing_replaces_the_ballot_with_a_new_one(pool: PgPool) {
     demo(&pool).await;
-    account(
-        &pool,
-        "clerk@la.example.org",
-        "county_staff",
-        Some(LOS_ANGELES),
-    )
-    .await;
+    la_clerk(&pool).await;
     let app = TestApp::spawn(pool.clone()).await;
     let clerk = app.session("clerk@la.example.org").await;
     // Guadalupe Hernández: mailed, no scan yet, in Los Angeles.
@@ -604,13 +579,7 @@ async fn a_reissue_may_not_take_another_countys_barcode(pool: PgPool) {
         FeedKind,
         run::{self, Limits, Mode, Request},
     };
-    account(
-        &pool,
-        "clerk@la.example.org",
-        "county_staff",
-        Some(LOS_ANGELES),
-    )
-    .await;
+    la_clerk(&pool).await;
     let (election, day) = crate::helpers::upcoming_election(&pool, "Special").await;
     // A voter in each county; San Francisco's ballot carries 00700901234500000077.
     sqlx::query(
@@ -694,13 +663,7 @@ async fn county_administrators_change_their_own_countys_contact_block(pool: PgPo
     )
     .await;
     account(&pool, "admin@sf.example.org", "county_admin", Some("06075")).await;
-    account(
-        &pool,
-        "clerk@la.example.org",
-        "county_staff",
-        Some(LOS_ANGELES),
-    )
-    .await;
+    la_clerk(&pool).await;
     let app = TestApp::spawn(pool.clone()).await;
     let form = |website: &'static str| {
         [
@@ -781,13 +744,7 @@ async fn elections_are_kept_by_their_countys_administrators(pool: PgPool) {
         Some(LOS_ANGELES),
     )
     .await;
-    account(
-        &pool,
-        "clerk@la.example.org",
-        "county_staff",
-        Some(LOS_ANGELES),
-    )
-    .await;
+    la_clerk(&pool).await;
     account(&pool, "admin@sf.example.org", "county_admin", Some("06075")).await;
     let app = TestApp::spawn(pool.clone()).await;
     let admin = app.session("admin@la.example.org").await;
@@ -899,13 +856,7 @@ async fn elections_are_kept_by_their_countys_administrators(pool: PgPool) {
 #[sqlx::test(migrator = "app::state::MIGRATOR")]
 async fn auditors_read_their_countys_audit_log_only(pool: PgPool) {
     demo(&pool).await;
-    account(
-        &pool,
-        "clerk@la.example.org",
-        "county_staff",
-        Some(LOS_ANGELES),
-    )
-    .await;
+    la_clerk(&pool).await;
     account(&pool, "clerk@sf.example.org", "county_staff", Some("06075")).await;
     account(
         &pool,
@@ -988,13 +939,7 @@ fn multipart(fields: &[(&str, &str)], file_name: &str, file: &str) -> (String, V
 #[sqlx::test(migrator = "app::state::MIGRATOR")]
 async fn county_files_are_checked_applied_and_kept_to_their_county(pool: PgPool) {
     demo(&pool).await;
-    account(
-        &pool,
-        "clerk@la.example.org",
-        "county_staff",
-        Some(LOS_ANGELES),
-    )
-    .await;
+    la_clerk(&pool).await;
     account(
         &pool,
         "auditor@la.example.org",
@@ -1143,13 +1088,7 @@ async fn a_county_administrator_maps_the_countys_own_codes(pool: PgPool) {
         Some(LOS_ANGELES),
     )
     .await;
-    account(
-        &pool,
-        "clerk@la.example.org",
-        "county_staff",
-        Some(LOS_ANGELES),
-    )
-    .await;
+    la_clerk(&pool).await;
     let app = TestApp::spawn(pool.clone()).await;
     let admin = app.session("admin@la.example.org").await;
     let clerk = app.session("clerk@la.example.org").await;
@@ -1268,13 +1207,7 @@ async fn a_county_administrator_maps_the_countys_own_codes(pool: PgPool) {
 #[sqlx::test(migrator = "app::state::MIGRATOR")]
 async fn a_status_filter_finds_every_voter_whose_latest_ballot_has_it(pool: PgPool) {
     demo(&pool).await;
-    account(
-        &pool,
-        "clerk@la.example.org",
-        "county_staff",
-        Some(LOS_ANGELES),
-    )
-    .await;
+    la_clerk(&pool).await;
     account(&pool, "state@sos.example.org", "state_admin", None).await;
     let app = TestApp::spawn(pool.clone()).await;
     for (who, county) in [
