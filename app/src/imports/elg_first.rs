@@ -15,9 +15,11 @@ use super::Summary;
 use super::csvfeed::{Rejection, Row};
 use super::elg::parse_elg;
 use super::run::{Ctx, count_refusal, repeats, row_key};
+use super::sightings::Sightings;
 use crate::ballots::first_load::{FirstLoad, Timeline};
 use crate::ballots::spine::{NewBallot, Proposal};
 use crate::copy::{BinaryCopy, CopyChunk};
+use crate::domain::imb::Imb;
 use crate::domain::{BallotStatus, NotCountedReason, StatusChange};
 use chrono::{DateTime, Utc};
 use sqlx::postgres::PgRow;
@@ -79,6 +81,10 @@ pub(super) struct FirstElg {
     more: bool,
     /// Full COPY buffers, sent while the next batch is decided.
     chunks: Vec<CopyChunk>,
+    /// Ballot numbers with the voters naming them, tracking codes with the numbers carrying
+    /// them: the rows whose number or code may be shared are staged as such.
+    numbers: Sightings,
+    codes: Sightings,
 }
 
 impl FirstElg {
@@ -89,7 +95,9 @@ impl FirstElg {
             "create temporary table elg_first (
                row bigint not null, voter text not null, number text not null,
                status text not null, reason text, at timestamptz not null,
-               outbound text, inbound text, said bigint not null) on commit drop",
+               outbound text, inbound text, said bigint not null,
+               maybe_shared_number bool not null, maybe_shared_code bool not null)
+             on commit drop",
         )
         .execute(&mut *ctx.tx)
         .await?;
@@ -112,6 +120,8 @@ impl FirstElg {
             fetched: Vec::new(),
             more: false,
             chunks: Vec::new(),
+            numbers: Sightings::new(),
+            codes: Sightings::new(),
         })
     }
 
@@ -120,13 +130,29 @@ impl FirstElg {
         let mut copy = BinaryCopy::new(
             "elg_first",
             &[
-                "row", "voter", "number", "status", "reason", "at", "outbound", "inbound", "said",
+                "row",
+                "voter",
+                "number",
+                "status",
+                "reason",
+                "at",
+                "outbound",
+                "inbound",
+                "said",
+                "maybe_shared_number",
+                "maybe_shared_code",
             ],
         );
         for row in &rows {
             let Some(p) = parse_elg(ctx, row, false) else {
                 continue;
             };
+            let number = row_key(&[&p.number]);
+            let shared_number = self.numbers.again(number, row_key(&[&p.voter]));
+            let mut shared_code = false;
+            for code in [&p.outbound, &p.inbound].into_iter().flatten() {
+                shared_code |= self.codes.again(row_key(&[Imb::tracking_of(code)]), number);
+            }
             copy.row()
                 .int8(i64::try_from(p.row).unwrap_or(i64::MAX))
                 .text(&p.voter)
@@ -136,7 +162,9 @@ impl FirstElg {
                 .timestamptz(p.change.occurred_at)
                 .opt_text(p.outbound.as_deref())
                 .opt_text(p.inbound.as_deref())
-                .int8(row_key(&[&p.code, &p.date]) as i64);
+                .int8(row_key(&[&p.code, &p.date]) as i64)
+                .bool(shared_number)
+                .bool(shared_code);
         }
         copy.flush(ctx.tx).await?;
         Ok(())
@@ -156,9 +184,10 @@ impl FirstElg {
         // election's id are written into it.
         let county = ctx.county.replace('\'', "''");
         let election = ctx.election().id;
-        // Each question is asked of the whole file once, and costs a hash of it, not a sort:
-        // numbers that more than one voter names and tracking codes that more than one number
-        // carries are rare, and only they are sorted to find their first row. Codes held by
+        // Each question costs a scan of the file, not a hash of it: numbers that more than one
+        // voter names and tracking codes that more than one number carries are rare, and asked
+        // about only among those staged as maybe shared (`Sightings`: it never leaves one out),
+        // and only the shared ones are sorted to find their first row. Codes held by
         // ballots on file are looked for only among those that share a code's first eleven
         // digits (barcode id, service type and the Mailer ID's first six: a county's own, as a
         // rule), through the barcode indexes, not by reading every ballot of the election, and
@@ -171,14 +200,10 @@ impl FirstElg {
         // Strings are compared bytewise (`collate "C"`) where only equality matters.
         let declare = format!(
             "declare elg_first_rows no scroll cursor for
-             with codes as (
-                 select left(outbound, 20) as code, row, number, voter, said from elg_first
-                 where outbound is not null
-                 union all
-                 select left(inbound, 20), row, number, voter, said from elg_first
-                 where inbound is not null),
-             shared_numbers as (
-                 select number from elg_first group by number
+             with shared_numbers as (
+                 select number from elg_first
+                 where number in (select number from elg_first where maybe_shared_number)
+                 group by number
                  having min(voter collate \"C\") <> max(voter collate \"C\")),
              owners as (
                  select distinct on (l.number) l.number, l.voter from elg_first l
@@ -186,6 +211,18 @@ impl FirstElg {
                    and exists (select from voters v where v.county_fips = '{county}'
                                and v.county_voter_id = l.voter offset 0)
                  order by l.number, l.row),
+             suspect_codes as (
+                 select left(outbound, 20) as code from elg_first
+                 where maybe_shared_code and outbound is not null
+                 union
+                 select left(inbound, 20) from elg_first
+                 where maybe_shared_code and inbound is not null),
+             codes as (
+                 select left(outbound, 20) as code, row, number, voter, said from elg_first
+                 where left(outbound, 20) in (select code from suspect_codes)
+                 union all
+                 select left(inbound, 20), row, number, voter, said from elg_first
+                 where left(inbound, 20) in (select code from suspect_codes)),
              shared_codes as (
                  select code from codes group by code
                  having min(number collate \"C\") <> max(number collate \"C\")),
@@ -205,7 +242,9 @@ impl FirstElg {
              ranges as (
                  select low, case when low = '99999999999' then repeat('9', 21)
                                   else lpad((low::bigint + 1)::text, 11, '0') end as high
-                 from (select distinct left(code, 11) as low from codes) p),
+                 from (select left(outbound, 11) as low from elg_first where outbound is not null
+                       union
+                       select left(inbound, 11) from elg_first where inbound is not null) p),
              held as (
                  select t.code from ranges r
                  cross join lateral ballot_tracking_between({election}, r.low, r.high) as t(code)),

@@ -24,6 +24,8 @@ pub mod postal;
 #[cfg(feature = "ssr")]
 pub mod run;
 #[cfg(feature = "ssr")]
+mod sightings;
+#[cfg(feature = "ssr")]
 mod vot;
 
 #[cfg(feature = "ssr")]
