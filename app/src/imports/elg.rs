@@ -5,7 +5,7 @@
 
 use super::FeedKind;
 use super::csvfeed::{Rejection, Row};
-use super::run::Ctx;
+use super::run::{Checks, Ctx};
 use crate::ballots::spine::{self, Issuing, NewBallot, Proposal};
 use crate::domain::imb::Imb;
 use crate::domain::{BallotStatus, NotCountedReason, StatusChange};
@@ -120,7 +120,7 @@ async fn lookup(
 
 /// A barcode field: empty, or a valid tracking code with an optional routing code.
 fn barcode(
-    ctx: &mut Ctx<'_>,
+    ctx: &mut Checks,
     row: &Row,
     field: &'static str,
     raw: &str,
@@ -154,7 +154,7 @@ pub(super) struct Parsed {
 /// Checks an ELG row. A row that repeats an earlier one is rejected here when `remember` is
 /// set (every row's key kept as the file is read); the first load finds repeats among each
 /// voter's rows instead, and keeps no key per row.
-pub(super) fn parse_elg(ctx: &mut Ctx<'_>, row: &Row, remember: bool) -> Option<Parsed> {
+pub(super) fn parse_elg(ctx: &mut Checks, row: &Row, remember: bool) -> Option<Parsed> {
     let f = |c: &str| row.get(ELG, c).to_owned();
     if !ctx.check_county(row, &f("county_fips")) || !ctx.check_election(row, &f("election_date")) {
         return None;
@@ -412,7 +412,8 @@ pub(super) async fn process(ctx: &mut Ctx<'_>, rows: Vec<Row>) -> Result<(), sql
     // New ballots get their ids now, so that their rows' statuses go through the spine with
     // their issue, in one pass (each ballot written once, with the status it ends in).
     let election_id = ctx.election().id;
-    let reserved = spine::reserve_ballot_ids(ctx.tx, &ctx.county, election_id, news.len()).await?;
+    let reserved =
+        spine::reserve_ballot_ids(ctx.tx, &ctx.checks.county, election_id, news.len()).await?;
     let new_ids: HashMap<String, i64> = news
         .iter()
         .zip(&reserved)

@@ -25,6 +25,7 @@ use chrono::{DateTime, Utc};
 use sqlx::postgres::PgRow;
 use sqlx::{Executor, FromRow, PgConnection};
 use std::collections::HashMap;
+use std::task::Poll;
 
 /// Rows read back from the cursor at a time.
 pub(super) const FETCH_ROWS: usize = 20_000;
@@ -81,6 +82,8 @@ pub(super) struct FirstElg {
     more: bool,
     /// Full COPY buffers, sent while the next batch is decided.
     chunks: Vec<CopyChunk>,
+    /// Staged rows of the last chunk checked, sent while the next is checked.
+    staged: Option<CopyChunk>,
     /// Ballot numbers with the voters naming them, tracking codes with the numbers carrying
     /// them: the rows whose number or code may be shared are staged as such.
     numbers: Sightings,
@@ -120,13 +123,24 @@ impl FirstElg {
             fetched: Vec::new(),
             more: false,
             chunks: Vec::new(),
+            staged: None,
             numbers: Sightings::new(),
             codes: Sightings::new(),
         })
     }
 
-    /// Checks a chunk of rows and stages those that pass.
+    /// Checks a chunk of rows and stages those that pass: the connection sends the chunk
+    /// before while this one is checked (the rows are sent with the next chunk, or by `resolve`).
     pub async fn stage(&mut self, ctx: &mut Ctx<'_>, rows: Vec<Row>) -> Result<(), sqlx::Error> {
+        let Ctx { tx, checks } = ctx;
+        let before = self.staged.take();
+        let mut send = std::pin::pin!(async move {
+            match before {
+                Some(chunk) => chunk.send(tx).await.map(|_| ()),
+                None => Ok(()),
+            }
+        });
+        let mut sent = None;
         let mut copy = BinaryCopy::new(
             "elg_first",
             &[
@@ -143,8 +157,15 @@ impl FirstElg {
                 "maybe_shared_code",
             ],
         );
-        for row in &rows {
-            let Some(p) = parse_elg(ctx, row, false) else {
+        for (i, row) in rows.iter().enumerate() {
+            // The send goes on as far as the socket takes it, every few hundred rows.
+            if sent.is_none()
+                && i % 256 == 0
+                && let Poll::Ready(done) = futures::poll!(send.as_mut())
+            {
+                sent = Some(done);
+            }
+            let Some(p) = parse_elg(checks, row, false) else {
                 continue;
             };
             let number = row_key(&[&p.number]);
@@ -166,13 +187,20 @@ impl FirstElg {
                 .bool(shared_number)
                 .bool(shared_code);
         }
-        copy.flush(ctx.tx).await?;
+        match sent {
+            Some(done) => done?,
+            None => send.await?,
+        }
+        self.staged = copy.take();
         Ok(())
     }
 
     /// Answers the file-wide questions, opens the cursor (each voter's rows together) and
     /// fetches the first batch.
     pub async fn resolve(&mut self, ctx: &mut Ctx<'_>) -> Result<(), sqlx::Error> {
+        if let Some(chunk) = self.staged.take() {
+            chunk.send(ctx.tx).await?;
+        }
         // Planned to be read whole, not for its first rows (a cursor's default), and sorted in
         // memory.
         Executor::execute(

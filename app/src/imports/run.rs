@@ -101,9 +101,29 @@ pub(super) struct Election {
     pub ballots: i64,
 }
 
-/// What a chunk's processing works with.
+/// What a chunk's processing works with: the import's transaction, and what the checks of its
+/// rows know and find (`Checks`, reached through the context; a borrow of its own while the
+/// connection is busy, so that rows are checked while the rows before are sent).
 pub(super) struct Ctx<'a> {
     pub tx: &'a mut PgConnection,
+    pub checks: Checks,
+}
+
+impl std::ops::Deref for Ctx<'_> {
+    type Target = Checks;
+    fn deref(&self) -> &Checks {
+        &self.checks
+    }
+}
+
+impl std::ops::DerefMut for Ctx<'_> {
+    fn deref_mut(&mut self) -> &mut Checks {
+        &mut self.checks
+    }
+}
+
+/// The import's settings, and what its rows' checks find: rejections, counts, guards.
+pub(super) struct Checks {
     pub kind: FeedKind,
     pub import_id: i64,
     pub api_token_id: Option<i64>,
@@ -119,7 +139,7 @@ pub(super) struct Ctx<'a> {
     seen: HashMap<u64, u64>,
 }
 
-impl Ctx<'_> {
+impl Checks {
     pub fn reject(&mut self, rejection: Rejection) {
         self.rejections.push(rejection);
     }
@@ -631,18 +651,20 @@ pub async fn process(
 
     let mut ctx = Ctx {
         tx: &mut tx,
-        kind: request.kind,
-        import_id,
-        api_token_id: request.api_token_id,
-        county: request.county_fips.clone(),
-        election,
-        tz,
-        codes,
-        now,
-        summary: Summary::default(),
-        rejections: Vec::new(),
-        findings: BTreeMap::new(),
-        seen: HashMap::new(),
+        checks: Checks {
+            kind: request.kind,
+            import_id,
+            api_token_id: request.api_token_id,
+            county: request.county_fips.clone(),
+            election,
+            tz,
+            codes,
+            now,
+            summary: Summary::default(),
+            rejections: Vec::new(),
+            findings: BTreeMap::new(),
+            seen: HashMap::new(),
+        },
     };
     let mut feed = Feed::open(request.kind, &mut input)?;
     let mut reported = 0u64;
