@@ -24,8 +24,12 @@ use crate::domain::{BallotStatus, NotCountedReason, StatusChange};
 use chrono::{DateTime, Utc};
 use sqlx::postgres::PgRow;
 use sqlx::{Executor, FromRow, PgConnection};
-use std::collections::HashMap;
+use std::collections::{BTreeSet, HashMap};
 use std::task::Poll;
+
+/// Distinct first eleven digits of the codes kept while staging (a county's own Mailer IDs,
+/// as a rule: a handful); past this many, the query finds them itself.
+const PREFIXES: usize = 1_000;
 
 /// Rows read back from the cursor at a time.
 pub(super) const FETCH_ROWS: usize = 20_000;
@@ -88,6 +92,8 @@ pub(super) struct FirstElg {
     /// them: the rows whose number or code may be shared are staged as such.
     numbers: Sightings,
     codes: Sightings,
+    /// The staged codes' first eleven digits; none once there are more than `PREFIXES`.
+    prefixes: Option<BTreeSet<String>>,
 }
 
 impl FirstElg {
@@ -126,6 +132,7 @@ impl FirstElg {
             staged: None,
             numbers: Sightings::new(),
             codes: Sightings::new(),
+            prefixes: Some(BTreeSet::new()),
         })
     }
 
@@ -173,6 +180,7 @@ impl FirstElg {
             let mut shared_code = false;
             for code in [&p.outbound, &p.inbound].into_iter().flatten() {
                 shared_code |= self.codes.again(row_key(&[Imb::tracking_of(code)]), number);
+                self.saw_prefix(code);
             }
             copy.row()
                 .int8(i64::try_from(p.row).unwrap_or(i64::MAX))
@@ -195,6 +203,21 @@ impl FirstElg {
         Ok(())
     }
 
+    /// Keeps a code's first eleven digits (barcode id, service type, the Mailer ID's first six),
+    /// while there are few.
+    fn saw_prefix(&mut self, code: &str) {
+        let Some(lows) = &mut self.prefixes else {
+            return;
+        };
+        match code.get(..11) {
+            Some(low) if lows.contains(low) => {}
+            Some(low) if lows.len() < PREFIXES && low.bytes().all(|b| b.is_ascii_digit()) => {
+                lows.insert(low.to_owned());
+            }
+            _ => self.prefixes = None,
+        }
+    }
+
     /// Answers the file-wide questions, opens the cursor (each voter's rows together) and
     /// fetches the first batch.
     pub async fn resolve(&mut self, ctx: &mut Ctx<'_>) -> Result<(), sqlx::Error> {
@@ -212,6 +235,22 @@ impl FirstElg {
         // election's id are written into it.
         let county = ctx.county.replace('\'', "''");
         let election = ctx.election().id;
+        // The codes' first eleven digits, as staging found them (digits only), or asked of the
+        // staged rows when there were too many to keep.
+        let lows = match &self.prefixes {
+            Some(lows) if lows.is_empty() => "select null::text as low where false".to_owned(),
+            Some(lows) => format!(
+                "select unnest(array[{}]::text[]) as low",
+                lows.iter()
+                    .map(|low| format!("'{low}'"))
+                    .collect::<Vec<_>>()
+                    .join(",")
+            ),
+            None => "select left(outbound, 11) as low from elg_first where outbound is not null
+                     union
+                     select left(inbound, 11) from elg_first where inbound is not null"
+                .to_owned(),
+        };
         // Each question costs a scan of the file, not a hash of it: numbers that more than one
         // voter names and tracking codes that more than one number carries are rare, and asked
         // about only among those staged as maybe shared (`Sightings`: it never leaves one out),
@@ -270,9 +309,7 @@ impl FirstElg {
              ranges as (
                  select low, case when low = '99999999999' then repeat('9', 21)
                                   else lpad((low::bigint + 1)::text, 11, '0') end as high
-                 from (select left(outbound, 11) as low from elg_first where outbound is not null
-                       union
-                       select left(inbound, 11) from elg_first where inbound is not null) p),
+                 from ({lows}) p),
              held as (
                  select t.code from ranges r
                  cross join lateral ballot_tracking_between({election}, r.low, r.high) as t(code)),

@@ -889,6 +889,64 @@ async fn a_first_file_keeps_each_barcode_to_one_ballot(pool: PgPool) {
     );
 }
 
+/// Codes of more first digits than staging keeps (a thousand: the query then finds them
+/// itself) are checked against the election's other ballots all the same.
+#[sqlx::test(migrator = "crate::state::MIGRATOR")]
+async fn a_first_file_of_many_mailer_ids_keeps_each_barcode_to_one_ballot(pool: PgPool) {
+    let e = election_with_voters(&pool).await;
+    sqlx::query(
+        "with v as (
+           insert into voters (county_fips, county_voter_id, first_name, last_name,
+             first_name_norm, last_name_norm, date_of_birth, residential_zip)
+           values ('06037', 'LA-1', 'Ana', 'Lee', 'ana', 'lee', '1980-01-02', '90012')
+           returning id)
+         insert into ballots (id, county_fips, election_id, voter_id, ballot_number,
+           outbound_imb, status, status_at)
+         select nextval('ballots_id_seq'), '06037', $1, v.id, 'LA-B-1',
+                '00700123456000000042', 'mailed', now() from v",
+    )
+    .bind(e)
+    .execute(&pool)
+    .await
+    .unwrap();
+    let mut text = String::from(
+        "county_fips,election_date,voter_id,ballot_id,status_code,status_date,reason_code,outbound_imb,inbound_imb\n\
+         06001,2026-11-03,AL-1001,AL-B-1001,MAILED,2026-10-06,,00700123456000000042,\n\
+         06001,2026-11-03,AL-1002,AL-B-1002,MAILED,2026-10-06,,00700123456000000043,\n",
+    );
+    // A thousand more Mailer IDs, on rows of voters the county does not have.
+    for i in 0..1_000 {
+        text.push_str(&format!(
+            "06001,2026-11-03,AL-X{i},AL-B-X{i},MAILED,2026-10-06,,00700{}000000001,\n",
+            100_000 + i
+        ));
+    }
+    let r = run_file(
+        &app_role(&pool).await,
+        &request(FeedKind::Elg, e),
+        text.as_bytes(),
+        apply_skipping_rejected(),
+    )
+    .await;
+    assert!(r.applied, "{r:?}");
+    let report = run::rejections(&pool, r.import_id, COUNTY).await.unwrap();
+    assert_eq!(report.len(), 1_001);
+    assert_eq!(
+        (
+            report[0].row,
+            report[0].field.as_deref(),
+            report[0].reason.as_str()
+        ),
+        (
+            2,
+            Some("outbound_imb"),
+            "another ballot of this election carries this barcode"
+        )
+    );
+    assert_eq!(r.summary.issued, 1);
+    assert_eq!(status_of(&pool, "AL-B-1002").await.0, "mailed");
+}
+
 /// A first file longer than one batch of the cursor, whose last voter's rows fall on both sides
 /// of the batches' boundary: the voter's rows wait for the next batch and are decided together,
 /// and every ballot is written.
