@@ -175,11 +175,10 @@ impl FirstElg {
             let Some(p) = parse_elg(checks, row, false) else {
                 continue;
             };
-            let number = row_key(&[&p.number]);
-            let shared_number = self.numbers.again(number, row_key(&[&p.voter]));
+            let shared_number = self.numbers.again(&p.number, &p.voter);
             let mut shared_code = false;
             for code in [&p.outbound, &p.inbound].into_iter().flatten() {
-                shared_code |= self.codes.again(row_key(&[Imb::tracking_of(code)]), number);
+                shared_code |= self.codes.again(Imb::tracking_of(code), &p.number);
                 self.saw_prefix(code);
             }
             copy.row()

@@ -4,18 +4,27 @@
 //! and code of a file costs a hash of the whole file each (two thirds of the first load's
 //! questions); asked only about the keys named here, it costs a scan.
 //!
-//! Each key (a 64-bit hash of the string) marks two bits of a fixed table (a Bloom filter: a
-//! key never seen leaves a bit of its two unmarked, so "never seen" is certain; both bits in one
-//! cache line of the table, which is read once), and leaves its
-//! companion (the voter's hash, the number's) in a slot of its own, which a later key may take.
-//! A row is named when its key was seen with another companion (its slot says so), or may have
-//! been (the slot was taken since, and the bits are marked). It is never wrong by leaving a key
-//! out: the first row of a key that names a second companion sees, in the key's slot, the last
-//! row of the key, whose companion was the first; or a slot taken since, and marked bits. A key
-//! named wrongly only costs the exact question about it.
+//! Each key (a 64-bit hash of the string, with keys of the hasher's own drawn at random for each
+//! import, so that no file can be made to collide) marks two bits of a fixed table (a Bloom
+//! filter: a key never seen leaves a bit of its two unmarked, so "never seen" is certain; both
+//! bits on one cache line of the table, which is read once), and leaves its companion (the
+//! voter's hash, the number's) in a slot of its own, which a later key may take. A row is named
+//! when its key was seen with another companion (its slot says so), or may have been (the slot
+//! was taken since, and the bits are marked). It never leaves a key out, barring two strings of
+//! one 64-bit hash (one chance in 2^64): the first row of a key that names a second companion
+//! finds, in the key's slot, the last row of the key, whose companion was the first; or a slot
+//! taken since, and marked bits. A key named wrongly only costs the exact question about it.
+//!
+//! Rows of one key close together in the file (a file sorted by voter or ballot) are told
+//! apart by the slots; rows of a key far apart (a file sorted by date, whose ballots come back
+//! in each of their statuses), once the slot is taken, are named by the bits: for such a file
+//! the exact question is asked of most rows, and costs about what it did of every row.
+
+use std::collections::hash_map::RandomState;
+use std::hash::BuildHasher;
 
 /// Bits of the filter: 2^26 (8 MiB). A million keys leave about one in a thousand unseen keys
-/// looking seen; ten million, one in fifty.
+/// looking seen; ten million, one in fifteen.
 const BITS: u32 = 26;
 /// Slots of last companions: 2^18 (4 MiB).
 const SLOTS: usize = 1 << 18;
@@ -26,6 +35,7 @@ const SLOTS: usize = 1 << 18;
 struct Line([u64; 8]);
 
 pub(super) struct Sightings {
+    hasher: RandomState,
     bits: Vec<Line>,
     /// (key, companion) of the last key seen at each slot; key 0 is an empty slot.
     last: Vec<(u64, u64)>,
@@ -34,6 +44,7 @@ pub(super) struct Sightings {
 impl Sightings {
     pub fn new() -> Self {
         Self {
+            hasher: RandomState::new(),
             bits: vec![Line([0; 8]); 1 << (BITS - 9)],
             last: vec![(0, 0); SLOTS],
         }
@@ -41,8 +52,10 @@ impl Sightings {
 
     /// Records `key` seen with `companion`; true when it was seen before with another, or may
     /// have been.
-    pub fn again(&mut self, key: u64, companion: u64) -> bool {
-        let key = key.max(1);
+    pub fn again(&mut self, key: &str, companion: &str) -> bool {
+        // 0 is an empty slot's.
+        let key = self.hasher.hash_one(key).max(1);
+        let companion = self.hasher.hash_one(companion);
         let slot = (key as usize) & (SLOTS - 1);
         let (last, with) = self.last[slot];
         let named = if last == key {
@@ -82,11 +95,6 @@ impl Sightings {
 #[cfg(test)]
 mod tests {
     use super::Sightings;
-    use crate::imports::run::row_key;
-
-    fn key(s: &str) -> u64 {
-        row_key(&[s])
-    }
 
     #[test]
     fn rows_of_one_key_and_companion_together_are_never_named() {
@@ -94,7 +102,7 @@ mod tests {
         // Its first row may look seen (the filter's rare false sightings); the others never.
         let mut s = Sightings::new();
         for i in 0..300_000 {
-            let named = s.again(key(&format!("B-{}", i / 3)), key(&format!("V-{}", i / 3)));
+            let named = s.again(&format!("B-{}", i / 3), &format!("V-{}", i / 3));
             assert!(i % 3 == 0 || !named, "row {i}");
         }
     }
@@ -104,21 +112,18 @@ mod tests {
         let mut s = Sightings::new();
         let n = 300_000;
         for i in 0..n {
-            s.again(key(&format!("B-{i}")), key(&format!("V-{i}")));
+            s.again(&format!("B-{i}"), &format!("V-{i}"));
         }
         // A second voter for every 1,000th number, long after its first row (its slot has
         // been taken many times since).
         for i in (0..n).step_by(1_000) {
-            assert!(
-                s.again(key(&format!("B-{i}")), key(&format!("W-{i}"))),
-                "B-{i}"
-            );
+            assert!(s.again(&format!("B-{i}"), &format!("W-{i}")), "B-{i}");
         }
         // And right after it, with no other key between.
         let mut t = Sightings::new();
-        t.again(key("B-x"), key("V-1"));
-        assert!(t.again(key("B-x"), key("V-2")));
-        assert!(!t.again(key("B-y"), key("V-1")));
+        t.again("B-x", "V-1");
+        assert!(t.again("B-x", "V-2"));
+        assert!(!t.again("B-y", "V-1"));
     }
 
     #[test]
@@ -126,10 +131,10 @@ mod tests {
         let mut s = Sightings::new();
         let n = 1_000_000;
         for i in 0..n {
-            s.again(key(&format!("B-{i}")), key(&format!("V-{i}")));
+            s.again(&format!("B-{i}"), &format!("V-{i}"));
         }
         let named = (n..2 * n)
-            .filter(|i| s.again(key(&format!("B-{i}")), key(&format!("V-{i}"))))
+            .filter(|i| s.again(&format!("B-{i}"), &format!("V-{i}")))
             .count();
         // One in a thousand at a million keys, twice that as the second million goes in.
         assert!(named < 5_000, "{named} of {n} new keys named");
