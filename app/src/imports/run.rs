@@ -16,6 +16,10 @@ use std::io::Read;
 
 /// Rows processed together: one round of look-ups and one pass through the spine.
 pub const CHUNK_ROWS: usize = 20_000;
+
+/// Voters added or changed by a voter file from which the table is analyzed as it commits
+/// (autovacuum's own threshold is a tenth of the table, and it comes within minutes).
+pub const ANALYZE_AFTER_VOTERS: u64 = 10_000;
 /// The error report keeps this many rows; the count goes on past it.
 pub const MAX_REPORTED: u64 = 100_000;
 
@@ -832,6 +836,16 @@ pub async fn process(
             )
         };
         audit::record(&mut tx, entry).await?;
+        // Fresh statistics of the voters after a large voter file, in the same transaction (its
+        // rows counted), before the county's first ELG file is planned against them.
+        if request.kind == FeedKind::Vot
+            && summary.voters_added + summary.voters_updated >= ANALYZE_AFTER_VOTERS
+        {
+            // Not checked at build time: the function returns `void`, which sqlx cannot name.
+            sqlx::query("select voters_analyze()")
+                .execute(&mut *tx)
+                .await?;
+        }
         tx.commit().await?;
     } else {
         tx.rollback().await?;

@@ -798,13 +798,8 @@ async fn a_first_file_fills_a_partition_of_its_own(pool: PgPool) {
     );
 }
 
-/// A first file's barcodes are checked as any file's: one carried by another county's ballot of
-/// the election (found among the codes that share its first eleven digits), or by an earlier
-/// row's other ballot, is a rejected row; a neighbouring code is not.
-#[sqlx::test(migrator = "crate::state::MIGRATOR")]
-async fn a_first_file_keeps_each_barcode_to_one_ballot(pool: PgPool) {
-    let e = election_with_voters(&pool).await;
-    // Los Angeles has a ballot of the election with tracking code 00700123456000000042.
+/// A ballot of the election in Los Angeles, with the outbound barcode given.
+async fn los_angeles_ballot(pool: &PgPool, e: i64, outbound: &str) {
     sqlx::query(
         "with v as (
            insert into voters (county_fips, county_voter_id, first_name, last_name,
@@ -814,12 +809,23 @@ async fn a_first_file_keeps_each_barcode_to_one_ballot(pool: PgPool) {
          insert into ballots (id, county_fips, election_id, voter_id, ballot_number,
            outbound_imb, status, status_at)
          select nextval('ballots_id_seq'), '06037', $1, v.id, 'LA-B-1',
-                '0070012345600000004290012', 'mailed', now() from v",
+                $2, 'mailed', now() from v",
     )
     .bind(e)
-    .execute(&pool)
+    .bind(outbound)
+    .execute(pool)
     .await
     .unwrap();
+}
+
+/// A first file's barcodes are checked as any file's: one carried by another county's ballot of
+/// the election (found among the codes that share its first eleven digits), or by an earlier
+/// row's other ballot, is a rejected row; a neighbouring code is not.
+#[sqlx::test(migrator = "crate::state::MIGRATOR")]
+async fn a_first_file_keeps_each_barcode_to_one_ballot(pool: PgPool) {
+    let e = election_with_voters(&pool).await;
+    // Los Angeles has a ballot of the election with tracking code 00700123456000000042.
+    los_angeles_ballot(&pool, e, "0070012345600000004290012").await;
     let text = b"county_fips,election_date,voter_id,ballot_id,status_code,status_date,reason_code,outbound_imb,inbound_imb\n\
         06001,2026-11-03,AL-1001,AL-B-1001,MAILED,2026-10-06,,00700123456000000042,\n\
         06001,2026-11-03,AL-1002,AL-B-1002,MAILED,2026-10-06,,00700123456000000043,\n\
@@ -894,21 +900,7 @@ async fn a_first_file_keeps_each_barcode_to_one_ballot(pool: PgPool) {
 #[sqlx::test(migrator = "crate::state::MIGRATOR")]
 async fn a_first_file_of_many_mailer_ids_keeps_each_barcode_to_one_ballot(pool: PgPool) {
     let e = election_with_voters(&pool).await;
-    sqlx::query(
-        "with v as (
-           insert into voters (county_fips, county_voter_id, first_name, last_name,
-             first_name_norm, last_name_norm, date_of_birth, residential_zip)
-           values ('06037', 'LA-1', 'Ana', 'Lee', 'ana', 'lee', '1980-01-02', '90012')
-           returning id)
-         insert into ballots (id, county_fips, election_id, voter_id, ballot_number,
-           outbound_imb, status, status_at)
-         select nextval('ballots_id_seq'), '06037', $1, v.id, 'LA-B-1',
-                '00700123456000000042', 'mailed', now() from v",
-    )
-    .bind(e)
-    .execute(&pool)
-    .await
-    .unwrap();
+    los_angeles_ballot(&pool, e, "00700123456000000042").await;
     let mut text = String::from(
         "county_fips,election_date,voter_id,ballot_id,status_code,status_date,reason_code,outbound_imb,inbound_imb\n\
          06001,2026-11-03,AL-1001,AL-B-1001,MAILED,2026-10-06,,00700123456000000042,\n\
@@ -1039,4 +1031,32 @@ async fn a_repeated_row_of_a_first_file_claims_no_barcode(pool: PgPool) {
             .await
             .unwrap();
     assert_eq!(carries.as_deref(), Some("00700123456000000042"));
+}
+
+/// A large voter file leaves the voters analyzed as it commits: the county's first ELG file,
+/// often loaded right after it, is planned for the voters the county now has (with statistics
+/// from before, the first load's checks once took minutes).
+#[sqlx::test(migrator = "crate::state::MIGRATOR")]
+async fn a_large_voter_file_leaves_fresh_statistics(pool: PgPool) {
+    let e = election(&pool).await;
+    let tuples = || {
+        sqlx::query_scalar::<_, f32>("select reltuples from pg_class where relname = 'voters'")
+            .fetch_one(&pool)
+    };
+    let before = tuples().await.unwrap();
+    let mut text = String::from(
+        "county_fips,voter_id,first_name,middle_name,last_name,suffix,date_of_birth,residential_zip,precinct,language,confidential,email,phone\n",
+    );
+    for i in 0..run::ANALYZE_AFTER_VOTERS {
+        text.push_str(&format!(
+            "06001,AL-V{i},Ana,,Lee{i},,1980-01-02,94601,P-101,en,N,,\n"
+        ));
+    }
+    let r = run_file(&pool, &request(FeedKind::Vot, e), text.as_bytes(), apply()).await;
+    assert!(r.applied, "{r:?}");
+    let after = tuples().await.unwrap();
+    assert!(
+        before < 1_000.0 && after >= run::ANALYZE_AFTER_VOTERS as f32,
+        "{before} → {after}"
+    );
 }
