@@ -232,10 +232,10 @@ pub(super) fn parse_elg(ctx: &mut Checks, row: &Row, remember: bool) -> Option<P
     };
     let outbound_status = !matches!(meaning.status, BallotStatus::Issued);
     let tz = ctx.tz;
-    let at = ctx.check_time(row, "status_date", &f("status_date"), tz, outbound_status)?;
+    let date = f("status_date");
+    let at = ctx.check_time(row, "status_date", &date, tz, outbound_status)?;
     let outbound = barcode(ctx, row, "outbound_imb", &f("outbound_imb")).ok()?;
     let inbound = barcode(ctx, row, "inbound_imb", &f("inbound_imb")).ok()?;
-    let date = f("status_date");
     if remember && ctx.repeated(row, &[&voter, &number, &code, &date]) {
         return None;
     }

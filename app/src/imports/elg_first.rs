@@ -237,7 +237,6 @@ impl FirstElg {
         // The codes' first eleven digits, as staging found them (digits only), or asked of the
         // staged rows when there were too many to keep.
         let lows = match &self.prefixes {
-            Some(lows) if lows.is_empty() => "select null::text as low where false".to_owned(),
             Some(lows) => format!(
                 "select unnest(array[{}]::text[]) as low",
                 lows.iter()

@@ -20,6 +20,7 @@ pub const CHUNK_ROWS: usize = 20_000;
 /// Voters added or changed by a voter file from which the table is analyzed as it commits
 /// (autovacuum's own threshold is a tenth of the table, and it comes within minutes).
 pub const ANALYZE_AFTER_VOTERS: u64 = 10_000;
+
 /// The error report keeps this many rows; the count goes on past it.
 pub const MAX_REPORTED: u64 = 100_000;
 
