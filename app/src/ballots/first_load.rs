@@ -10,13 +10,19 @@
 //! then given its keys, indexes and reference checks and attached ([`FirstLoad::finish`]). Then,
 //! as the spine does, the audit rows and the outbox. All of it in the caller's transaction:
 //! if it does not commit, the partition never existed.
+//!
+//! The events (two for every ballot, at least) are written beside the ballots when the caller
+//! can spare a second connection ([`EventsAside`]): filled and indexed in a transaction of their
+//! own, which commits before the caller's attaches them (migration `20261209000001`). Until then
+//! they are no one's: the app may write them and not read them, and a load that does not commit
+//! leaves them to the next sweep.
 
 use super::spine::{self, Cause, Proposal};
 use crate::audit;
 use crate::copy::{BinaryCopy, CopyChunk};
 use crate::domain::{BallotStatus, Current, Refusal, StatusChange, transition};
 use chrono::{DateTime, NaiveDate, Utc};
-use sqlx::PgConnection;
+use sqlx::{PgConnection, Postgres, Transaction};
 use std::collections::BTreeMap;
 
 /// COPY a table's buffer once it holds this many bytes.
@@ -70,9 +76,64 @@ impl Timeline {
     }
 }
 
+/// A first load's events, written on a connection of their own into partition k's aside
+/// table, in a transaction that commits once they are all written and indexed
+/// ([`EventsAside::finish`]); the first load's transaction then attaches them.
+pub struct EventsAside {
+    tx: Transaction<'static, Postgres>,
+    partition: i32,
+}
+
+impl EventsAside {
+    /// Makes partition k's aside table in the transaction given, which works for the county.
+    async fn begin(
+        mut tx: Transaction<'static, Postgres>,
+        partition: i32,
+        county_fips: &str,
+    ) -> Result<Self, sqlx::Error> {
+        sqlx::query_scalar!("select set_config('app.county', $1, true)", county_fips)
+            .fetch_one(&mut *tx)
+            .await?;
+        // Not checked at build time: the function returns `void`, which sqlx cannot name.
+        sqlx::query("select ballot_events_aside_make($1, $2)")
+            .bind(partition)
+            .bind(county_fips)
+            .execute(&mut *tx)
+            .await?;
+        Ok(Self { tx, partition })
+    }
+
+    /// Sends full buffers of events.
+    pub async fn send(&mut self, chunks: Vec<CopyChunk>) -> Result<(), sqlx::Error> {
+        for chunk in chunks {
+            chunk.send(&mut self.tx).await?;
+        }
+        Ok(())
+    }
+
+    /// Sends the last events, builds their keys and indexes, and commits.
+    async fn finish(mut self, last: Option<CopyChunk>) -> Result<(), sqlx::Error> {
+        self.send(last.into_iter().collect()).await?;
+        sqlx::query("select ballot_events_aside_index($1)")
+            .bind(self.partition)
+            .execute(&mut *self.tx)
+            .await?;
+        self.tx.commit().await
+    }
+}
+
+/// Full buffers to send: on the first load's connection, and on the events' own.
+#[derive(Default)]
+pub struct Full {
+    pub main: Vec<CopyChunk>,
+    pub aside: Vec<CopyChunk>,
+}
+
 /// A first load in progress: the pair's partition made, its tables being filled.
 pub struct FirstLoad {
     partition: i32,
+    /// Whether the events go to the partition's aside table (on their own connection).
+    aside: bool,
     next_id: i64,
     end_id: i64,
     county_fips: String,
@@ -88,13 +149,16 @@ pub struct FirstLoad {
 
 impl FirstLoad {
     /// Makes the pair's partition of its own; refused (a database error) when the pair has
-    /// ballots already, or the transaction does not work for the county.
+    /// ballots already, or the transaction does not work for the county. Given a transaction
+    /// on a second connection, the events are written there ([`EventsAside`], returned to the
+    /// caller to send them); otherwise in `tx`.
     pub async fn begin(
         tx: &mut PgConnection,
+        aside: Option<Transaction<'static, Postgres>>,
         cause: Cause,
         county_fips: &str,
         election_id: i64,
-    ) -> Result<Self, sqlx::Error> {
+    ) -> Result<(Self, Option<EventsAside>), sqlx::Error> {
         let partition: i32 = sqlx::query_scalar!(
             r#"select ballot_partition_make($1, $2) as "k!""#,
             county_fips,
@@ -108,6 +172,14 @@ impl FirstLoad {
         )
         .fetch_one(&mut *tx)
         .await?;
+        let aside = match aside {
+            Some(side) => Some(EventsAside::begin(side, partition, county_fips).await?),
+            None => None,
+        };
+        let events_table = match aside {
+            Some(_) => format!("ballot_events_aside_{partition}"),
+            None => format!("ballot_events_{partition}"),
+        };
         let ballots = BinaryCopy::new(
             &format!("ballots_{partition}"),
             &[
@@ -128,7 +200,7 @@ impl FirstLoad {
         // Event ids come from the column's default (`ballot_events_id_seq`), in the order
         // written: each ballot's events are written in time order, so its ids are too.
         let events = BinaryCopy::new(
-            &format!("ballot_events_{partition}"),
+            &events_table,
             &[
                 "ballot_id",
                 "county_fips",
@@ -146,8 +218,9 @@ impl FirstLoad {
                 "notify",
             ],
         );
-        Ok(Self {
+        let load = Self {
             partition,
+            aside: aside.is_some(),
             next_id: range.first_id,
             end_id: range.end_id,
             county_fips: county_fips.to_owned(),
@@ -158,7 +231,8 @@ impl FirstLoad {
             reissues: 0,
             by_status: BTreeMap::new(),
             notices: Vec::new(),
-        })
+        };
+        Ok((load, aside))
     }
 
     /// The id for the next new ballot, from the partition's range.
@@ -228,29 +302,57 @@ impl FirstLoad {
     }
 
     /// The buffers that hold enough to send, each taken as one COPY; sent by the caller when
-    /// its connection is free (while the next ballots are decided).
-    pub fn take_full(&mut self) -> Vec<CopyChunk> {
-        let mut chunks = Vec::new();
+    /// its connections are free (while the next ballots are decided).
+    pub fn take_full(&mut self) -> Full {
+        let mut full = Full::default();
         if self.ballots.len() >= FLUSH_BYTES {
-            chunks.extend(self.ballots.take());
+            full.main.extend(self.ballots.take());
         }
         if self.events.len() >= FLUSH_BYTES {
-            chunks.extend(self.events.take());
+            let to = if self.aside {
+                &mut full.aside
+            } else {
+                &mut full.main
+            };
+            to.extend(self.events.take());
         }
-        chunks
+        full
     }
 
-    /// Sends the rest, builds the partition's keys and indexes, checks its references and
+    /// Sends the rest, builds the partition's keys and indexes (the events' beside the
+    /// ballots', on their own connection, which then commits), checks its references and
     /// attaches it; then writes the audit rows and queues the notifications. Returns how many
     /// ballots' news queued a message.
     pub async fn finish(
         mut self,
         tx: &mut PgConnection,
+        aside: Option<EventsAside>,
         now: DateTime<Utc>,
     ) -> Result<u64, sqlx::Error> {
-        self.ballots.flush(tx).await?;
-        self.events.flush(tx).await?;
-        // Not checked at build time: the function returns `void`, which sqlx cannot name.
+        let ballots = self.ballots.take();
+        let (events, side_events) = match aside {
+            Some(_) => (None, self.events.take()),
+            None => (self.events.take(), None),
+        };
+        let partition = self.partition;
+        let main = async {
+            for chunk in ballots.into_iter().chain(events) {
+                chunk.send(&mut *tx).await?;
+            }
+            // Not checked at build time: the function returns `void`, which sqlx cannot name.
+            sqlx::query("select ballot_partition_index($1)")
+                .bind(partition)
+                .execute(&mut *tx)
+                .await
+        };
+        match aside {
+            Some(side) => {
+                tokio::try_join!(main, side.finish(side_events))?;
+            }
+            None => {
+                main.await?;
+            }
+        }
         sqlx::query("select ballot_partition_attach($1)")
             .bind(self.partition)
             .execute(&mut *tx)

@@ -87,6 +87,19 @@ async fn seen(tx: &mut PgConnection, election: i64) -> i64 {
 
 /// Writes a ballot (mailed) and its two events straight into partition k's tables, as COPY would.
 async fn fill(tx: &mut PgConnection, k: i32, id: i64, voter: i64, election: i64, number: &str) {
+    fill_ballot(tx, k, id, voter, election, number).await;
+    events_into(tx, &format!("ballot_events_{k}"), id).await;
+}
+
+/// Writes a ballot (mailed) straight into partition k's table.
+async fn fill_ballot(
+    tx: &mut PgConnection,
+    k: i32,
+    id: i64,
+    voter: i64,
+    election: i64,
+    number: &str,
+) {
     sqlx::query(&format!(
         "insert into ballots_{k} (id, county_fips, election_id, voter_id, ballot_number,
            outbound_imb, status, status_at)
@@ -100,8 +113,12 @@ async fn fill(tx: &mut PgConnection, k: i32, id: i64, voter: i64, election: i64,
     .execute(&mut *tx)
     .await
     .unwrap();
+}
+
+/// Writes a ballot's two events (issued, mailed) into `table`.
+async fn events_into(tx: &mut PgConnection, table: &str, id: i64) {
     sqlx::query(&format!(
-        "insert into ballot_events_{k} (ballot_id, county_fips, status, occurred_at, source, notify)
+        "insert into {table} (ballot_id, county_fips, status, occurred_at, source, notify)
          values ($1, '06067', 'issued', now() - interval '1 day', 'system', false),
                 ($1, '06067', 'mailed', now(), 'system', true)"
     ))
@@ -365,4 +382,177 @@ async fn a_partition_is_made_only_for_the_transactions_county_and_an_empty_pair(
     let mut tx = as_app(&pool, "06067").await;
     let err = make(&mut tx, "06067", election).await.unwrap_err();
     assert!(err.to_string().contains("has ballots of election"), "{err}");
+}
+
+/// Partition k's events table written aside, in a transaction of its own that commits.
+async fn aside(
+    pool: &PgPool,
+    county: &str,
+    k: i32,
+) -> Result<sqlx::Transaction<'static, sqlx::Postgres>, sqlx::Error> {
+    let mut side = as_app(pool, county).await;
+    sqlx::query("select ballot_events_aside_make($1, $2)")
+        .bind(k)
+        .bind(county)
+        .execute(&mut *side)
+        .await?;
+    Ok(side)
+}
+
+/// Aside tables and records left.
+async fn asides_left(pool: &PgPool) -> (i64, i64) {
+    sqlx::query_as(
+        r"select (select count(*) from pg_class where relname like 'ballot\_events\_aside\_%'),
+                 (select count(*) from ballot_event_asides)",
+    )
+    .fetch_one(pool)
+    .await
+    .unwrap()
+}
+
+async fn sweep(pool: &PgPool) -> i32 {
+    let mut tx = as_app(pool, "06037").await;
+    let n = sqlx::query_scalar("select ballot_events_aside_sweep()")
+        .fetch_one(&mut *tx)
+        .await
+        .unwrap();
+    tx.commit().await.unwrap();
+    n
+}
+
+/// The events of a first load written aside (filled and indexed in a transaction of their own,
+/// which commits first) take the place of the partition's own events table when it is attached;
+/// until then the app may write them and not read them.
+#[sqlx::test(migrator = "crate::state::MIGRATOR")]
+async fn events_written_aside_are_attached_with_the_partition(pool: PgPool) {
+    let (election, [v1, _]) = world(&pool).await;
+    let mut tx = as_app(&pool, "06067").await;
+    let k = make(&mut tx, "06067", election).await.unwrap();
+    let first = first_id(k);
+    let mut side = aside(&pool, "06067", k).await.unwrap();
+    events_into(&mut side, &format!("ballot_events_aside_{k}"), first).await;
+    sqlx::query("select ballot_events_aside_index($1)")
+        .bind(k)
+        .execute(&mut *side)
+        .await
+        .unwrap();
+    side.commit().await.unwrap();
+    // Committed, and still no one's to read; nor another county's to index.
+    let mut other = as_app(&pool, "06067").await;
+    let err = sqlx::query(&format!("select count(*) from ballot_events_aside_{k}"))
+        .execute(&mut *other)
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("permission denied"), "{err}");
+    drop(other);
+    let mut other = as_app(&pool, "06037").await;
+    let err = sqlx::query("select ballot_events_aside_index($1)")
+        .bind(k)
+        .execute(&mut *other)
+        .await
+        .unwrap_err();
+    assert!(
+        err.to_string().contains("does not work for county 06067"),
+        "{err}"
+    );
+    drop(other);
+    // A load in progress is not swept.
+    assert_eq!(sweep(&pool).await, 0);
+    assert_eq!(asides_left(&pool).await, (1, 1));
+
+    fill_ballot(&mut tx, k, first, v1, election, "SAC-B-1").await;
+    attach(&mut tx, k).await.unwrap();
+    tx.commit().await.unwrap();
+    assert_eq!(asides_left(&pool).await, (0, 0));
+    let mut tx = as_app(&pool, "06067").await;
+    let events: Vec<String> =
+        sqlx::query_scalar("select status from ballot_events where ballot_id = $1 order by id")
+            .bind(first)
+            .fetch_all(&mut *tx)
+            .await
+            .unwrap();
+    assert_eq!(events, ["issued", "mailed"]);
+    drop(tx);
+    assert_eq!(
+        index_shapes(
+            &pool,
+            &format!("ballot_events_{k}"),
+            &format!("ballot_events_{k}_")
+        )
+        .await,
+        index_shapes(&pool, "ballot_events_0", "ballot_events_").await
+    );
+    // Attached, it is the app's through the parent only, as any partition.
+    let mut tx = as_app(&pool, "06067").await;
+    let err = sqlx::query(&format!("select count(*) from ballot_events_{k}"))
+        .execute(&mut *tx)
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("permission denied"), "{err}");
+}
+
+/// A first load that does not commit leaves its events aside, committed: the sweep drops them
+/// once no transaction making the partition holds them, and not before.
+#[sqlx::test(migrator = "crate::state::MIGRATOR")]
+async fn the_sweep_drops_events_aside_of_loads_that_did_not_commit(pool: PgPool) {
+    let (election, _) = world(&pool).await;
+    let mut tx = as_app(&pool, "06067").await;
+    let k = make(&mut tx, "06067", election).await.unwrap();
+    let mut side = aside(&pool, "06067", k).await.unwrap();
+    events_into(&mut side, &format!("ballot_events_aside_{k}"), first_id(k)).await;
+    side.commit().await.unwrap();
+    assert_eq!(sweep(&pool).await, 0);
+    assert_eq!(asides_left(&pool).await, (1, 1));
+    tx.rollback().await.unwrap();
+    assert_eq!(sweep(&pool).await, 1);
+    assert_eq!(asides_left(&pool).await, (0, 0));
+
+    // And a first load sweeps before it makes its partition.
+    let mut tx = as_app(&pool, "06067").await;
+    let k = make(&mut tx, "06067", election).await.unwrap();
+    aside(&pool, "06067", k)
+        .await
+        .unwrap()
+        .commit()
+        .await
+        .unwrap();
+    tx.rollback().await.unwrap();
+    assert_eq!(asides_left(&pool).await, (1, 1));
+    let mut tx = as_app(&pool, "06067").await;
+    let k = make(&mut tx, "06067", election).await.unwrap();
+    attach(&mut tx, k).await.unwrap();
+    tx.commit().await.unwrap();
+    assert_eq!(asides_left(&pool).await, (0, 0));
+}
+
+/// Events aside are made only for the transaction's county, for a partition being made, and
+/// attached only to their county's partition.
+#[sqlx::test(migrator = "crate::state::MIGRATOR")]
+async fn events_aside_are_their_countys_only(pool: PgPool) {
+    let (election, [v1, _]) = world(&pool).await;
+    let mut tx = as_app(&pool, "06067").await;
+    let k = make(&mut tx, "06067", election).await.unwrap();
+    let mut other = as_app(&pool, "06037").await;
+    let err = sqlx::query("select ballot_events_aside_make($1, '06067')")
+        .bind(k)
+        .execute(&mut *other)
+        .await
+        .unwrap_err();
+    assert!(
+        err.to_string().contains("does not work for county 06067"),
+        "{err}"
+    );
+    drop(other);
+    let err = aside(&pool, "06067", k + 1).await.unwrap_err();
+    assert!(err.to_string().contains("no partition"), "{err}");
+    // Los Angeles writes events aside for Sacramento's partition: not attached.
+    aside(&pool, "06037", k)
+        .await
+        .unwrap()
+        .commit()
+        .await
+        .unwrap();
+    fill_ballot(&mut tx, k, first_id(k), v1, election, "SAC-B-1").await;
+    let err = attach(&mut tx, k).await.unwrap_err();
+    assert!(err.to_string().contains("are county 06037's"), "{err}");
 }

@@ -16,14 +16,14 @@ use super::csvfeed::{Rejection, Row};
 use super::elg::parse_elg;
 use super::run::{Ctx, count_refusal, repeats, row_key};
 use super::sightings::Sightings;
-use crate::ballots::first_load::{FirstLoad, Timeline};
+use crate::ballots::first_load::{EventsAside, FirstLoad, Full, Timeline};
 use crate::ballots::spine::{NewBallot, Proposal};
 use crate::copy::{BinaryCopy, CopyChunk};
 use crate::domain::imb::Imb;
 use crate::domain::{BallotStatus, NotCountedReason, StatusChange};
 use chrono::{DateTime, Utc};
 use sqlx::postgres::PgRow;
-use sqlx::{Executor, FromRow, PgConnection};
+use sqlx::{Executor, FromRow, PgConnection, PgPool};
 use std::collections::{BTreeSet, HashMap};
 use std::task::Poll;
 
@@ -33,6 +33,10 @@ const PREFIXES: usize = 1_000;
 
 /// Rows read back from the cursor at a time.
 pub(super) const FETCH_ROWS: usize = 20_000;
+
+/// Connections an import holds at once when its events are written beside its ballots: its
+/// transaction, its error report's, the events'. A smaller pool writes them in the transaction.
+const CONNECTIONS_FOR_ASIDE: u32 = 3;
 
 /// Whether the county has no ballot of the election yet (nor a partition for it): its ELG file
 /// is a first load.
@@ -85,7 +89,9 @@ pub(super) struct FirstElg {
     /// Whether the cursor may hold more rows after `fetched`.
     more: bool,
     /// Full COPY buffers, sent while the next batch is decided.
-    chunks: Vec<CopyChunk>,
+    chunks: Full,
+    /// The events' own connection, when applying with one to spare.
+    aside: Option<EventsAside>,
     /// Staged rows of the last chunk checked, sent while the next is checked.
     staged: Option<CopyChunk>,
     /// Ballot numbers with the voters naming them, tracking codes with the numbers carrying
@@ -97,8 +103,9 @@ pub(super) struct FirstElg {
 }
 
 impl FirstElg {
-    /// Stages the file in a temporary table; when applying, makes the pair's partition.
-    pub async fn begin(ctx: &mut Ctx<'_>, apply: bool) -> Result<Self, sqlx::Error> {
+    /// Stages the file in a temporary table; when applying, makes the pair's partition, with
+    /// a connection of the pool for its events if the pool has one to spare.
+    pub async fn begin(ctx: &mut Ctx<'_>, pool: &PgPool, apply: bool) -> Result<Self, sqlx::Error> {
         // Statements about the temporary table are not checked at build time: it exists only now.
         sqlx::query(
             "create temporary table elg_first (
@@ -110,11 +117,17 @@ impl FirstElg {
         )
         .execute(&mut *ctx.tx)
         .await?;
-        let load = if apply {
+        let (load, aside) = if apply {
             let (cause, county, election_id) = (ctx.cause(), ctx.county.clone(), ctx.election().id);
-            Some(FirstLoad::begin(ctx.tx, cause, &county, election_id).await?)
+            let side = if pool.options().get_max_connections() >= CONNECTIONS_FOR_ASIDE {
+                Some(pool.begin().await?)
+            } else {
+                None
+            };
+            let (load, aside) = FirstLoad::begin(ctx.tx, side, cause, &county, election_id).await?;
+            (Some(load), aside)
         } else {
-            None
+            (None, None)
         };
         Ok(Self {
             decider: Some(Decider {
@@ -128,7 +141,8 @@ impl FirstElg {
             }),
             fetched: Vec::new(),
             more: false,
-            chunks: Vec::new(),
+            chunks: Full::default(),
+            aside,
             staged: None,
             numbers: Sightings::new(),
             codes: Sightings::new(),
@@ -354,10 +368,10 @@ impl FirstElg {
             let done = decider.batch(rows, last);
             (decider, done)
         });
-        let chunks = std::mem::take(&mut self.chunks);
+        let Full { main, aside } = std::mem::take(&mut self.chunks);
         let tx = &mut *ctx.tx;
         let io = async move {
-            for chunk in chunks {
+            for chunk in main {
                 chunk.send(tx).await?;
             }
             if last {
@@ -366,13 +380,15 @@ impl FirstElg {
                 fetch(tx).await
             }
         };
-        let (decided, fetched) = tokio::join!(deciding, io);
+        let side = send_aside(self.aside.as_mut(), aside);
+        let (decided, fetched, sent) = tokio::join!(deciding, io, side);
         let (mut decider, done) = match decided {
             Ok(decided) => decided,
             Err(e) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),
             Err(e) => return Err(sqlx::Error::Protocol(format!("deciding ballots: {e}"))),
         };
         self.fetched = fetched?;
+        sent?;
         done?;
         self.more = self.fetched.len() == FETCH_ROWS;
         decider.tally.add_to(ctx);
@@ -385,9 +401,15 @@ impl FirstElg {
 
     /// Writes the rest and attaches the partition, with the audit rows and the outbox.
     pub async fn finish(mut self, ctx: &mut Ctx<'_>) -> Result<(), sqlx::Error> {
-        for chunk in std::mem::take(&mut self.chunks) {
-            chunk.send(ctx.tx).await?;
-        }
+        let Full { main, aside } = std::mem::take(&mut self.chunks);
+        let tx = &mut *ctx.tx;
+        let io = async move {
+            for chunk in main {
+                chunk.send(tx).await?;
+            }
+            Ok::<_, sqlx::Error>(())
+        };
+        tokio::try_join!(io, send_aside(self.aside.as_mut(), aside))?;
         Executor::execute(&mut *ctx.tx, "close elg_first_rows").await?;
         let Some(decider) = self.decider else {
             return Err(sqlx::Error::Protocol(
@@ -395,9 +417,23 @@ impl FirstElg {
             ));
         };
         if let Some(load) = decider.load {
-            ctx.summary.notifications = load.finish(ctx.tx, ctx.now).await?;
+            ctx.summary.notifications = load.finish(ctx.tx, self.aside, ctx.now).await?;
         }
         Ok(())
+    }
+}
+
+/// Sends full buffers of events on their own connection.
+async fn send_aside(
+    aside: Option<&mut EventsAside>,
+    chunks: Vec<CopyChunk>,
+) -> Result<(), sqlx::Error> {
+    match aside {
+        Some(aside) => aside.send(chunks).await,
+        None if chunks.is_empty() => Ok(()),
+        None => Err(sqlx::Error::Protocol(
+            "events to send aside without a connection for them".into(),
+        )),
     }
 }
 

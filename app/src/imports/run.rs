@@ -677,7 +677,7 @@ pub async fn process(
     let mut first = if request.kind == FeedKind::Elg && super::elg_first::is_first(&mut ctx).await?
     {
         let apply = matches!(mode, Mode::Apply { .. });
-        Some(super::elg_first::FirstElg::begin(&mut ctx, apply).await?)
+        Some(super::elg_first::FirstElg::begin(&mut ctx, pool, apply).await?)
     } else {
         None
     };
@@ -705,6 +705,8 @@ pub async fn process(
             break;
         }
     }
+    // A first load's events may be committed aside (`elg_first`): swept if it does not commit.
+    let first_applied = first.is_some() && matches!(mode, Mode::Apply { .. });
     if let Some(mut first) = first {
         first.resolve(&mut ctx).await?;
         while first.next_batch(&mut ctx).await? {
@@ -850,6 +852,12 @@ pub async fn process(
         tx.commit().await?;
     } else {
         tx.rollback().await?;
+        if first_applied {
+            // Not checked at build time: sqlx cannot tell the function's result is never null.
+            sqlx::query("select ballot_events_aside_sweep()")
+                .execute(&mut *report_conn)
+                .await?;
+        }
         sqlx::query!(
             r#"update imports set summary = $2, row_count = $3, rejected_rows = $4,
                  file_sha256 = $5, file_bytes = $6

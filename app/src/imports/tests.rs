@@ -85,10 +85,16 @@ async fn apply_elg_skipping_rejected(pool: &PgPool, election: i64, text: &[u8]) 
     .await
 }
 
-/// The same database through the serving app's role, under row-level security, as deployed.
+/// The same database through the serving app's role, under row-level security, as deployed
+/// (with connections enough for a first load's events to go aside).
 async fn app_role(pool: &PgPool) -> PgPool {
+    app_role_of(pool, 3).await
+}
+
+/// As `app_role`, with a pool of `connections`.
+async fn app_role_of(pool: &PgPool, connections: u32) -> PgPool {
     sqlx::postgres::PgPoolOptions::new()
-        .max_connections(2)
+        .max_connections(connections)
         .after_connect(|conn, _| {
             Box::pin(async move {
                 sqlx::query("set role ballot_tracker_app")
@@ -100,6 +106,33 @@ async fn app_role(pool: &PgPool) -> PgPool {
         .connect_with(pool.connect_options().as_ref().clone())
         .await
         .unwrap()
+}
+
+/// Keeps the number of each partition whose events are written aside (`asides_made`): their
+/// records go when they are attached or swept.
+async fn watch_asides(pool: &PgPool) {
+    sqlx::raw_sql(
+        "create table asides_made (k integer);
+         create function asides_made() returns trigger language plpgsql as $$
+         begin insert into asides_made values (new.id); return null; end $$;
+         create trigger asides_made after insert on ballot_event_asides
+           for each row execute function asides_made();",
+    )
+    .execute(pool)
+    .await
+    .unwrap();
+}
+
+/// Aside tables and their records left behind.
+async fn asides_left(pool: &PgPool) -> (i64, i64) {
+    (
+        count(
+            pool,
+            r"select count(*) from pg_class where relname like 'ballot\_events\_aside\_%'",
+        )
+        .await,
+        count(pool, "select count(*) from ballot_event_asides").await,
+    )
 }
 
 async fn count(pool: &PgPool, sql: &str) -> i64 {
@@ -648,6 +681,7 @@ async fn a_reissued_ballot_replaces_the_earlier_one(pool: PgPool) {
 #[sqlx::test(migrator = "crate::state::MIGRATOR")]
 async fn a_first_file_fills_a_partition_of_its_own(pool: PgPool) {
     let e = election_with_voters(&pool).await;
+    watch_asides(&pool).await;
     sqlx::query(
         "insert into subscriptions (voter_id, county_fips, channel, address, language, confirmed_at)
          select id, county_fips, 'email', 'al1002@example.org', 'en', now() from voters
@@ -684,6 +718,12 @@ async fn a_first_file_fills_a_partition_of_its_own(pool: PgPool) {
     assert_eq!((r.summary.issued, r.summary.rejected), (6, 1), "{r:?}");
     assert_eq!(r.summary.moved.get(&BallotStatus::Replaced), Some(&1));
     assert_eq!(r.summary.notifications, 1);
+    // Its events were written aside, on a connection of their own, and attached.
+    assert_eq!(
+        count(&pool, "select count(*) from asides_made where k = 1").await,
+        1
+    );
+    assert_eq!(asides_left(&pool).await, (0, 0));
     let report = run::rejections(&pool, r.import_id, COUNTY).await.unwrap();
     assert_eq!(report.len(), 1);
     assert_eq!(
@@ -1031,6 +1071,69 @@ async fn a_repeated_row_of_a_first_file_claims_no_barcode(pool: PgPool) {
             .await
             .unwrap();
     assert_eq!(carries.as_deref(), Some("00700123456000000042"));
+}
+
+/// A first file applied through a pool too small to spare a connection for its events writes
+/// them in its own transaction, with the same outcome.
+#[sqlx::test(migrator = "crate::state::MIGRATOR")]
+async fn a_first_file_through_a_pool_of_two_writes_its_events_in_its_transaction(pool: PgPool) {
+    let e = election_with_voters(&pool).await;
+    watch_asides(&pool).await;
+    let r = run_file(
+        &app_role_of(&pool, 2).await,
+        &request(FeedKind::Elg, e),
+        &sample(FeedKind::Elg),
+        apply_skipping_rejected(),
+    )
+    .await;
+    assert!(r.applied, "{r:?}");
+    assert_eq!(count(&pool, "select count(*) from asides_made").await, 0);
+    assert_eq!(asides_left(&pool).await, (0, 0));
+    let events = count(&pool, "select count(*) from ballot_events_1").await;
+    // Each ballot's "issued" and the sample's nine changes.
+    assert_eq!(events, r.summary.issued as i64 + 9, "{r:?}");
+    assert_eq!(
+        events,
+        count(&pool, "select count(*) from ballot_events").await
+    );
+}
+
+/// A first file that does not commit (here: blocked by its rejected row) leaves no events
+/// behind, though they were committed aside: the import sweeps them as it rolls back, and the
+/// next first load can go.
+#[sqlx::test(migrator = "crate::state::MIGRATOR")]
+async fn a_first_file_that_does_not_commit_leaves_no_events_aside(pool: PgPool) {
+    let e = election_with_voters(&pool).await;
+    watch_asides(&pool).await;
+    let mut text = sample(FeedKind::Elg);
+    text.extend_from_slice(b"06001,2026-11-03,AL-1003,AL-B-1002,RECEIVED,2026-10-22,,,\n");
+    let blocked = run_file(
+        &app_role(&pool).await,
+        &request(FeedKind::Elg, e),
+        &text,
+        apply(),
+    )
+    .await;
+    assert!(!blocked.applied && blocked.blocked.is_some(), "{blocked:?}");
+    assert_eq!(count(&pool, "select count(*) from asides_made").await, 1);
+    assert_eq!(asides_left(&pool).await, (0, 0));
+    assert_eq!(count(&pool, "select count(*) from ballots").await, 0);
+    assert_eq!(count(&pool, "select count(*) from ballot_events").await, 0);
+
+    let r = run_file(
+        &app_role(&pool).await,
+        &request(FeedKind::Elg, e),
+        &text,
+        apply_skipping_rejected(),
+    )
+    .await;
+    assert!(r.applied, "{r:?}");
+    assert_eq!(count(&pool, "select count(*) from asides_made").await, 2);
+    assert_eq!(asides_left(&pool).await, (0, 0));
+    assert_eq!(
+        count(&pool, "select count(*) from ballots").await,
+        r.summary.issued as i64
+    );
 }
 
 /// A large voter file leaves the voters analyzed as it commits: the county's first ELG file,

@@ -129,7 +129,8 @@ async fn kill_when(pool: &PgPool, child: &mut std::process::Child, busy: &str) {
 
 /// A county's first ELG file (the first-load way: a partition of its own, filled by COPY and
 /// attached at the end) killed while its ballots are being written leaves no ballot, no
-/// partition and no table behind; run again, it applies whole.
+/// partition and no table behind; killed while attaching, after its events were committed
+/// aside, it leaves them to the next first load, which sweeps them; run again, it applies whole.
 #[sqlx::test(migrator = "app::state::MIGRATOR")]
 async fn a_first_load_killed_mid_apply_leaves_no_partition(pool: PgPool) {
     let url = database_url(&pool);
@@ -198,6 +199,42 @@ async fn a_first_load_killed_mid_apply_leaves_no_partition(pool: PgPool) {
         assert_eq!(count(&pool, sql).await, 0, "{what}");
     }
 
+    let mut child = import_kind(&url, &kind, &path).spawn().unwrap();
+    kill_when(
+        &pool,
+        &mut child,
+        "select count(*) from pg_stat_activity
+         where datname = current_database() and pid <> pg_backend_pid()
+           and query like 'select ballot_partition_attach%'",
+    )
+    .await;
+    // Its session ends once the attach notices the client gone.
+    let started = Instant::now();
+    while count(
+        &pool,
+        "select count(*) from pg_stat_activity
+         where datname = current_database() and pid <> pg_backend_pid()
+           and backend_type = 'client backend' and state <> 'idle'",
+    )
+    .await
+        > 0
+    {
+        assert!(started.elapsed() < Duration::from_secs(120));
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    for (what, sql, expected) in [
+        ("ballots", "select count(*) from ballots", 0),
+        ("events", "select count(*) from ballot_events", 0),
+        ("partitions", "select count(*) from ballot_partitions", 0),
+        (
+            "events aside",
+            "select count(*) from ballot_event_asides",
+            1,
+        ),
+    ] {
+        assert_eq!(count(&pool, sql).await, expected, "{what}");
+    }
+
     let done = import_kind(&url, &kind, &path).output().unwrap();
     let stdout = String::from_utf8_lossy(&done.stdout);
     assert!(
@@ -217,6 +254,16 @@ async fn a_first_load_killed_mid_apply_leaves_no_partition(pool: PgPool) {
     assert_eq!(
         count(&pool, "select count(*) from ballot_events").await,
         2 * rows
+    );
+    assert_eq!(
+        count(
+            &pool,
+            r"select count(*) from pg_class where relname like 'ballot\_events\_aside\_%'"
+        )
+        .await
+            + count(&pool, "select count(*) from ballot_event_asides").await,
+        0,
+        "the events left aside were swept"
     );
     std::fs::remove_file(path).unwrap();
 }
