@@ -18,7 +18,12 @@ create table ballot_event_asides (
     -- The partition's number k.
     id          integer primary key,
     county_fips text not null references counties,
-    created_at  timestamptz not null default now()
+    created_at  timestamptz not null default now(),
+    -- The imports, accounts and tokens the events name, once they are all written
+    -- (`ballot_events_aside_index`): the attach checks these instead of reading every event.
+    import_ids  bigint[],
+    actor_ids   bigint[],
+    token_ids   bigint[]
 );
 revoke all on ballot_event_asides from ballot_tracker_app;
 
@@ -114,12 +119,14 @@ begin
 end
 $$;
 
--- Builds the aside events table's keys and indexes, named as partition k's will be, once it is
--- filled: beside the ballots' (`ballot_partition_index`), on its own connection.
+-- Once the aside events table is filled: closes it to further rows, builds its keys and
+-- indexes, named as partition k's will be, and keeps what the events name, beside the ballots'
+-- indexes (`ballot_partition_index`), on its own connection.
 create function ballot_events_aside_index(k integer) returns void
 language plpgsql security definer set search_path = public, pg_temp as $$
 declare
     a ballot_event_asides;
+    aside constant text := 'ballot_events_aside_' || k;
 begin
     select * into a from ballot_event_asides where id = k;
     if not found then
@@ -130,8 +137,19 @@ begin
         raise exception 'this transaction does not work for county %', a.county_fips
             using errcode = 'insufficient_privilege';
     end if;
-    perform ballot_partition_build('ballot_events', 'ballot_events_0', 'ballot_events_aside_' || k,
-                                   'ballot_events_' || k);
+    -- No one else's rows come after these: any other writer has finished (the lock), and none
+    -- may start (the grant, gone when this commits).
+    execute format('lock table %I in share mode', aside);
+    execute format('revoke insert on %I from ballot_tracker_app', aside);
+    perform ballot_partition_build('ballot_events', 'ballot_events_0', aside, 'ballot_events_' || k);
+    execute format('select coalesce(array_agg(distinct import_id) filter (where import_id is not null), ''{}''),
+                           coalesce(array_agg(distinct actor_user_id) filter (where actor_user_id is not null), ''{}''),
+                           coalesce(array_agg(distinct api_token_id) filter (where api_token_id is not null), ''{}'')
+                    from %I', aside)
+        into a.import_ids, a.actor_ids, a.token_ids;
+    update ballot_event_asides
+    set import_ids = a.import_ids, actor_ids = a.actor_ids, token_ids = a.token_ids
+    where id = k;
 end
 $$;
 
@@ -200,10 +218,12 @@ end
 $$;
 
 -- As `20261207000001` made it (with `20261208000001`'s planning), and: events written aside
--- take the place of the partition's own (which must then be empty), and the keys and indexes
--- already built are kept.
+-- take the place of the partition's own (which must then be empty), with what they name
+-- gathered as they were closed; the keys and indexes already built are kept; two checks read
+-- less (below).
 create or replace function ballot_partition_attach(k integer) returns void
-language plpgsql security definer set search_path = public, pg_temp set enable_nestloop = off as $$
+language plpgsql security definer set search_path = public, pg_temp
+set enable_nestloop = off set enable_seqscan = on as $$
 declare
     p ballot_partitions;
     a ballot_event_asides;
@@ -211,6 +231,12 @@ declare
     r record;
     t text;
     filled boolean;
+    first_ballot bigint;
+    last_ballot bigint;
+    ballot_count bigint;
+    first_named bigint;
+    last_named bigint;
+    orphan bigint;
     ballots_k constant text := 'ballots_' || k;
     events_k constant text := 'ballot_events_' || k;
 begin
@@ -253,29 +279,54 @@ begin
             using errcode = 'foreign_key_violation',
                   detail = format('Key (election_id)=(%s) is not present in table "elections".', p.election_id);
     end if;
+    -- Few ballots replace another: those are read through the partial index, each looked up by
+    -- its key (not a hash of every ballot, as the plan is without statistics of the new table).
+    perform set_config('enable_seqscan', 'off', true);
     execute format('select n.replaces_ballot_id as id from %I n where n.replaces_ballot_id is not null
-                      and not exists (select from %I b where b.id = n.replaces_ballot_id)
+                      and (select count(*) from %I b where b.id = n.replaces_ballot_id) = 0
                     limit 1', ballots_k, ballots_k) into missing;
+    perform set_config('enable_seqscan', 'on', true);
     if missing is not null then
         raise exception 'insert on table "ballots" violates foreign key constraint "ballots_replaces_fkey"'
             using errcode = 'foreign_key_violation',
                   detail = format('Key (replaces_ballot_id)=(%s) is not present in table "ballots".', missing.id);
     end if;
-    execute format('select n.ballot_id from %I n where not exists
-                      (select from %I b where b.id = n.ballot_id) limit 1', events_k, ballots_k)
-        into missing;
-    if missing is not null then
+    -- A first load's ballots take the ids of their range in turn: when the ids are unique (the
+    -- key is built) and as many as from the first to the last, every id between is a ballot,
+    -- and the events' lowest and highest ballots (through their key) say the rest.
+    execute format('select min(id), max(id), count(*) from %I', ballots_k)
+        into first_ballot, last_ballot, ballot_count;
+    execute format('select min(ballot_id), max(ballot_id) from %I', events_k)
+        into first_named, last_named;
+    if first_named is not null and ballot_count > 0 and last_ballot - first_ballot + 1 = ballot_count then
+        orphan := case when first_named < first_ballot then first_named
+                       when last_named > last_ballot then last_named end;
+    elsif first_named is not null then
+        execute format('select n.ballot_id from %I n where not exists
+                          (select from %I b where b.id = n.ballot_id) limit 1', events_k, ballots_k)
+            into orphan;
+    end if;
+    if orphan is not null then
         raise exception 'insert on table "ballot_events" violates foreign key constraint "ballot_events_ballot_fkey"'
             using errcode = 'foreign_key_violation',
                   detail = format('Key (ballot_id, county_fips)=(%s, %s) is not present in table "ballots".',
-                                  missing.ballot_id, p.county_fips);
+                                  orphan, p.county_fips);
     end if;
     -- Of the county's own (a state administrator's account has none): what the insert trigger,
     -- run under the county's policies, would see. The events name a handful of each: read
-    -- once.
-    execute format('create temporary table %I on commit drop as
-                      select distinct import_id, actor_user_id, api_token_id from %I',
-                   events_k || '_refs', events_k);
+    -- once, or as their aside table was closed.
+    if a.import_ids is not null then
+        execute format('create temporary table %I on commit drop as
+                          select unnest(%L::bigint[]) as import_id, null::bigint as actor_user_id,
+                                 null::bigint as api_token_id
+                          union all select null, unnest(%L::bigint[]), null
+                          union all select null, null, unnest(%L::bigint[])',
+                       events_k || '_refs', a.import_ids, a.actor_ids, a.token_ids);
+    else
+        execute format('create temporary table %I on commit drop as
+                          select distinct import_id, actor_user_id, api_token_id from %I',
+                       events_k || '_refs', events_k);
+    end if;
     for r in select * from (values ('import_id', 'imports', 'ballot_events_import_fkey'),
                                    ('actor_user_id', 'admin_users', 'ballot_events_actor_fkey'),
                                    ('api_token_id', 'api_tokens', 'ballot_events_api_token_fkey'))

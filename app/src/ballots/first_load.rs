@@ -78,14 +78,19 @@ impl Timeline {
 
 /// A first load's events, written on a connection of their own into partition k's aside
 /// table, in a transaction that commits once they are all written and indexed
-/// ([`EventsAside::finish`]); the first load's transaction then attaches them.
+/// ([`EventsAside::finish`]); the first load's transaction then attaches them. A task of its
+/// own writes them, so that they go on while the next ballots are decided and sent.
 pub struct EventsAside {
-    tx: Transaction<'static, Postgres>,
+    /// Full buffers for the writer; two at most wait (16 MB).
+    queue: Option<tokio::sync::mpsc::Sender<CopyChunk>>,
+    /// Sends each buffer by COPY; hands the transaction back when the queue is closed.
+    writer: tokio::task::JoinHandle<Result<Transaction<'static, Postgres>, sqlx::Error>>,
     partition: i32,
 }
 
 impl EventsAside {
-    /// Makes partition k's aside table in the transaction given, which works for the county.
+    /// Makes partition k's aside table in the transaction given, which works for the county,
+    /// and starts its writer.
     async fn begin(
         mut tx: Transaction<'static, Postgres>,
         partition: i32,
@@ -100,25 +105,58 @@ impl EventsAside {
             .bind(county_fips)
             .execute(&mut *tx)
             .await?;
-        Ok(Self { tx, partition })
+        let (queue, mut chunks) = tokio::sync::mpsc::channel::<CopyChunk>(2);
+        let writer = tokio::spawn(async move {
+            while let Some(chunk) = chunks.recv().await {
+                chunk.send(&mut tx).await?;
+            }
+            Ok(tx)
+        });
+        Ok(Self {
+            queue: Some(queue),
+            writer,
+            partition,
+        })
     }
 
-    /// Sends full buffers of events.
+    /// Queues full buffers of events for the writer; waits only while two are waiting.
     pub async fn send(&mut self, chunks: Vec<CopyChunk>) -> Result<(), sqlx::Error> {
         for chunk in chunks {
-            chunk.send(&mut self.tx).await?;
+            let sent = match &self.queue {
+                Some(queue) => queue.send(chunk).await.is_ok(),
+                None => false,
+            };
+            if !sent {
+                // The writer stopped: its error says why.
+                self.queue = None;
+                return Err(match self.stopped().await {
+                    Err(e) => e,
+                    Ok(_) => sqlx::Error::Protocol("the events' writer stopped".into()),
+                });
+            }
         }
         Ok(())
+    }
+
+    /// The writer's end: its transaction, or why it stopped.
+    async fn stopped(&mut self) -> Result<Transaction<'static, Postgres>, sqlx::Error> {
+        match (&mut self.writer).await {
+            Ok(done) => done,
+            Err(e) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),
+            Err(e) => Err(sqlx::Error::Protocol(format!("writing events: {e}"))),
+        }
     }
 
     /// Sends the last events, builds their keys and indexes, and commits.
     async fn finish(mut self, last: Option<CopyChunk>) -> Result<(), sqlx::Error> {
         self.send(last.into_iter().collect()).await?;
+        self.queue = None;
+        let mut tx = self.stopped().await?;
         sqlx::query("select ballot_events_aside_index($1)")
             .bind(self.partition)
-            .execute(&mut *self.tx)
+            .execute(&mut *tx)
             .await?;
-        self.tx.commit().await
+        tx.commit().await
     }
 }
 

@@ -310,10 +310,12 @@ async fn a_partition_made_and_not_attached_stops_the_commit(pool: PgPool) {
 
 #[sqlx::test(migrator = "crate::state::MIGRATOR")]
 async fn a_missing_reference_stops_the_attach_with_the_foreign_key_error(pool: PgPool) {
-    let (election, [v1, _]) = world(&pool).await;
+    let (election, [v1, v2]) = world(&pool).await;
     for (case, expected) in [
         ("voter", "ballots_voter_fkey"),
         ("event", "ballot_events_ballot_fkey"),
+        ("event between ballots", "ballot_events_ballot_fkey"),
+        ("replaced", "ballots_replaces_fkey"),
         ("import", "ballot_events_import_fkey"),
     ] {
         let mut tx = as_app(&pool, "06067").await;
@@ -321,6 +323,26 @@ async fn a_missing_reference_stops_the_attach_with_the_foreign_key_error(pool: P
         let first = first_id(k);
         match case {
             "voter" => fill(&mut tx, k, first, v1 + 1000, election, "SAC-B-1").await,
+            // The ballots' ids are not one run: every event's ballot is looked up.
+            "event between ballots" => {
+                fill(&mut tx, k, first, v1, election, "SAC-B-1").await;
+                fill(&mut tx, k, first + 2, v2, election, "SAC-B-3").await;
+                events_into(&mut tx, &format!("ballot_events_{k}"), first + 1).await;
+            }
+            "replaced" => {
+                sqlx::query(&format!(
+                    "insert into ballots_{k} (id, county_fips, election_id, voter_id, ballot_number,
+                       replaces_ballot_id, status, status_at)
+                     values ($1, '06067', $2, $3, 'SAC-B-1', $4, 'mailed', now())"
+                ))
+                .bind(first)
+                .bind(election)
+                .bind(v1)
+                .bind(first + 5)
+                .execute(&mut *tx)
+                .await
+                .unwrap();
+            }
             "import" => {
                 fill(&mut tx, k, first, v1, election, "SAC-B-1").await;
                 sqlx::query(&format!(
@@ -555,4 +577,62 @@ async fn events_aside_are_their_countys_only(pool: PgPool) {
     fill_ballot(&mut tx, k, first_id(k), v1, election, "SAC-B-1").await;
     let err = attach(&mut tx, k).await.unwrap_err();
     assert!(err.to_string().contains("are county 06037's"), "{err}");
+}
+
+/// Events written aside are checked as the partition's own: what they name (gathered as their
+/// table is closed to further rows), and their ballots.
+#[sqlx::test(migrator = "crate::state::MIGRATOR")]
+async fn events_aside_are_checked_as_the_partitions_own(pool: PgPool) {
+    let (election, [v1, _]) = world(&pool).await;
+    for (case, expected) in [
+        ("import", "ballot_events_import_fkey"),
+        ("ballot", "ballot_events_ballot_fkey"),
+    ] {
+        let mut tx = as_app(&pool, "06067").await;
+        let k = make(&mut tx, "06067", election).await.unwrap();
+        let first = first_id(k);
+        let table = format!("ballot_events_aside_{k}");
+        let mut side = aside(&pool, "06067", k).await.unwrap();
+        events_into(&mut side, &table, first).await;
+        let (ballot, import) = match case {
+            "import" => (first, Some(424_242_i64)),
+            _ => (first + 1, None),
+        };
+        sqlx::query(&format!(
+            "insert into {table} (ballot_id, county_fips, status, occurred_at, source, import_id, notify)
+             values ($1, '06067', 'received', now(), $2, $3, true)"
+        ))
+        .bind(ballot)
+        .bind(if import.is_some() { "import" } else { "system" })
+        .bind(import)
+        .execute(&mut *side)
+        .await
+        .unwrap();
+        sqlx::query("select ballot_events_aside_index($1)")
+            .bind(k)
+            .execute(&mut *side)
+            .await
+            .unwrap();
+        side.commit().await.unwrap();
+        // Closed: no one adds to it now.
+        let mut late = as_app(&pool, "06067").await;
+        let err = sqlx::query(&format!(
+            "insert into {table} (ballot_id, county_fips, status, occurred_at, source, notify)
+             values ($1, '06067', 'counted', now(), 'system', true)"
+        ))
+        .bind(first)
+        .execute(&mut *late)
+        .await
+        .unwrap_err();
+        assert!(
+            err.to_string().contains("permission denied"),
+            "{case}: {err}"
+        );
+        drop(late);
+        fill_ballot(&mut tx, k, first, v1, election, "SAC-B-1").await;
+        let err = attach(&mut tx, k).await.unwrap_err();
+        assert!(err.to_string().contains(expected), "{case}: {err}");
+        tx.rollback().await.unwrap();
+        assert_eq!(sweep(&pool).await, 1, "{case}");
+    }
 }
