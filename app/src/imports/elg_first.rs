@@ -70,13 +70,15 @@ struct Staged {
     said: i64,
     /// The voter's id in the county; none for an unknown voter.
     voter_id: Option<i64>,
-    /// The voter of the number's first row: the ballot is theirs.
-    owner: String,
-    /// The ballot number of the first row carrying each tracking code, and whether a ballot of
-    /// the election on file (another county's) carries it.
-    outbound_claim: String,
+    /// The voter of the number's first row, when more than one voter names it: the ballot is
+    /// theirs (none: the number is this voter's alone).
+    owner: Option<String>,
+    /// The ballot number of the first row carrying each tracking code, when more than one
+    /// number carries it (none: this row's number alone), and whether a ballot of the election
+    /// on file (another county's) carries it.
+    outbound_claim: Option<String>,
     outbound_held: bool,
-    inbound_claim: String,
+    inbound_claim: Option<String>,
     inbound_held: bool,
     subscribed: bool,
 }
@@ -100,6 +102,9 @@ pub(super) struct FirstElg {
     codes: Sightings,
     /// The staged codes' first eleven digits; none once there are more than `PREFIXES`.
     prefixes: Option<BTreeSet<String>>,
+    /// Whether any staged row's number, or code, may be shared.
+    maybe_shared_numbers: bool,
+    maybe_shared_codes: bool,
 }
 
 impl FirstElg {
@@ -147,6 +152,8 @@ impl FirstElg {
             numbers: Sightings::new(),
             codes: Sightings::new(),
             prefixes: Some(BTreeSet::new()),
+            maybe_shared_numbers: false,
+            maybe_shared_codes: false,
         })
     }
 
@@ -195,6 +202,8 @@ impl FirstElg {
                 shared_code |= self.codes.again(Imb::tracking_of(code), &p.number);
                 self.saw_prefix(code);
             }
+            self.maybe_shared_numbers |= shared_number;
+            self.maybe_shared_codes |= shared_code;
             copy.row()
                 .int8(i64::try_from(p.row).unwrap_or(i64::MAX))
                 .text(&p.voter)
@@ -266,59 +275,93 @@ impl FirstElg {
         // Each question costs a scan of the file, not a hash of it: numbers that more than one
         // voter names and tracking codes that more than one number carries are rare, and asked
         // about only among those staged as maybe shared (`Sightings`: it never leaves one out),
-        // and only the shared ones are sorted to find their first row. Codes held by
-        // ballots on file are looked for only among those that share a code's first eleven
-        // digits (barcode id, service type and the Mailer ID's first six: a county's own, as a
-        // rule), through the barcode indexes, not by reading every ballot of the election, and
-        // in every county (the owner's function: row-level security shows the county's own).
-        // A number's owner and a code's first claim are rows of known voters, each of the few
-        // candidates probed through the voters' key (`offset 0`: not a hash of the county),
-        // and a code's first claim is not a row that repeats an earlier row of its ballot (the
-        // row-at-a-time path rejects those while reading; looked for only when a code is
-        // shared, which is rare: the join then reads the staged rows once).
+        // and only the shared ones are sorted to find their first row; the answers (a few rows,
+        // as a rule none) are kept aside, and the rows are joined with them only when there
+        // are some. Codes held by ballots on file are looked for only among those that share a
+        // code's first eleven digits (barcode id, service type and the Mailer ID's first six: a
+        // county's own, as a rule), through the barcode indexes, not by reading every ballot of
+        // the election, and in every county (the owner's function: row-level security shows the
+        // county's own). A number's owner and a code's first claim are rows of known voters,
+        // each of the few candidates probed through the voters' key (`offset 0`: not a hash of
+        // the county), and a code's first claim is not a row that repeats an earlier row of its
+        // ballot (the row-at-a-time path rejects those while reading; looked for only when a
+        // code is shared, which is rare: the join then reads the staged rows once).
         // Strings are compared bytewise (`collate "C"`) where only equality matters.
-        let declare = format!(
-            "declare elg_first_rows no scroll cursor for
-             with shared_numbers as (
-                 select number from elg_first
-                 where number in (select number from elg_first where maybe_shared_number)
-                 group by number
-                 having min(voter collate \"C\") <> max(voter collate \"C\")),
-             owners as (
+        let owners = if self.maybe_shared_numbers {
+            let sql = format!(
+                "create temporary table elg_owners on commit drop as
+                 with shared_numbers as (
+                     select number from elg_first
+                     where number in (select number from elg_first where maybe_shared_number)
+                     group by number
+                     having min(voter collate \"C\") <> max(voter collate \"C\"))
                  select distinct on (l.number) l.number, l.voter from elg_first l
                  where l.number in (select number from shared_numbers)
                    and exists (select from voters v where v.county_fips = '{county}'
                                and v.county_voter_id = l.voter offset 0)
-                 order by l.number, l.row),
-             suspect_codes as (
-                 select left(outbound, 20) as code from elg_first
-                 where maybe_shared_code and outbound is not null
-                 union
-                 select left(inbound, 20) from elg_first
-                 where maybe_shared_code and inbound is not null),
-             codes as (
-                 select left(outbound, 20) as code, row, number, voter, said from elg_first
-                 where left(outbound, 20) in (select code from suspect_codes)
-                 union all
-                 select left(inbound, 20), row, number, voter, said from elg_first
-                 where left(inbound, 20) in (select code from suspect_codes)),
-             shared_codes as (
-                 select code from codes group by code
-                 having min(number collate \"C\") <> max(number collate \"C\")),
-             candidates as materialized (
-                 select c.code, c.row, c.number, c.voter, c.said from codes c
-                 where c.code in (select code from shared_codes)),
-             repeats as (
-                 select c.row from candidates c
-                 join elg_first d on d.voter = c.voter and d.number = c.number
-                   and d.said = c.said and d.row < c.row),
-             claims as (
+                 order by l.number, l.row"
+            );
+            Executor::execute(&mut *ctx.tx, sql.as_str())
+                .await?
+                .rows_affected()
+        } else {
+            0
+        };
+        let claims = if self.maybe_shared_codes {
+            let sql = format!(
+                "create temporary table elg_claims on commit drop as
+                 with suspect_codes as (
+                     select left(outbound, 20) as code from elg_first
+                     where maybe_shared_code and outbound is not null
+                     union
+                     select left(inbound, 20) from elg_first
+                     where maybe_shared_code and inbound is not null),
+                 codes as (
+                     select left(outbound, 20) as code, row, number, voter, said from elg_first
+                     where left(outbound, 20) in (select code from suspect_codes)
+                     union all
+                     select left(inbound, 20), row, number, voter, said from elg_first
+                     where left(inbound, 20) in (select code from suspect_codes)),
+                 shared_codes as (
+                     select code from codes group by code
+                     having min(number collate \"C\") <> max(number collate \"C\")),
+                 candidates as materialized (
+                     select c.code, c.row, c.number, c.voter, c.said from codes c
+                     where c.code in (select code from shared_codes)),
+                 repeats as (
+                     select c.row from candidates c
+                     join elg_first d on d.voter = c.voter and d.number = c.number
+                       and d.said = c.said and d.row < c.row)
                  select distinct on (c.code) c.code, c.number from candidates c
                  where c.row not in (select row from repeats)
                    and exists (select from voters v where v.county_fips = '{county}'
                                and v.county_voter_id = c.voter offset 0)
-                 order by c.code, c.row),
-             ranges as (
+                 order by c.code, c.row"
+            );
+            Executor::execute(&mut *ctx.tx, sql.as_str())
+                .await?
+                .rows_affected()
+        } else {
+            0
+        };
+        let (owner, owners_join) = if owners > 0 {
+            ("o.voter", "left join elg_owners o on o.number = l.number")
+        } else {
+            ("null::text", "")
+        };
+        let (outbound_claim, inbound_claim, claims_join) = if claims > 0 {
+            (
+                "oc.number",
+                "ic.number",
+                "left join elg_claims oc on oc.code = left(l.outbound, 20)
+                 left join elg_claims ic on ic.code = left(l.inbound, 20)",
+            )
+        } else {
+            ("null::text", "null::text", "")
+        };
+        let declare = format!(
+            "declare elg_first_rows no scroll cursor for
+             with ranges as (
                  select low, case when low = '99999999999' then repeat('9', 21)
                                   else lpad((low::bigint + 1)::text, 11, '0') end as high
                  from ({lows}) p),
@@ -330,20 +373,18 @@ impl FirstElg {
                  where county_fips = '{county}' and confirmed_at is not null
                    and cancelled_at is null)
              select l.row, l.voter, l.number, l.status, l.reason, l.at, l.outbound, l.inbound,
-                    l.said,
-                    v.id as voter_id, coalesce(o.voter, l.voter) as owner,
-                    coalesce(oc.number, l.number) as outbound_claim,
+                    l.said, v.id as voter_id, {owner} as owner,
+                    {outbound_claim} as outbound_claim,
                     coalesce(left(l.outbound, 20) in (select code from held), false)
                       as outbound_held,
-                    coalesce(ic.number, l.number) as inbound_claim,
+                    {inbound_claim} as inbound_claim,
                     coalesce(left(l.inbound, 20) in (select code from held), false)
                       as inbound_held,
                     s.voter_id is not null as subscribed
              from elg_first l
              left join voters v on v.county_fips = '{county}' and v.county_voter_id = l.voter
-             left join owners o on o.number = l.number
-             left join claims oc on oc.code = left(l.outbound, 20)
-             left join claims ic on ic.code = left(l.inbound, 20)
+             {owners_join}
+             {claims_join}
              left join subscribed s on s.voter_id = v.id
              order by l.voter collate \"C\", l.at, l.row"
         );
@@ -555,7 +596,7 @@ impl Decider {
         let mut live: Option<usize> = None;
         for r in rows {
             let row = row_number(&r);
-            if r.owner != r.voter {
+            if r.owner.as_ref().is_some_and(|owner| *owner != r.voter) {
                 self.tally.reject(Rejection::field(
                     row,
                     "ballot_id",
@@ -754,7 +795,8 @@ fn change_of(r: &Staged) -> Option<StatusChange> {
 /// The first of the row's barcodes (those asked about) that another ballot carries: one of
 /// the election on file, or one of this file that claimed it first.
 fn taken(r: &Staged, outbound: bool, inbound: bool) -> Option<(&'static str, String)> {
-    let another = |claim: &String, held: bool| held || *claim != r.number;
+    let another =
+        |claim: &Option<String>, held: bool| held || claim.as_ref().is_some_and(|c| *c != r.number);
     if outbound
         && let Some(code) = &r.outbound
         && another(&r.outbound_claim, r.outbound_held)
