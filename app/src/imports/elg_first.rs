@@ -290,13 +290,12 @@ impl FirstElg {
         let owners = if self.maybe_shared_numbers {
             let sql = format!(
                 "create temporary table elg_owners on commit drop as
-                 with named as materialized (
-                     select number, voter, row from elg_first
-                     where number in (select number from elg_first where maybe_shared_number)),
-                 shared_numbers as (
-                     select number from named group by number
+                 with shared_numbers as (
+                     select number from elg_first
+                     where number in (select number from elg_first where maybe_shared_number)
+                     group by number
                      having min(voter collate \"C\") <> max(voter collate \"C\"))
-                 select distinct on (l.number) l.number, l.voter from named l
+                 select distinct on (l.number) l.number, l.voter from elg_first l
                  where l.number in (select number from shared_numbers)
                    and exists (select from voters v where v.county_fips = '{county}'
                                and v.county_voter_id = l.voter offset 0)
@@ -312,15 +311,17 @@ impl FirstElg {
             let sql = format!(
                 "create temporary table elg_claims on commit drop as
                  with suspect_codes as (
-                     select distinct x.code from elg_first l
-                     cross join lateral (values (left(l.outbound, 20)), (left(l.inbound, 20)))
-                       as x(code)
-                     where l.maybe_shared_code and x.code is not null),
+                     select left(outbound, 20) as code from elg_first
+                     where maybe_shared_code and outbound is not null
+                     union
+                     select left(inbound, 20) from elg_first
+                     where maybe_shared_code and inbound is not null),
                  codes as (
-                     select x.code, l.row, l.number, l.voter, l.said from elg_first l
-                     cross join lateral (values (left(l.outbound, 20)), (left(l.inbound, 20)))
-                       as x(code)
-                     where x.code in (select code from suspect_codes)),
+                     select left(outbound, 20) as code, row, number, voter, said from elg_first
+                     where left(outbound, 20) in (select code from suspect_codes)
+                     union all
+                     select left(inbound, 20), row, number, voter, said from elg_first
+                     where left(inbound, 20) in (select code from suspect_codes)),
                  shared_codes as (
                      select code from codes group by code
                      having min(number collate \"C\") <> max(number collate \"C\")),
