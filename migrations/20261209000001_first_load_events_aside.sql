@@ -6,8 +6,9 @@
 -- commits before the import's attaches it: `ballot_events_aside_<k>`, for partition k.
 --
 -- Until it is attached, the aside table is committed and no one's: the app's role may only
--- insert into it (COPY), never read it, so no county sees another's rows; the attach checks
--- every row as it checks the partition's own. A load that does not commit (killed, refused,
+-- insert into it (COPY) in the transaction that made it, and never read it, so no county sees
+-- another's rows; that transaction closes it before it commits, and the attach checks every row
+-- as it checks the partition's own. A load that does not commit (killed, refused,
 -- blocked by a guard) leaves its aside table behind. The transaction that makes partition k
 -- holds a shared lock on k's aside for as long as it runs, so the sweep, which takes the lock
 -- exclusively and without waiting, tells a leftover (no one holds it) from a load in progress,
@@ -19,8 +20,11 @@ create table ballot_event_asides (
     id          integer primary key,
     county_fips text not null references counties,
     created_at  timestamptz not null default now(),
-    -- The imports, accounts and tokens the events name, once they are all written
-    -- (`ballot_events_aside_index`): the attach checks these instead of reading every event.
+    -- The transaction that made it, which alone may fill and close it.
+    made_in     xid8 not null default pg_current_xact_id(),
+    -- The imports, accounts and tokens the events name, once they are all written and the
+    -- table closed (`ballot_events_aside_index`): the attach checks these instead of reading
+    -- every event, and attaches no table that was not closed.
     import_ids  bigint[],
     actor_ids   bigint[],
     token_ids   bigint[]
@@ -55,7 +59,10 @@ begin
                and not exists (select 1 from pg_constraint c where c.conindid = i.indexrelid)
              order by x.relname loop
         name := prefix || substr(d.name, length(parent) + 1);
-        continue when to_regclass(quote_ident(name)) is not null;
+        -- Looked for among the target's own indexes (not by name alone: the caller's temporary
+        -- tables are on the search path).
+        continue when exists (select from pg_index i join pg_class x on x.oid = i.indexrelid
+                              where i.indrelid = target::regclass and x.relname = name);
         execute regexp_replace(d.def, '^(CREATE (UNIQUE )?INDEX) \S+ ON (ONLY )?\S+ ',
                                '\1 ' || quote_ident(name) || ' ON ' || quote_ident(target) || ' ');
     end loop;
@@ -76,8 +83,14 @@ begin
         continue when not pg_try_advisory_xact_lock(ballot_aside_lock_key(r.id));
         -- Attached (and its record deleted) since the list was read?
         continue when not exists (select from ballot_event_asides where id = r.id);
-        t := to_regclass(quote_ident('ballot_events_aside_' || r.id));
+        t := to_regclass('public.' || quote_ident('ballot_events_aside_' || r.id));
         if t is not null and not exists (select from pg_inherits where inhrelid = t) then
+            -- Not behind someone else's lock (a dump, say): the next sweep takes it.
+            begin
+                execute format('lock table %s in access exclusive mode nowait', t);
+            exception when lock_not_available then
+                continue;
+            end;
             execute format('drop table %s', t);
         end if;
         delete from ballot_event_asides where id = r.id;
@@ -137,9 +150,12 @@ begin
         raise exception 'this transaction does not work for county %', a.county_fips
             using errcode = 'insufficient_privilege';
     end if;
-    -- No one else's rows come after these: any other writer has finished (the lock), and none
-    -- may start (the grant, gone when this commits).
-    execute format('lock table %I in share mode', aside);
+    -- Only the transaction that made the table has seen it, so its rows are all its own; once
+    -- this commits, no one may add to them.
+    if a.made_in <> pg_current_xact_id() then
+        raise exception 'the events written aside for partition % are closed by the transaction that made them', k
+            using errcode = 'insufficient_privilege';
+    end if;
     execute format('revoke insert on %I from ballot_tracker_app', aside);
     perform ballot_partition_build('ballot_events', 'ballot_events_0', aside, 'ballot_events_' || k);
     execute format('select coalesce(array_agg(distinct import_id) filter (where import_id is not null), ''{}''),
@@ -244,10 +260,19 @@ begin
     perform ballot_partition_claim(p.county_fips, p.election_id);
 
     select * into a from ballot_event_asides where id = k;
+    if not found and to_regclass('public.' || quote_ident('ballot_events_aside_' || k)) is not null then
+        -- Committed, but not in this transaction's snapshot (one that is not read committed).
+        raise exception 'the events written aside for partition % are not visible to this transaction', k
+            using errcode = 'invalid_transaction_state';
+    end if;
     if found then
         if a.county_fips <> p.county_fips then
             raise exception 'the events written aside for partition % are county %''s', k, a.county_fips
                 using errcode = 'insufficient_privilege';
+        end if;
+        if a.import_ids is null then
+            raise exception 'the events written aside for partition % were not closed', k
+                using errcode = 'invalid_transaction_state';
         end if;
         execute format('select exists (select from %I)', events_k) into filled;
         if filled then

@@ -432,6 +432,17 @@ async fn asides_left(pool: &PgPool) -> (i64, i64) {
     .unwrap()
 }
 
+/// The error of `sql` (given k for `$1`) in a transaction of the app's for `county`.
+async fn refused(pool: &PgPool, county: &str, sql: &str, k: i64) -> String {
+    let mut tx = as_app(pool, county).await;
+    let err = sqlx::query(sql)
+        .bind(k)
+        .execute(&mut *tx)
+        .await
+        .unwrap_err();
+    err.to_string()
+}
+
 async fn sweep(pool: &PgPool) -> i32 {
     let mut tx = as_app(pool, "06037").await;
     let n = sqlx::query_scalar("select ballot_events_aside_sweep()")
@@ -460,24 +471,12 @@ async fn events_written_aside_are_attached_with_the_partition(pool: PgPool) {
         .unwrap();
     side.commit().await.unwrap();
     // Committed, and still no one's to read; nor another county's to index.
-    let mut other = as_app(&pool, "06067").await;
-    let err = sqlx::query(&format!("select count(*) from ballot_events_aside_{k}"))
-        .execute(&mut *other)
-        .await
-        .unwrap_err();
-    assert!(err.to_string().contains("permission denied"), "{err}");
-    drop(other);
-    let mut other = as_app(&pool, "06037").await;
-    let err = sqlx::query("select ballot_events_aside_index($1)")
-        .bind(k)
-        .execute(&mut *other)
-        .await
-        .unwrap_err();
-    assert!(
-        err.to_string().contains("does not work for county 06067"),
-        "{err}"
-    );
-    drop(other);
+    let read = format!("select count(*) from ballot_events_aside_{k} where ballot_id <> $1");
+    let err = refused(&pool, "06067", &read, first).await;
+    assert!(err.contains("permission denied"), "{err}");
+    let index = "select ballot_events_aside_index($1::integer)";
+    let err = refused(&pool, "06037", index, k.into()).await;
+    assert!(err.contains("does not work for county 06067"), "{err}");
     // A load in progress is not swept.
     assert_eq!(sweep(&pool).await, 0);
     assert_eq!(asides_left(&pool).await, (1, 1));
@@ -505,12 +504,9 @@ async fn events_written_aside_are_attached_with_the_partition(pool: PgPool) {
         index_shapes(&pool, "ballot_events_0", "ballot_events_").await
     );
     // Attached, it is the app's through the parent only, as any partition.
-    let mut tx = as_app(&pool, "06067").await;
-    let err = sqlx::query(&format!("select count(*) from ballot_events_{k}"))
-        .execute(&mut *tx)
-        .await
-        .unwrap_err();
-    assert!(err.to_string().contains("permission denied"), "{err}");
+    let read = format!("select count(*) from ballot_events_{k} where ballot_id <> $1");
+    let err = refused(&pool, "06067", &read, first).await;
+    assert!(err.contains("permission denied"), "{err}");
 }
 
 /// A first load that does not commit leaves its events aside, committed: the sweep drops them
@@ -554,17 +550,9 @@ async fn events_aside_are_their_countys_only(pool: PgPool) {
     let (election, [v1, _]) = world(&pool).await;
     let mut tx = as_app(&pool, "06067").await;
     let k = make(&mut tx, "06067", election).await.unwrap();
-    let mut other = as_app(&pool, "06037").await;
-    let err = sqlx::query("select ballot_events_aside_make($1, '06067')")
-        .bind(k)
-        .execute(&mut *other)
-        .await
-        .unwrap_err();
-    assert!(
-        err.to_string().contains("does not work for county 06067"),
-        "{err}"
-    );
-    drop(other);
+    let make_aside = "select ballot_events_aside_make($1::integer, '06067')";
+    let err = refused(&pool, "06037", make_aside, k.into()).await;
+    assert!(err.contains("does not work for county 06067"), "{err}");
     let err = aside(&pool, "06067", k + 1).await.unwrap_err();
     assert!(err.to_string().contains("no partition"), "{err}");
     // Los Angeles writes events aside for Sacramento's partition: not attached.
@@ -615,24 +603,60 @@ async fn events_aside_are_checked_as_the_partitions_own(pool: PgPool) {
             .unwrap();
         side.commit().await.unwrap();
         // Closed: no one adds to it now.
-        let mut late = as_app(&pool, "06067").await;
-        let err = sqlx::query(&format!(
+        let late = format!(
             "insert into {table} (ballot_id, county_fips, status, occurred_at, source, notify)
              values ($1, '06067', 'counted', now(), 'system', true)"
-        ))
-        .bind(first)
-        .execute(&mut *late)
-        .await
-        .unwrap_err();
-        assert!(
-            err.to_string().contains("permission denied"),
-            "{case}: {err}"
         );
-        drop(late);
+        let err = refused(&pool, "06067", &late, first).await;
+        assert!(err.contains("permission denied"), "{case}: {err}");
         fill_ballot(&mut tx, k, first, v1, election, "SAC-B-1").await;
         let err = attach(&mut tx, k).await.unwrap_err();
         assert!(err.to_string().contains(expected), "{case}: {err}");
         tx.rollback().await.unwrap();
         assert_eq!(sweep(&pool).await, 1, "{case}");
     }
+}
+
+/// Events written aside are filled and closed by the transaction that made them, and attached
+/// only once closed.
+#[sqlx::test(migrator = "crate::state::MIGRATOR")]
+async fn events_aside_are_closed_by_the_transaction_that_made_them(pool: PgPool) {
+    let (election, [v1, _]) = world(&pool).await;
+    let mut tx = as_app(&pool, "06067").await;
+    let k = make(&mut tx, "06067", election).await.unwrap();
+    let mut side = aside(&pool, "06067", k).await.unwrap();
+    events_into(&mut side, &format!("ballot_events_aside_{k}"), first_id(k)).await;
+    side.commit().await.unwrap();
+    // Another transaction of the county's can neither close it nor add to it unseen.
+    let index = "select ballot_events_aside_index($1::integer)";
+    let err = refused(&pool, "06067", index, k.into()).await;
+    assert!(
+        err.contains("closed by the transaction that made them"),
+        "{err}"
+    );
+    fill_ballot(&mut tx, k, first_id(k), v1, election, "SAC-B-1").await;
+    let err = attach(&mut tx, k).await.unwrap_err();
+    assert!(err.to_string().contains("were not closed"), "{err}");
+}
+
+/// A partition's keys and indexes are looked for on the partition itself: a temporary table of
+/// the caller's by an index's name does not stand in for it.
+#[sqlx::test(migrator = "crate::state::MIGRATOR")]
+async fn a_name_on_the_search_path_stands_in_for_no_index(pool: PgPool) {
+    let (election, [v1, _]) = world(&pool).await;
+    let mut tx = as_app(&pool, "06067").await;
+    let k = make(&mut tx, "06067", election).await.unwrap();
+    sqlx::query(&format!(
+        "create temporary table ballots_{k}_one_live_per_voter ()"
+    ))
+    .execute(&mut *tx)
+    .await
+    .unwrap();
+    fill(&mut tx, k, first_id(k), v1, election, "SAC-B-1").await;
+    attach(&mut tx, k).await.unwrap();
+    tx.commit().await.unwrap();
+    assert_eq!(
+        index_shapes(&pool, &format!("ballots_{k}"), &format!("ballots_{k}_")).await,
+        index_shapes(&pool, "ballots_0", "ballots_").await
+    );
 }

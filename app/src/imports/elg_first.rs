@@ -38,6 +38,10 @@ pub(super) const FETCH_ROWS: usize = 20_000;
 /// transaction, its error report's, the events'. A smaller pool writes them in the transaction.
 const CONNECTIONS_FOR_ASIDE: u32 = 3;
 
+/// How long a first load waits for a connection for its events before it writes them in its
+/// own transaction instead (the pool busy with other imports or requests).
+const ASIDE_WAIT: std::time::Duration = std::time::Duration::from_millis(500);
+
 /// Whether the county has no ballot of the election yet (nor a partition for it): its ELG file
 /// is a first load.
 pub(super) async fn is_first(ctx: &mut Ctx<'_>) -> Result<bool, sqlx::Error> {
@@ -125,7 +129,13 @@ impl FirstElg {
         let (load, aside) = if apply {
             let (cause, county, election_id) = (ctx.cause(), ctx.county.clone(), ctx.election().id);
             let side = if pool.options().get_max_connections() >= CONNECTIONS_FOR_ASIDE {
-                Some(pool.begin().await?)
+                // Waiting for the pool's last connection while holding two would starve
+                // concurrent imports and requests: a moment, and then without.
+                match tokio::time::timeout(ASIDE_WAIT, pool.begin()).await {
+                    Ok(Ok(side)) => Some(side),
+                    Ok(Err(sqlx::Error::PoolTimedOut)) | Err(_) => None,
+                    Ok(Err(e)) => return Err(e),
+                }
             } else {
                 None
             };

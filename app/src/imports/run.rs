@@ -854,9 +854,13 @@ pub async fn process(
         tx.rollback().await?;
         if first_applied {
             // Not checked at build time: sqlx cannot tell the function's result is never null.
-            sqlx::query("select ballot_events_aside_sweep()")
+            // A sweep that fails leaves them to the next first load's.
+            if let Err(e) = sqlx::query("select ballot_events_aside_sweep()")
                 .execute(&mut *report_conn)
-                .await?;
+                .await
+            {
+                tracing::warn!(error = %e, "the events written aside were not swept");
+            }
         }
         sqlx::query!(
             r#"update imports set summary = $2, row_count = $3, rejected_rows = $4,

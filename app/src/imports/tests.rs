@@ -1098,6 +1098,30 @@ async fn a_first_file_through_a_pool_of_two_writes_its_events_in_its_transaction
     );
 }
 
+/// A first file whose pool has no connection to spare for its events (the others busy) waits a
+/// moment and writes them in its own transaction: it neither fails nor starves the others.
+#[sqlx::test(migrator = "crate::state::MIGRATOR")]
+async fn a_first_file_with_a_busy_pool_writes_its_events_in_its_transaction(pool: PgPool) {
+    let e = election_with_voters(&pool).await;
+    watch_asides(&pool).await;
+    let app = app_role_of(&pool, 3).await;
+    let busy = app.acquire().await.unwrap();
+    let r = run_file(
+        &app,
+        &request(FeedKind::Elg, e),
+        &sample(FeedKind::Elg),
+        apply_skipping_rejected(),
+    )
+    .await;
+    drop(busy);
+    assert!(r.applied, "{r:?}");
+    assert_eq!(count(&pool, "select count(*) from asides_made").await, 0);
+    assert_eq!(
+        count(&pool, "select count(*) from ballot_events_1").await,
+        r.summary.issued as i64 + 9
+    );
+}
+
 /// A first file that does not commit (here: blocked by its rejected row) leaves no events
 /// behind, though they were committed aside: the import sweeps them as it rolls back, and the
 /// next first load can go.
