@@ -30,6 +30,9 @@ create table ballot_event_asides (
     token_ids   bigint[]
 );
 revoke all on ballot_event_asides from ballot_tracker_app;
+-- As every table with a county: the owner's functions, too, see the calling county's records
+-- only (the sweep sees every county's).
+select county_scope_like('ballots_0', 'ballot_event_asides');
 
 create function ballot_aside_lock_key(k integer) returns bigint
 language sql immutable as $$ select hashtextextended('ballot events aside ' || k, 0) $$;
@@ -73,7 +76,7 @@ revoke all on function ballot_partition_build(text, regclass, text, text) from p
 -- Drops the aside tables of loads that did not commit: those whose lock no transaction holds.
 -- Returns how many.
 create function ballot_events_aside_sweep() returns integer
-language plpgsql security definer set search_path = public, pg_temp as $$
+language plpgsql security definer set search_path = public, pg_temp set app.county = '*' as $$
 declare
     r record;
     t regclass;
@@ -261,9 +264,10 @@ begin
 
     select * into a from ballot_event_asides where id = k;
     if not found and to_regclass('public.' || quote_ident('ballot_events_aside_' || k)) is not null then
-        -- Committed, but not in this transaction's snapshot (one that is not read committed).
-        raise exception 'the events written aside for partition % are not visible to this transaction', k
-            using errcode = 'invalid_transaction_state';
+        -- Another county's (row-level security hides its record), or committed but not in this
+        -- transaction's snapshot (one that is not read committed).
+        raise exception 'the events written aside for partition % are not this transaction''s to attach', k
+            using errcode = 'insufficient_privilege';
     end if;
     if found then
         if a.county_fips <> p.county_fips then
