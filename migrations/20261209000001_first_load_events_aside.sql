@@ -37,6 +37,40 @@ select county_scope_like('ballots_0', 'ballot_event_asides');
 create function ballot_aside_lock_key(k integer) returns bigint
 language sql immutable as $$ select hashtextextended('ballot events aside ' || k, 0) $$;
 
+-- Partition k's first ballot id: 2^40 + (k-1)·2^28 (its range is 2^28 ids).
+create function ballot_partition_first_id(k integer) returns bigint
+language sql immutable as $$ select (1::bigint << 40) + (k - 1)::bigint * (1::bigint << 28) $$;
+
+-- Refuses a transaction that does not work for the county (`app.county`; '*' works for all).
+create function ballot_works_for(county text) returns void
+language plpgsql stable as $$
+begin
+    if coalesce(current_setting('app.county', true), '') not in ('*', county) then
+        raise exception 'this transaction does not work for county %', county
+            using errcode = 'insufficient_privilege';
+    end if;
+end
+$$;
+
+-- Makes an empty events table for partition k of the county, `name`: shaped like
+-- `ballot_events_0` (columns, defaults, CHECKs), with the CHECKs of k's range and the county,
+-- which COPY checks row by row (ATTACH then reads no row); without indexes. The partition's own
+-- and its aside table are made alike. The owner's functions call it.
+create function ballot_events_table_make(name text, k integer, county text) returns void
+language plpgsql set search_path = public, pg_temp as $$
+declare
+    lo constant bigint := ballot_partition_first_id(k);
+begin
+    execute format('create table %I (like ballot_events_0 including defaults including constraints)',
+                   name);
+    execute format('alter table %I add constraint %I check (ballot_id >= %s and ballot_id < %s),
+                                   add constraint %I check (county_fips = %L)',
+                   name, 'ballot_events_' || k || '_range', lo, lo + (1::bigint << 28),
+                   'ballot_events_' || k || '_county', county);
+end
+$$;
+revoke all on function ballot_events_table_make(text, integer, text) from public;
+
 -- Builds `model`'s keys and indexes on `target`, each named `prefix` and the model's name past
 -- `parent`, as the partitions have them (each in one sorted pass once the table is filled);
 -- those `target` has already are left as they are. The owner's functions call it.
@@ -111,23 +145,13 @@ create function ballot_events_aside_make(k integer, county text) returns void
 language plpgsql security definer set search_path = public, pg_temp as $$
 declare
     aside constant text := 'ballot_events_aside_' || k;
-    lo bigint;
 begin
-    if coalesce(current_setting('app.county', true), '') not in ('*', county) then
-        raise exception 'this transaction does not work for county %', county
-            using errcode = 'insufficient_privilege';
-    end if;
+    perform ballot_works_for(county);
     if k is null or k < 1 or k > (select last_value from ballot_partitions_id_seq)
        or exists (select from ballot_partitions where id = k) then
         raise exception 'no partition % is being made', k using errcode = 'invalid_parameter_value';
     end if;
-    lo := (1::bigint << 40) + (k - 1)::bigint * (1::bigint << 28);
-    execute format('create table %I (like ballot_events_0 including defaults including constraints)',
-                   aside);
-    execute format('alter table %I add constraint %I check (ballot_id >= %s and ballot_id < %s),
-                                   add constraint %I check (county_fips = %L)',
-                   aside, 'ballot_events_' || k || '_range', lo, lo + (1::bigint << 28),
-                   'ballot_events_' || k || '_county', county);
+    perform ballot_events_table_make(aside, k, county);
     -- Filled by COPY; read by no one but the owner's functions.
     execute format('revoke all on %I from ballot_tracker_app', aside);
     execute format('grant insert on %I to ballot_tracker_app', aside);
@@ -149,10 +173,7 @@ begin
         raise exception 'partition % has no events written aside', k
             using errcode = 'invalid_parameter_value';
     end if;
-    if coalesce(current_setting('app.county', true), '') not in ('*', a.county_fips) then
-        raise exception 'this transaction does not work for county %', a.county_fips
-            using errcode = 'insufficient_privilege';
-    end if;
+    perform ballot_works_for(a.county_fips);
     -- Only the transaction that made the table has seen it, so its rows are all its own; once
     -- this commits, no one may add to them.
     if a.made_in <> pg_current_xact_id() then
@@ -185,9 +206,9 @@ begin
 end
 $$;
 
--- As `20261207000001` made it, and: the partition's events may come from an aside table; the
--- leftovers of loads that did not commit are swept first; the making transaction holds k's
--- aside lock.
+-- As `20261207000001` made it, and: the partition's events may come from an aside table (made
+-- alike, `ballot_events_table_make`); the leftovers of loads that did not commit are swept
+-- first; the making transaction holds k's aside lock.
 create or replace function ballot_partition_make(county text, election bigint) returns integer
 language plpgsql security definer set search_path = public, pg_temp as $$
 declare
@@ -206,24 +227,19 @@ begin
     -- From a sequence: row-level security shows a county's transaction its own partitions only.
     k := nextval('ballot_partitions_id_seq');
     perform pg_advisory_xact_lock_shared(ballot_aside_lock_key(k));
-    lo := (1::bigint << 40) + (k - 1)::bigint * (1::bigint << 28);
+    lo := ballot_partition_first_id(k);
     hi := lo + (1::bigint << 28);
     insert into ballot_partitions (id, county_fips, election_id, first_id, end_id, next_id)
     values (k, county, election, lo, hi, lo);
     execute format('create table %I (like ballots_0 including defaults including constraints including generated)',
                    'ballots_' || k);
-    execute format('create table %I (like ballot_events_0 including defaults including constraints)',
-                   'ballot_events_' || k);
+    perform ballot_events_table_make('ballot_events_' || k, k, county);
     -- The partition's bounds and pair, checked row by row as COPY writes them (a table scan
     -- each, added afterwards); ATTACH then reads no row.
     execute format('alter table %I add constraint %I check (id >= %s and id < %s),
                                    add constraint %I check (county_fips = %L and election_id = %s)',
                    'ballots_' || k, 'ballots_' || k || '_range', lo, hi,
                    'ballots_' || k || '_pair', county, election);
-    execute format('alter table %I add constraint %I check (ballot_id >= %s and ballot_id < %s),
-                                   add constraint %I check (county_fips = %L)',
-                   'ballot_events_' || k, 'ballot_events_' || k || '_range', lo, hi,
-                   'ballot_events_' || k || '_county', county);
     execute format('create sequence %I as bigint minvalue %s maxvalue %s start %s',
                    'ballot_ids_' || k, lo, hi - 1, lo);
     -- The app fills them (COPY) and reads them back before attaching; afterwards it reaches them
