@@ -24,12 +24,18 @@ use crate::domain::{BallotStatus, NotCountedReason, StatusChange};
 use chrono::{DateTime, Utc};
 use sqlx::postgres::PgRow;
 use sqlx::{Executor, FromRow, PgConnection, PgPool};
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeSet, HashMap, HashSet};
 use std::task::Poll;
 
 /// Distinct first eleven digits of the codes kept while staging (a county's own Mailer IDs,
 /// as a rule: a handful); past this many, the query finds them itself.
 const PREFIXES: usize = 1_000;
+
+/// Distinct numbers, and codes, staged as maybe shared that are kept while staging, so that the
+/// rows naming them are found in one scan of the staged rows (the filter's false sightings, a few
+/// hundred at a million keys, as a rule); past this many, each question reads the staged rows.
+/// (Tests keep four, to take both ways.)
+pub(super) const FLAGGED: usize = if cfg!(test) { 4 } else { 100_000 };
 
 /// Rows read back from the cursor at a time.
 pub(super) const FETCH_ROWS: usize = 20_000;
@@ -109,6 +115,10 @@ pub(super) struct FirstElg {
     /// Whether any staged row's number, or code, may be shared.
     maybe_shared_numbers: bool,
     maybe_shared_codes: bool,
+    /// The numbers, and tracking codes, of the rows staged as maybe shared; none once there are
+    /// more than `FLAGGED`.
+    flagged_numbers: Option<HashSet<String>>,
+    flagged_codes: Option<HashSet<String>>,
 }
 
 impl FirstElg {
@@ -164,6 +174,8 @@ impl FirstElg {
             prefixes: Some(BTreeSet::new()),
             maybe_shared_numbers: false,
             maybe_shared_codes: false,
+            flagged_numbers: Some(HashSet::new()),
+            flagged_codes: Some(HashSet::new()),
         })
     }
 
@@ -214,6 +226,14 @@ impl FirstElg {
             }
             self.maybe_shared_numbers |= shared_number;
             self.maybe_shared_codes |= shared_code;
+            if shared_number {
+                flag(&mut self.flagged_numbers, &p.number);
+            }
+            if shared_code {
+                for code in [&p.outbound, &p.inbound].into_iter().flatten() {
+                    flag(&mut self.flagged_codes, Imb::tracking_of(code));
+                }
+            }
             copy.row()
                 .int8(i64::try_from(p.row).unwrap_or(i64::MAX))
                 .text(&p.voter)
@@ -233,6 +253,53 @@ impl FirstElg {
         }
         self.staged = copy.take();
         Ok(())
+    }
+
+    /// Finds the rows naming a number, or carrying a code, staged as maybe shared, in one scan
+    /// of the staged rows, while those keys are few: every row each question reads. The
+    /// question whose keys were too many to keep reads the staged rows itself. Returns where
+    /// each question reads its rows: (numbers', codes').
+    async fn suspects(
+        &mut self,
+        ctx: &mut Ctx<'_>,
+    ) -> Result<(&'static str, &'static str), sqlx::Error> {
+        let numbers = self
+            .flagged_numbers
+            .take()
+            .filter(|_| self.maybe_shared_numbers);
+        let codes = self
+            .flagged_codes
+            .take()
+            .filter(|_| self.maybe_shared_codes);
+        if numbers.is_none() && codes.is_none() {
+            return Ok(("elg_first", "elg_first"));
+        }
+        let source = |keys: &Option<HashSet<String>>| {
+            if keys.is_some() {
+                "elg_suspects"
+            } else {
+                "elg_first"
+            }
+        };
+        let sources = (source(&numbers), source(&codes));
+        let numbers: Vec<String> = numbers.into_iter().flatten().collect();
+        let codes: Vec<String> = codes.into_iter().flatten().collect();
+        sqlx::query("create temporary table elg_suspects (like elg_first) on commit drop")
+            .execute(&mut *ctx.tx)
+            .await?;
+        // An unnamed statement is planned with the arrays as constants: each looked up by hash.
+        sqlx::query(
+            "insert into elg_suspects select * from elg_first
+             where number = any($1::text[])
+                or left(outbound, 20) = any($2::text[])
+                or left(inbound, 20) = any($2::text[])",
+        )
+        .bind(&numbers)
+        .bind(&codes)
+        .persistent(false)
+        .execute(&mut *ctx.tx)
+        .await?;
+        Ok(sources)
     }
 
     /// Keeps a code's first eleven digits (barcode id, service type, the Mailer ID's first six),
@@ -297,15 +364,18 @@ impl FirstElg {
         // ballot (the row-at-a-time path rejects those while reading; looked for only when a
         // code is shared, which is rare: the join then reads the staged rows once).
         // Strings are compared bytewise (`collate "C"`) where only equality matters.
+        // The rows those questions read: all the staged rows, or those naming the keys in
+        // question, found in one scan (`suspects`).
+        let (numbers_from, codes_from) = self.suspects(ctx).await?;
         let owners = if self.maybe_shared_numbers {
             let sql = format!(
                 "create temporary table elg_owners on commit drop as
                  with shared_numbers as (
-                     select number from elg_first
-                     where number in (select number from elg_first where maybe_shared_number)
+                     select number from {numbers_from}
+                     where number in (select number from {numbers_from} where maybe_shared_number)
                      group by number
                      having min(voter collate \"C\") <> max(voter collate \"C\"))
-                 select distinct on (l.number) l.number, l.voter from elg_first l
+                 select distinct on (l.number) l.number, l.voter from {numbers_from} l
                  where l.number in (select number from shared_numbers)
                    and exists (select from voters v where v.county_fips = '{county}'
                                and v.county_voter_id = l.voter offset 0)
@@ -321,16 +391,16 @@ impl FirstElg {
             let sql = format!(
                 "create temporary table elg_claims on commit drop as
                  with suspect_codes as (
-                     select left(outbound, 20) as code from elg_first
+                     select left(outbound, 20) as code from {codes_from}
                      where maybe_shared_code and outbound is not null
                      union
-                     select left(inbound, 20) from elg_first
+                     select left(inbound, 20) from {codes_from}
                      where maybe_shared_code and inbound is not null),
                  codes as (
-                     select left(outbound, 20) as code, row, number, voter, said from elg_first
+                     select left(outbound, 20) as code, row, number, voter, said from {codes_from}
                      where left(outbound, 20) in (select code from suspect_codes)
                      union all
-                     select left(inbound, 20), row, number, voter, said from elg_first
+                     select left(inbound, 20), row, number, voter, said from {codes_from}
                      where left(inbound, 20) in (select code from suspect_codes)),
                  shared_codes as (
                      select code from codes group by code
@@ -471,6 +541,17 @@ impl FirstElg {
             ctx.summary.notifications = load.finish(ctx.tx, self.aside, ctx.now).await?;
         }
         Ok(())
+    }
+}
+
+/// Keeps a key of a row staged as maybe shared, while there are few.
+fn flag(keys: &mut Option<HashSet<String>>, key: &str) {
+    if let Some(set) = keys {
+        if set.len() < FLAGGED {
+            set.insert(key.to_owned());
+        } else if !set.contains(key) {
+            *keys = None;
+        }
     }
 }
 

@@ -1049,6 +1049,89 @@ async fn a_voter_across_two_batches_of_a_first_file_is_decided_whole(pool: PgPoo
     );
 }
 
+/// Numbers named by more than one voter and codes carried by more than one number, in a first
+/// file: the rows naming them found in one scan while they are few, the whole file read for
+/// each question when they are more than staging keeps; the same answers either way.
+async fn a_first_file_with_shared_keys(pool: PgPool, shared: usize) {
+    use std::fmt::Write;
+    let e = election(&pool).await;
+    let mut vot = String::from(
+        "county_fips,voter_id,first_name,middle_name,last_name,suffix,date_of_birth,\
+         residential_zip,precinct,language,confidential,email,phone\n",
+    );
+    let mut elg = String::from(
+        "county_fips,election_date,voter_id,ballot_id,status_code,status_date,reason_code,\
+         outbound_imb,inbound_imb\n",
+    );
+    for i in 0..shared {
+        for who in ["A", "B", "C"] {
+            writeln!(
+                vot,
+                "06001,{who}{i:03},Ana,,Lee,,1980-01-01,94601,P-1,en,N,,"
+            )
+            .unwrap();
+        }
+        let code = format!("007001234560{i:08}");
+        // A's ballot, then B naming A's number, then C's ballot carrying A's code.
+        writeln!(
+            elg,
+            "06001,2026-11-03,A{i:03},N{i:03},MAILED,2026-10-06,,{code},"
+        )
+        .unwrap();
+        writeln!(elg, "06001,2026-11-03,B{i:03},N{i:03},MAILED,2026-10-06,,,").unwrap();
+        writeln!(
+            elg,
+            "06001,2026-11-03,C{i:03},M{i:03},MAILED,2026-10-06,,{code},"
+        )
+        .unwrap();
+    }
+    run_file(&pool, &request(FeedKind::Vot, e), vot.as_bytes(), apply()).await;
+    let mode = Mode::Apply {
+        confirmed: vec![Guard::MassChange],
+        skip_rejected: true,
+    };
+    let r = run_file(&pool, &request(FeedKind::Elg, e), elg.as_bytes(), mode).await;
+    assert!(r.applied, "{r:?}");
+    assert_eq!(
+        (r.summary.issued, r.summary.rejected),
+        (shared as u64, 2 * shared as u64)
+    );
+    let report = run::rejections(&pool, r.import_id, COUNTY).await.unwrap();
+    for (i, pair) in report.chunks(2).enumerate() {
+        let rows: Vec<(i64, &str)> = pair.iter().map(|x| (x.row, x.reason.as_str())).collect();
+        let row = 3 * i as i64 + 2;
+        assert_eq!(
+            rows,
+            vec![
+                (row + 1, "this ballot belongs to another voter"),
+                (
+                    row + 2,
+                    "another ballot of this election carries this barcode"
+                )
+            ]
+        );
+    }
+    assert_eq!(
+        count(
+            &pool,
+            "select count(*) from ballots b join voters v on v.id = b.voter_id
+                      where v.county_voter_id like 'A%' and b.outbound_imb is not null"
+        )
+        .await,
+        shared as i64
+    );
+}
+
+#[sqlx::test(migrator = "crate::state::MIGRATOR")]
+async fn a_first_file_with_a_few_shared_keys(pool: PgPool) {
+    a_first_file_with_shared_keys(pool, super::elg_first::FLAGGED / 2).await;
+}
+
+#[sqlx::test(migrator = "crate::state::MIGRATOR")]
+async fn a_first_file_with_more_shared_keys_than_staging_keeps(pool: PgPool) {
+    a_first_file_with_shared_keys(pool, super::elg_first::FLAGGED + 2).await;
+}
+
 /// A row that repeats an earlier row of its ballot (the same status and date) is rejected and
 /// claims nothing, even with a barcode the earlier row did not give: another voter's ballot
 /// may carry it, as the row-at-a-time path decides.
