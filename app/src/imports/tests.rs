@@ -1132,6 +1132,41 @@ async fn a_first_file_with_more_shared_keys_than_staging_keeps(pool: PgPool) {
     a_first_file_with_shared_keys(pool, super::elg_first::FLAGGED + 2).await;
 }
 
+/// A first file's rows come back grouped by voter, known voters by their id and unknown ones by
+/// the id the file gives, each voter's rows in time order: the rows of an unknown voter spread
+/// through the file are one voter's (a repeat found among them), and a known voter's ballot sees
+/// its rows in time order whatever the file's order.
+#[sqlx::test(migrator = "crate::state::MIGRATOR")]
+async fn a_first_file_groups_each_voters_rows_known_or_not(pool: PgPool) {
+    let e = election_with_voters(&pool).await;
+    let text = b"county_fips,election_date,voter_id,ballot_id,status_code,status_date,reason_code,outbound_imb,inbound_imb\n\
+        06001,2026-11-03,AL-X2,AL-B-X2,MAILED,2026-10-06,,,\n\
+        06001,2026-11-03,AL-1002,AL-B-1002,RECEIVED,2026-10-20,,,\n\
+        06001,2026-11-03,AL-X1,AL-B-X1,MAILED,2026-10-06,,,\n\
+        06001,2026-11-03,AL-1001,AL-B-1001,MAILED,2026-10-06,,,\n\
+        06001,2026-11-03,AL-X2,AL-B-X2,MAILED,2026-10-06,,,\n\
+        06001,2026-11-03,AL-1002,AL-B-1002,MAILED,2026-10-06,,,\n";
+    let r = apply_elg_skipping_rejected(&pool, e, text).await;
+    assert!(r.applied, "{r:?}");
+    let report = run::rejections(&pool, r.import_id, COUNTY).await.unwrap();
+    let rejected: Vec<(i64, &str)> = report.iter().map(|x| (x.row, x.reason.as_str())).collect();
+    let unknown = "no voter with this id in the county: load the VOT file first";
+    assert_eq!(
+        rejected,
+        vec![(2, unknown), (4, unknown), (6, "repeats row 2")]
+    );
+    assert_eq!(r.summary.issued, 2);
+    assert_eq!(status_of(&pool, "AL-B-1002").await.0, "received");
+    let events: Vec<String> = sqlx::query_scalar(
+        "select e.status from ballot_events e join ballots b on b.id = e.ballot_id
+         where b.ballot_number = 'AL-B-1002' order by e.id",
+    )
+    .fetch_all(&pool)
+    .await
+    .unwrap();
+    assert_eq!(events, ["issued", "mailed", "received"]);
+}
+
 /// A row that repeats an earlier row of its ballot (the same status and date) is rejected and
 /// claims nothing, even with a barcode the earlier row did not give: another voter's ballot
 /// may carry it, as the row-at-a-time path decides.
