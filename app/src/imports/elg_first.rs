@@ -31,9 +31,10 @@ use std::task::Poll;
 /// as a rule: a handful); past this many, the query finds them itself.
 const PREFIXES: usize = 1_000;
 
-/// Distinct numbers, and codes, staged as maybe shared that are kept while staging, so that the
-/// rows naming them are found in one scan of the staged rows (the filter's false sightings, a few
-/// hundred at a million keys, as a rule); past this many, each question reads the staged rows.
+/// Distinct numbers staged as maybe shared, and codes, kept while staging (each up to this many),
+/// so that the rows naming them are found in one scan of the staged rows (the filter's false
+/// sightings, a few hundred of each at a million keys, as a rule); past this many numbers, or
+/// codes, the question about them reads the staged rows.
 /// (Tests keep four, to take both ways.)
 pub(super) const FLAGGED: usize = if cfg!(test) { 4 } else { 100_000 };
 
@@ -256,9 +257,10 @@ impl FirstElg {
     }
 
     /// Finds the rows naming a number, or carrying a code, staged as maybe shared, in one scan
-    /// of the staged rows, while those keys are few: every row each question reads. The
-    /// question whose keys were too many to keep reads the staged rows itself. Returns where
-    /// each question reads its rows: (numbers', codes').
+    /// of the staged rows, while those keys are few: every row each question reads (but the
+    /// earlier rows a claim may repeat, looked for among the staged rows only when a code is
+    /// shared). The question whose keys were too many to keep reads the staged rows itself.
+    /// Returns where each question reads its rows: (numbers', codes').
     async fn suspects(
         &mut self,
         ctx: &mut Ctx<'_>,
@@ -299,6 +301,10 @@ impl FirstElg {
         .persistent(false)
         .execute(&mut *ctx.tx)
         .await?;
+        // A few rows as a rule; up to the whole file near the limits.
+        sqlx::query("analyze elg_suspects")
+            .execute(&mut *ctx.tx)
+            .await?;
         Ok(sources)
     }
 

@@ -1051,8 +1051,8 @@ async fn a_voter_across_two_batches_of_a_first_file_is_decided_whole(pool: PgPoo
 
 /// Numbers named by more than one voter and codes carried by more than one number, in a first
 /// file: the rows naming them found in one scan while they are few, the whole file read for
-/// each question when they are more than staging keeps; the same answers either way.
-async fn a_first_file_with_shared_keys(pool: PgPool, shared: usize) {
+/// the question whose keys are more than staging keeps; the same answers every way.
+async fn a_first_file_with_shared_keys(pool: PgPool, numbers: usize, codes: usize) {
     use std::fmt::Write;
     let e = election(&pool).await;
     let mut vot = String::from(
@@ -1063,27 +1063,43 @@ async fn a_first_file_with_shared_keys(pool: PgPool, shared: usize) {
         "county_fips,election_date,voter_id,ballot_id,status_code,status_date,reason_code,\
          outbound_imb,inbound_imb\n",
     );
-    for i in 0..shared {
-        for who in ["A", "B", "C"] {
+    let mut expected = Vec::new();
+    let mut row = 1;
+    for i in 0..numbers {
+        // A's ballot, then B naming A's number.
+        writeln!(elg, "06001,2026-11-03,A{i:03},N{i:03},MAILED,2026-10-06,,,").unwrap();
+        writeln!(elg, "06001,2026-11-03,B{i:03},N{i:03},MAILED,2026-10-06,,,").unwrap();
+        row += 2;
+        expected.push((row, "ballot_id", "this ballot belongs to another voter"));
+    }
+    for i in 0..codes {
+        // C's ballot going out with a code, then D's ballot coming back with it.
+        let code = format!("007001234560{i:08}");
+        writeln!(
+            elg,
+            "06001,2026-11-03,C{i:03},M{i:03},MAILED,2026-10-06,,{code},"
+        )
+        .unwrap();
+        writeln!(
+            elg,
+            "06001,2026-11-03,D{i:03},P{i:03},MAILED,2026-10-06,,,{code}"
+        )
+        .unwrap();
+        row += 2;
+        expected.push((
+            row,
+            "inbound_imb",
+            "another ballot of this election carries this barcode",
+        ));
+    }
+    for who in ["A", "B", "C", "D"] {
+        for i in 0..numbers.max(codes) {
             writeln!(
                 vot,
                 "06001,{who}{i:03},Ana,,Lee,,1980-01-01,94601,P-1,en,N,,"
             )
             .unwrap();
         }
-        let code = format!("007001234560{i:08}");
-        // A's ballot, then B naming A's number, then C's ballot carrying A's code.
-        writeln!(
-            elg,
-            "06001,2026-11-03,A{i:03},N{i:03},MAILED,2026-10-06,,{code},"
-        )
-        .unwrap();
-        writeln!(elg, "06001,2026-11-03,B{i:03},N{i:03},MAILED,2026-10-06,,,").unwrap();
-        writeln!(
-            elg,
-            "06001,2026-11-03,C{i:03},M{i:03},MAILED,2026-10-06,,{code},"
-        )
-        .unwrap();
     }
     run_file(&pool, &request(FeedKind::Vot, e), vot.as_bytes(), apply()).await;
     let mode = Mode::Apply {
@@ -1092,44 +1108,53 @@ async fn a_first_file_with_shared_keys(pool: PgPool, shared: usize) {
     };
     let r = run_file(&pool, &request(FeedKind::Elg, e), elg.as_bytes(), mode).await;
     assert!(r.applied, "{r:?}");
-    assert_eq!(
-        (r.summary.issued, r.summary.rejected),
-        (shared as u64, 2 * shared as u64)
-    );
+    assert_eq!(r.summary.issued, (numbers + codes) as u64);
     let report = run::rejections(&pool, r.import_id, COUNTY).await.unwrap();
-    for (i, pair) in report.chunks(2).enumerate() {
-        let rows: Vec<(i64, &str)> = pair.iter().map(|x| (x.row, x.reason.as_str())).collect();
-        let row = 3 * i as i64 + 2;
-        assert_eq!(
-            rows,
-            vec![
-                (row + 1, "this ballot belongs to another voter"),
-                (
-                    row + 2,
-                    "another ballot of this election carries this barcode"
-                )
-            ]
-        );
-    }
+    let rejected: Vec<(i64, &str, &str)> = report
+        .iter()
+        .map(|x| (x.row, x.field.as_deref().unwrap_or(""), x.reason.as_str()))
+        .collect();
+    assert_eq!(rejected, expected);
     assert_eq!(
         count(
             &pool,
-            "select count(*) from ballots b join voters v on v.id = b.voter_id
-                      where v.county_voter_id like 'A%' and b.outbound_imb is not null"
+            "select count(*) from ballots where outbound_imb is not null"
         )
         .await,
-        shared as i64
+        codes as i64
+    );
+    assert_eq!(
+        count(
+            &pool,
+            "select count(*) from ballots where inbound_imb is not null"
+        )
+        .await,
+        0
     );
 }
 
 #[sqlx::test(migrator = "crate::state::MIGRATOR")]
 async fn a_first_file_with_a_few_shared_keys(pool: PgPool) {
-    a_first_file_with_shared_keys(pool, super::elg_first::FLAGGED / 2).await;
+    let few = super::elg_first::FLAGGED / 2;
+    a_first_file_with_shared_keys(pool, few, few).await;
+}
+
+#[sqlx::test(migrator = "crate::state::MIGRATOR")]
+async fn a_first_file_with_more_shared_numbers_than_staging_keeps(pool: PgPool) {
+    let (few, more) = (super::elg_first::FLAGGED / 2, super::elg_first::FLAGGED + 2);
+    a_first_file_with_shared_keys(pool, more, few).await;
+}
+
+#[sqlx::test(migrator = "crate::state::MIGRATOR")]
+async fn a_first_file_with_more_shared_codes_than_staging_keeps(pool: PgPool) {
+    let (few, more) = (super::elg_first::FLAGGED / 2, super::elg_first::FLAGGED + 2);
+    a_first_file_with_shared_keys(pool, few, more).await;
 }
 
 #[sqlx::test(migrator = "crate::state::MIGRATOR")]
 async fn a_first_file_with_more_shared_keys_than_staging_keeps(pool: PgPool) {
-    a_first_file_with_shared_keys(pool, super::elg_first::FLAGGED + 2).await;
+    let more = super::elg_first::FLAGGED + 2;
+    a_first_file_with_shared_keys(pool, more, more).await;
 }
 
 /// A first file's rows come back grouped by voter, known voters by their id and unknown ones by
