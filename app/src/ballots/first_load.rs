@@ -76,6 +76,17 @@ impl Timeline {
     }
 }
 
+/// Drops the events written aside by first loads that did not commit (rolled back, failed or
+/// killed); those of a load in progress are left. Returns how many were dropped. Run as an
+/// import rolls back a first load, before every first load, and every few minutes by each
+/// serving instance.
+pub async fn sweep_asides(db: impl sqlx::PgExecutor<'_>) -> Result<i32, sqlx::Error> {
+    // Not checked at build time: sqlx cannot tell the function's result is never null.
+    sqlx::query_scalar("select ballot_events_aside_sweep()")
+        .fetch_one(db)
+        .await
+}
+
 /// A first load's events, written on a connection of their own into partition k's aside
 /// table, in a transaction that commits once they are all written and indexed
 /// ([`EventsAside::finish`]); the first load's transaction then attaches them. A task of its

@@ -445,10 +445,7 @@ async fn refused(pool: &PgPool, county: &str, sql: &str, k: i64) -> String {
 
 async fn sweep(pool: &PgPool) -> i32 {
     let mut tx = as_app(pool, "06037").await;
-    let n = sqlx::query_scalar("select ballot_events_aside_sweep()")
-        .fetch_one(&mut *tx)
-        .await
-        .unwrap();
+    let n = super::first_load::sweep_asides(&mut *tx).await.unwrap();
     tx.commit().await.unwrap();
     n
 }

@@ -853,12 +853,8 @@ pub async fn process(
     } else {
         tx.rollback().await?;
         if first_applied {
-            // Not checked at build time: sqlx cannot tell the function's result is never null.
-            // A sweep that fails leaves them to the next first load's.
-            if let Err(e) = sqlx::query("select ballot_events_aside_sweep()")
-                .execute(&mut *report_conn)
-                .await
-            {
+            // A sweep that fails leaves them to the next one.
+            if let Err(e) = crate::ballots::first_load::sweep_asides(&mut *report_conn).await {
                 tracing::warn!(error = %e, "the events written aside were not swept");
             }
         }

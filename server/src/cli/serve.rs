@@ -12,7 +12,7 @@ pub async fn serve(config: &Config, pool: PgPool) -> anyhow::Result<()> {
         .context("reading LEPTOS_* settings")?
         .leptos_options;
     let addr = leptos_options.site_addr;
-    spawn_rate_limit_purge(pool.clone());
+    spawn_housekeeping(pool.clone());
     spawn_session_purge(pool.clone());
     let (stop_workers, stop) = tokio::sync::watch::channel(false);
     let engine = Engine::new(
@@ -127,9 +127,10 @@ fn spawn_session_purge(pool: PgPool) {
     });
 }
 
-/// Every five minutes, deletes rate-limit windows that ended long ago and ends sign-ups never
-/// confirmed. Each instance runs it; both are idempotent.
-fn spawn_rate_limit_purge(pool: PgPool) {
+/// Every five minutes, deletes rate-limit windows that ended long ago, ends sign-ups never
+/// confirmed, and drops the events that first loads which did not commit (failed or killed)
+/// wrote aside. Each instance runs it; all three are idempotent.
+fn spawn_housekeeping(pool: PgPool) {
     tokio::spawn(async move {
         let mut tick = tokio::time::interval(std::time::Duration::from_secs(300));
         loop {
@@ -139,6 +140,14 @@ fn spawn_rate_limit_purge(pool: PgPool) {
             // Sign-ups never confirmed in time end, with their queued confirmations.
             if let Err(e) = app::messages::subscriptions::expire_unconfirmed(&pool).await {
                 tracing::warn!(error = %e, "expiring unconfirmed sign-ups failed");
+            }
+            match app::ballots::first_load::sweep_asides(&pool).await {
+                Ok(0) => {}
+                Ok(n) => tracing::info!(
+                    tables = n,
+                    "dropped events written aside by first loads that did not commit"
+                ),
+                Err(e) => tracing::warn!(error = %e, "sweeping events written aside failed"),
             }
         }
     });
