@@ -421,6 +421,16 @@ async fn aside(
     Ok(side)
 }
 
+/// Closes partition k's events aside (indexed, what they name kept) and commits them.
+async fn close_aside(mut side: sqlx::Transaction<'static, sqlx::Postgres>, k: i32) {
+    sqlx::query("select ballot_events_aside_index($1)")
+        .bind(k)
+        .execute(&mut *side)
+        .await
+        .unwrap();
+    side.commit().await.unwrap();
+}
+
 /// Aside tables and records left.
 async fn asides_left(pool: &PgPool) -> (i64, i64) {
     sqlx::query_as(
@@ -461,12 +471,7 @@ async fn events_written_aside_are_attached_with_the_partition(pool: PgPool) {
     let first = first_id(k);
     let mut side = aside(&pool, "06067", k).await.unwrap();
     events_into(&mut side, &format!("ballot_events_aside_{k}"), first).await;
-    sqlx::query("select ballot_events_aside_index($1)")
-        .bind(k)
-        .execute(&mut *side)
-        .await
-        .unwrap();
-    side.commit().await.unwrap();
+    close_aside(side, k).await;
     // Committed, and still no one's to read; nor another county's to index.
     let read = format!("select count(*) from ballot_events_aside_{k} where ballot_id <> $1");
     let err = refused(&pool, "06067", &read, first).await;
@@ -599,12 +604,7 @@ async fn events_aside_are_checked_as_the_partitions_own(pool: PgPool) {
         .execute(&mut *side)
         .await
         .unwrap();
-        sqlx::query("select ballot_events_aside_index($1)")
-            .bind(k)
-            .execute(&mut *side)
-            .await
-            .unwrap();
-        side.commit().await.unwrap();
+        close_aside(side, k).await;
         // Closed: no one adds to it now.
         let late = format!(
             "insert into {table} (ballot_id, county_fips, status, occurred_at, source, notify)

@@ -113,13 +113,52 @@ pub(super) struct FirstElg {
     codes: Sightings,
     /// The staged codes' first eleven digits; none once there are more than `PREFIXES`.
     prefixes: Option<BTreeSet<String>>,
-    /// Whether any staged row's number, or code, may be shared.
-    maybe_shared_numbers: bool,
-    maybe_shared_codes: bool,
-    /// The numbers, and tracking codes, of the rows staged as maybe shared; none once there are
-    /// more than `FLAGGED`.
-    flagged_numbers: Option<HashSet<String>>,
-    flagged_codes: Option<HashSet<String>>,
+    /// The numbers, and tracking codes, of the rows staged as maybe shared.
+    flagged_numbers: Flagged,
+    flagged_codes: Flagged,
+}
+
+/// The keys of the rows staged as maybe shared: kept while there are few.
+enum Flagged {
+    Few(HashSet<String>),
+    /// More than `FLAGGED`: the question reads every staged row.
+    Many,
+}
+
+impl Flagged {
+    fn add(&mut self, key: &str) {
+        if let Flagged::Few(keys) = self {
+            if keys.len() < FLAGGED {
+                keys.insert(key.to_owned());
+            } else if !keys.contains(key) {
+                *self = Flagged::Many;
+            }
+        }
+    }
+
+    /// Whether any row was staged as maybe shared: the question is asked.
+    fn any(&self) -> bool {
+        match self {
+            Flagged::Few(keys) => !keys.is_empty(),
+            Flagged::Many => true,
+        }
+    }
+
+    /// The keys whose rows `FirstElg::suspects` finds (none when there are many).
+    fn few(&self) -> Vec<&str> {
+        match self {
+            Flagged::Few(keys) => keys.iter().map(String::as_str).collect(),
+            Flagged::Many => Vec::new(),
+        }
+    }
+
+    /// Where the question reads its rows, once `FirstElg::suspects` has found them.
+    fn source(&self) -> &'static str {
+        match self {
+            Flagged::Few(_) => "elg_suspects",
+            Flagged::Many => "elg_first",
+        }
+    }
 }
 
 impl FirstElg {
@@ -173,10 +212,8 @@ impl FirstElg {
             numbers: Sightings::new(),
             codes: Sightings::new(),
             prefixes: Some(BTreeSet::new()),
-            maybe_shared_numbers: false,
-            maybe_shared_codes: false,
-            flagged_numbers: Some(HashSet::new()),
-            flagged_codes: Some(HashSet::new()),
+            flagged_numbers: Flagged::Few(HashSet::new()),
+            flagged_codes: Flagged::Few(HashSet::new()),
         })
     }
 
@@ -225,14 +262,12 @@ impl FirstElg {
                 shared_code |= self.codes.again(Imb::tracking_of(code), &p.number);
                 self.saw_prefix(code);
             }
-            self.maybe_shared_numbers |= shared_number;
-            self.maybe_shared_codes |= shared_code;
             if shared_number {
-                flag(&mut self.flagged_numbers, &p.number);
+                self.flagged_numbers.add(&p.number);
             }
             if shared_code {
                 for code in [&p.outbound, &p.inbound].into_iter().flatten() {
-                    flag(&mut self.flagged_codes, Imb::tracking_of(code));
+                    self.flagged_codes.add(Imb::tracking_of(code));
                 }
             }
             copy.row()
@@ -259,33 +294,13 @@ impl FirstElg {
     /// Finds the rows naming a number, or carrying a code, staged as maybe shared, in one scan
     /// of the staged rows, while those keys are few: every row each question reads (but the
     /// earlier rows a claim may repeat, looked for among the staged rows only when a code is
-    /// shared). The question whose keys were too many to keep reads the staged rows itself.
-    /// Returns where each question reads its rows: (numbers', codes').
-    async fn suspects(
-        &mut self,
-        ctx: &mut Ctx<'_>,
-    ) -> Result<(&'static str, &'static str), sqlx::Error> {
-        let numbers = self
-            .flagged_numbers
-            .take()
-            .filter(|_| self.maybe_shared_numbers);
-        let codes = self
-            .flagged_codes
-            .take()
-            .filter(|_| self.maybe_shared_codes);
-        if numbers.is_none() && codes.is_none() {
-            return Ok(("elg_first", "elg_first"));
+    /// shared). The question whose keys were too many to keep reads the staged rows itself
+    /// ([`Flagged::source`]).
+    async fn suspects(&self, ctx: &mut Ctx<'_>) -> Result<(), sqlx::Error> {
+        let (numbers, codes) = (self.flagged_numbers.few(), self.flagged_codes.few());
+        if numbers.is_empty() && codes.is_empty() {
+            return Ok(());
         }
-        let source = |keys: &Option<HashSet<String>>| {
-            if keys.is_some() {
-                "elg_suspects"
-            } else {
-                "elg_first"
-            }
-        };
-        let sources = (source(&numbers), source(&codes));
-        let numbers: Vec<String> = numbers.into_iter().flatten().collect();
-        let codes: Vec<String> = codes.into_iter().flatten().collect();
         sqlx::query("create temporary table elg_suspects (like elg_first) on commit drop")
             .execute(&mut *ctx.tx)
             .await?;
@@ -305,7 +320,7 @@ impl FirstElg {
         sqlx::query("analyze elg_suspects")
             .execute(&mut *ctx.tx)
             .await?;
-        Ok(sources)
+        Ok(())
     }
 
     /// Keeps a code's first eleven digits (barcode id, service type, the Mailer ID's first six),
@@ -372,8 +387,10 @@ impl FirstElg {
         // Strings are compared bytewise (`collate "C"`) where only equality matters.
         // The rows those questions read: all the staged rows, or those naming the keys in
         // question, found in one scan (`suspects`).
-        let (numbers_from, codes_from) = self.suspects(ctx).await?;
-        let owners = if self.maybe_shared_numbers {
+        self.suspects(ctx).await?;
+        let (numbers_from, codes_from) =
+            (self.flagged_numbers.source(), self.flagged_codes.source());
+        let owners = if self.flagged_numbers.any() {
             let sql = format!(
                 "create temporary table elg_owners on commit drop as
                  with shared_numbers as (
@@ -393,7 +410,7 @@ impl FirstElg {
         } else {
             0
         };
-        let claims = if self.maybe_shared_codes {
+        let claims = if self.flagged_codes.any() {
             let sql = format!(
                 "create temporary table elg_claims on commit drop as
                  with suspect_codes as (
@@ -550,17 +567,6 @@ impl FirstElg {
             ctx.summary.notifications = load.finish(ctx.tx, self.aside, ctx.now).await?;
         }
         Ok(())
-    }
-}
-
-/// Keeps a key of a row staged as maybe shared, while there are few.
-fn flag(keys: &mut Option<HashSet<String>>, key: &str) {
-    if let Some(set) = keys {
-        if set.len() < FLAGGED {
-            set.insert(key.to_owned());
-        } else if !set.contains(key) {
-            *keys = None;
-        }
     }
 }
 
