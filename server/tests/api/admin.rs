@@ -934,6 +934,44 @@ fn multipart(fields: &[(&str, &str)], file_name: &str, file: &str) -> (String, V
     )
 }
 
+/// A file larger than the portal takes is refused with a clear error as it arrives, and nothing
+/// is kept of it (the command line takes files of any size).
+#[sqlx::test(migrator = "app::state::MIGRATOR")]
+async fn a_file_too_large_for_the_portal_is_refused_with_a_clear_error(pool: PgPool) {
+    use app::admin::imports_view::MAX_UPLOAD_BYTES;
+    demo(&pool).await;
+    la_clerk(&pool).await;
+    let app = TestApp::spawn(pool.clone()).await;
+    let clerk = app.session("clerk@la.example.org").await;
+    let (content_type, form) = multipart(&[("kind", "vot")], "huge.csv", "FILE");
+    // The file's place in the form filled with one byte more than the portal takes.
+    let at = form.windows(4).position(|w| w == b"FILE").unwrap();
+    let mut body = Vec::with_capacity(form.len() + MAX_UPLOAD_BYTES);
+    body.extend_from_slice(&form[..at]);
+    body.resize(at + MAX_UPLOAD_BYTES + 1, b'x');
+    body.extend_from_slice(&form[at + 4..]);
+    let r = app
+        .client
+        .post(format!("{}/admin/imports", app.base))
+        .header("content-type", content_type)
+        .header("cookie", &clerk)
+        .body(body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::PAYLOAD_TOO_LARGE);
+    let text = r.text().await.unwrap();
+    assert!(
+        text.contains("larger than the portal takes (512 MB): use ballot-tracker import"),
+        "{text}"
+    );
+    let imports: i64 = sqlx::query_scalar("select count(*) from imports")
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    assert_eq!(imports, 0);
+}
+
 /// County files in the portal: a clerk uploads, reads the dry run and applies their county's
 /// file; another county's import is out of reach in every way (page, apply, error report).
 #[sqlx::test(migrator = "app::state::MIGRATOR")]
