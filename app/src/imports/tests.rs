@@ -242,6 +242,31 @@ async fn the_samples_import_in_order(pool: PgPool) {
     );
 }
 
+/// A ballot the postal service could not deliver: a scan of an undeliverable operation after
+/// its scans on the way out makes it undeliverable, at the facility's local time.
+#[sqlx::test(migrator = "crate::state::MIGRATOR")]
+async fn a_scan_returned_undeliverable_makes_the_ballot_undeliverable(pool: PgPool) {
+    let e = election_with_voters(&pool).await;
+    let mut elg = String::from(ELG_HEADER);
+    elg.push_str("06001,2026-11-03,AL-1001,AL-B-1001,MAILED,2026-10-06,,00700123456000000042,\n");
+    run_file(&pool, &request(FeedKind::Elg, e), elg.as_bytes(), apply()).await;
+    let pkg = b"tracking_code,routing_code,operation_code,facility_zip,scan_time\n\
+        00700123456000000042,94601,918,94615,2026-10-07 06:12:00\n\
+        00700123456000000042,94601,04,94601,2026-10-09 10:30:00\n";
+    let r = run_file(&pool, &request(FeedKind::Pkg, e), pkg, apply()).await;
+    assert!(r.applied, "{r:?}");
+    assert_eq!(r.summary.moved.get(&BallotStatus::InTransit), Some(&1));
+    assert_eq!(r.summary.moved.get(&BallotStatus::Undeliverable), Some(&1));
+    assert_eq!(status_of(&pool, "AL-B-1001").await.0, "undeliverable");
+    // 10:30 in Oakland, daylight saving time: 17:30 UTC.
+    let at: chrono::DateTime<chrono::Utc> =
+        sqlx::query_scalar("select status_at from ballots where ballot_number = 'AL-B-1001'")
+            .fetch_one(&pool)
+            .await
+            .unwrap();
+    assert_eq!(at.to_rfc3339(), "2026-10-09T17:30:00+00:00");
+}
+
 #[sqlx::test(migrator = "crate::state::MIGRATOR")]
 async fn a_file_applied_twice_changes_nothing_the_second_time(pool: PgPool) {
     let e = election(&pool).await;
